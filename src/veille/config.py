@@ -1,0 +1,185 @@
+"""config.toml: defaults, validation, and one-line errors that name the key and line.
+
+Every key lives in ``SCHEMA`` with its type, default and a one-line doc; the
+README table is checked against it by the tests, so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(Exception):
+    """The config file is unreadable or has a bad value; the message is one line."""
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str  # dotted, e.g. "fetch.concurrency"
+    type: type | tuple[type, ...]
+    default: Any
+    doc: str
+    minimum: float | None = None
+
+
+# dotted name -> Key.  Tables whose keys are free-form are listed in FREE_TABLES.
+SCHEMA: dict[str, Key] = {
+    k.name: k
+    for k in [
+        Key("refresh_minutes", int, 30, "How often feeds are polled (minutes).", 1),
+        Key(
+            "keep_days", int, 90, "Read, unstarred, unshared items older than this are dropped.", 1
+        ),
+        Key("max_items_per_feed", int, 1000, "Read, unstarred, unshared items kept per feed.", 1),
+        Key(
+            "mark_read_delay",
+            (int, float),
+            0,
+            "Seconds an item must stay open to be marked read.",
+            0,
+        ),
+        Key("theme", str, "veille-dark", "Theme name (shipped or from <config>/themes)."),
+        Key("fetch.concurrency", int, 16, "Feeds fetched at once, in total.", 1),
+        Key("fetch.per_host", int, 2, "Feeds fetched at once from one host.", 1),
+        Key("fetch.connect_timeout", (int, float), 10, "Seconds to connect.", 0.1),
+        Key("fetch.read_timeout", (int, float), 30, "Seconds to wait for data.", 0.1),
+        Key("fetch.total_timeout", (int, float), 60, "Seconds for a whole fetch.", 0.1),
+        Key(
+            "fetch.max_body_mb",
+            (int, float),
+            10,
+            "Largest body accepted, decompressed (MiB).",
+            0.01,
+        ),
+        Key(
+            "fetch.max_backoff_hours",
+            (int, float),
+            24,
+            "Cap on the back-off of a failing feed.",
+            0.01,
+        ),
+        Key(
+            "fetch.max_interval_hours",
+            (int, float),
+            24,
+            "Cap on server hints (ttl, max-age).",
+            0.01,
+        ),
+        Key("fetch.workers", int, 0, "Parser processes (0 = one per core).", 0),
+        Key("refresh.tags", dict, {}, "Per-tag poll interval in minutes: name = minutes."),
+        Key("refresh.feeds", dict, {}, 'Per-feed poll interval in minutes: "URL" = minutes.'),
+        Key("keys", dict, {}, 'Key bindings: action = "key[,key]" (see `?` in the app).'),
+        Key("share.template", str, "{comment}\n\n{title}\n{link}\n{via}", "Text of a new share."),
+        Key("share.default_to", list, [], "Destinations ticked by default (names)."),
+        Key("share.atom_path", str, "", "Your shares' Atom feed (default: <data>/shares.atom)."),
+        Key("share.atom_title", str, "Shared with veille", "Title of that feed."),
+        Key("share.author", str, "", "Your name, in that feed."),
+        Key("accounts", dict, {}, "Named destinations ([accounts.NAME], see README)."),
+    ]
+}
+FREE_TABLES = {"refresh.tags", "refresh.feeds", "keys", "accounts"}
+
+
+@dataclass
+class Config:
+    values: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    def __getitem__(self, name: str) -> Any:
+        if name in self.values:
+            return self.values[name]
+        return SCHEMA[name].default
+
+    def get(self, name: str, default: Any = None) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+    def interval_minutes(self, url: str, tags: list[str]) -> float:
+        """Poll interval of one feed: per-feed, else the smallest per-tag, else global."""
+        per_feed = self["refresh.feeds"].get(url)
+        if per_feed is not None:
+            return float(per_feed)
+        tag_values = [self["refresh.tags"][t] for t in tags if t in self["refresh.tags"]]
+        if tag_values:
+            return float(min(tag_values))
+        return float(self["refresh_minutes"])
+
+
+def _line_of(text: str, dotted: str) -> int | None:
+    """Best-effort line number of a key in TOML text (for error messages)."""
+    leaf = dotted.rsplit(".", 1)[-1]
+    pat = re.compile(rf"^\s*(\"?){re.escape(leaf)}\1\s*=", re.MULTILINE)
+    m = pat.search(text)
+    return text.count("\n", 0, m.start()) + 1 if m else None
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        name = f"{prefix}{k}"
+        if name in FREE_TABLES or name in SCHEMA:
+            out[name] = v
+        elif isinstance(v, dict):
+            out.update(_flatten(v, name + "."))
+        else:
+            out[name] = v
+    return out
+
+
+def _check_free_table(name: str, value: dict[str, Any], text: str) -> None:
+    if name in ("refresh.tags", "refresh.feeds"):
+        for k, v in value.items():
+            if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
+                line = _line_of(text, k)
+                where = f" (line {line})" if line else ""
+                raise ConfigError(f"{name}.{k}{where}: expected a positive number of minutes")
+    if name == "keys":
+        for k, v in value.items():
+            if not isinstance(v, str):
+                line = _line_of(text, k)
+                where = f" (line {line})" if line else ""
+                raise ConfigError(f'keys.{k}{where}: expected a string like "j,down"')
+
+
+def parse_config(text: str, path: Path | None = None) -> Config:
+    where_file = f"{path}: " if path else ""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where_file}invalid TOML: {exc}") from None
+    values: dict[str, Any] = {}
+    for name, value in _flatten(data).items():
+        key = SCHEMA.get(name)
+        line = _line_of(text, name)
+        where = f" (line {line})" if line else ""
+        if key is None:
+            raise ConfigError(f"{where_file}unknown key '{name}'{where}")
+        types = key.type if isinstance(key.type, tuple) else (key.type,)
+        if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
+            want = " or ".join(t.__name__ for t in types)
+            raise ConfigError(
+                f"{where_file}{name}{where}: expected {want}, got {type(value).__name__} {value!r}"
+            )
+        if key.minimum is not None and value < key.minimum:
+            raise ConfigError(f"{where_file}{name}{where}: must be at least {key.minimum}")
+        if name in FREE_TABLES:
+            _check_free_table(name, value, text)
+        values[name] = value
+    return Config(values, path)
+
+
+def load_config(path: Path) -> Config:
+    """Read ``path``; a missing file means all defaults."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Config({}, path)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    return parse_config(text, path)

@@ -1,0 +1,1 @@
+"""Getting entries in: HTTP, parsing, discovery, OPML, scheduling. No Textual."""

@@ -1,0 +1,1 @@
+"""Turning feed text into safe terminal text: hygiene, HTML rendering, link numbering."""

@@ -1,0 +1,1 @@
+"""Getting shares out: composing, length rules, destinations, outbox. No Textual."""

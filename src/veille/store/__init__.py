@@ -1,0 +1,1 @@
+"""Persistence on TinyDB files: fast, crash-safe, shared by several processes. No Textual."""

@@ -1,0 +1,594 @@
+"""The veille store: feeds, items, content, shares and drafts in TinyDB files.
+
+Layout under the store folder::
+
+    feeds.json            feeds and their fetch state (small)
+    items/2026-11.json    light item documents + read/star/tag state, by month
+    content/2026-11.json  HTML bodies, by the same month, loaded on demand
+    shares.json drafts.json tombstones.json
+    .lock                 inter-process flush lock
+
+Why this shape (measured in benchmarks/store_bench.py): a state change touches
+one small in-memory dict and returns in microseconds; a background thread
+writes the changed month files within ``flush_delay`` (atomic replace +
+fsync), so a keypress never waits for the disk and a crash loses at most that
+delay.  Opening reads only the light item files; bodies stay on disk until an
+item is shown.  A month is the partition because a refresh mostly adds to the
+current month, so it rewrites one file, not the whole store.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from veille.model import ParsedEntry, ParsedFeed
+from veille.store.ids import content_hash, item_id, new_feed_id
+from veille.store.jsonfile import remove_stale_temps
+from veille.store.lock import ProcessLock
+from veille.store.partition import Partition
+from veille.timeutil import iso, now
+
+log = logging.getLogger(__name__)
+
+STATE_KEYS = {"read", "starred", "hidden", "tags", "shared"}
+MAX_CONTENT_ONLY_UPDATES = 24  # entries that embed timestamps change on every poll
+SUMMARY_LIMIT = 400
+
+
+class StoreError(Exception):
+    """A store operation got bad input (unknown id, ambiguous prefix...)."""
+
+
+@dataclass
+class UpsertResult:
+    new: int = 0
+    updated: int = 0
+
+
+def _month(ts: str | None) -> str:
+    return (ts or iso(now()) or "")[:7]
+
+
+class Store:
+    """All persistence for veille.  Thread-safe; safe with other veille processes."""
+
+    def __init__(self, root: Path, *, flush_delay: float = 0.2, autoflush: bool = True) -> None:
+        self.root = Path(root)
+        (self.root / "items").mkdir(parents=True, exist_ok=True)
+        (self.root / "content").mkdir(parents=True, exist_ok=True)
+        for folder in (self.root, self.root / "items", self.root / "content"):
+            remove_stale_temps(folder)
+        self.flush_delay = flush_delay
+        self._mu = threading.RLock()
+        self._plock = ProcessLock(self.root / ".lock")
+        self.feeds_p = Partition(self.root / "feeds.json", "feeds")
+        self.shares_p = Partition(self.root / "shares.json", "shares")
+        self.drafts_p = Partition(self.root / "drafts.json", "drafts")
+        self.tomb_p = Partition(self.root / "tombstones.json", "tombstones")
+        self._items: dict[str, Partition] = {}
+        self._content: dict[str, Partition] = {}
+        self._where: dict[str, Partition] = {}  # item id -> its items partition
+        self._order: list[str] | None = None  # item ids, newest first
+        self.version = 0  # bumped on every change, for views to notice
+        with self._mu:
+            self._load_items()
+        self._wake = threading.Event()
+        self._closed = False
+        self._flusher: threading.Thread | None = None
+        self.flush_errors = 0
+        if autoflush:
+            self._flusher = threading.Thread(
+                target=self._flush_loop, name="veille-flush", daemon=True
+            )
+            self._flusher.start()
+            atexit.register(self.close)
+
+    # ------------------------------------------------------------------ load
+    def _items_partition(self, month: str) -> Partition:
+        p = self._items.get(month)
+        if p is None:
+            p = self._items[month] = Partition(self.root / "items" / f"{month}.json", "items")
+        return p
+
+    def _content_partition(self, month: str) -> Partition:
+        p = self._content.get(month)
+        if p is None:
+            p = self._content[month] = Partition(self.root / "content" / f"{month}.json", "content")
+        return p
+
+    def _load_items(self) -> None:
+        for path in sorted((self.root / "items").glob("*.json")):
+            p = self._items_partition(path.stem)
+            p.ensure_loaded()
+            for doc_id in p.docs():
+                self._where[doc_id] = p
+        self._order = None
+
+    def _all_partitions(self) -> list[Partition]:
+        return [
+            self.feeds_p,
+            self.shares_p,
+            self.drafts_p,
+            self.tomb_p,
+            *self._items.values(),
+            *self._content.values(),
+        ]
+
+    # ----------------------------------------------------------------- flush
+    def _touch(self) -> None:
+        self.version += 1
+        self._wake.set()
+
+    def _flush_loop(self) -> None:
+        while not self._closed:
+            self._wake.wait()
+            if self._closed:
+                break
+            # Coalesce a burst of changes (a run of keypresses) into one write.
+            threading.Event().wait(self.flush_delay)
+            self._wake.clear()
+            try:
+                self.flush()
+            except Exception:  # keep the thread alive; the data stays pending
+                self.flush_errors += 1
+                log.exception("flushing the store failed; will retry")
+                threading.Event().wait(1.0)
+                self._wake.set()
+
+    def flush(self) -> None:
+        """Write every changed file now (merging with other processes' writes)."""
+        with self._plock:
+            work: list[tuple[Partition, bytes, dict[str, Any]]] = []
+            with self._mu:
+                for p in self._all_partitions():
+                    if not p.dirty:
+                        continue
+                    if p.changed_on_disk():
+                        p.reload()
+                        self._reindex_partition(p)
+                    work.append((p, p.serialize(), p.pending))
+                    p.pending = {}
+            for i, (p, payload, _done) in enumerate(work):
+                try:
+                    p.write(payload)
+                except BaseException:
+                    with self._mu:  # put back what was not written
+                        for q, _, d in work[i:]:
+                            d.update(q.pending)
+                            q.pending = d
+                    raise
+
+    def sync(self) -> bool:
+        """Pick up what other processes wrote; True when anything changed."""
+        changed = False
+        with self._plock, self._mu:
+            known = set(self._items)
+            for path in (self.root / "items").glob("*.json"):
+                if path.stem not in known:
+                    p = self._items_partition(path.stem)
+                    p.ensure_loaded()
+                    self._reindex_partition(p)
+                    changed = True
+            for p in self._all_partitions():
+                if p.changed_on_disk():
+                    p.reload()
+                    self._reindex_partition(p)
+                    changed = True
+            if changed:
+                self._order = None
+                self.version += 1
+        if changed:
+            self.flush()  # our pending changes were merged in: write them
+        return changed
+
+    def _reindex_partition(self, p: Partition) -> None:
+        if p not in self._items.values():
+            return
+        for doc_id, where in list(self._where.items()):
+            if where is p and doc_id not in p.docs():
+                del self._where[doc_id]
+        for doc_id in p.docs():
+            self._where[doc_id] = p
+        self._order = None
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._wake.set()
+        if self._flusher is not None and self._flusher is not threading.current_thread():
+            self._flusher.join(timeout=5)
+        self.flush()
+        atexit.unregister(self.close)
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- feeds
+    def feeds(self) -> list[dict[str, Any]]:
+        with self._mu:
+            return sorted(
+                self.feeds_p.docs().values(), key=lambda f: (f.get("title") or f["url"]).lower()
+            )
+
+    def get_feed(self, feed_id: str) -> dict[str, Any] | None:
+        with self._mu:
+            return self.feeds_p.get(feed_id)
+
+    def find_feed(self, url_or_id: str) -> dict[str, Any] | None:
+        """A feed by id, by exact URL, or by URL ignoring a trailing slash / scheme."""
+        with self._mu:
+            docs = self.feeds_p.docs()
+            if url_or_id in docs:
+                return docs[url_or_id]
+            want = _norm_url(url_or_id)
+            for f in docs.values():
+                if f["url"] == url_or_id or _norm_url(f["url"]) == want:
+                    return f
+                if any(_norm_url(u) == want for u in f.get("old_urls", ())):
+                    return f
+        return None
+
+    def add_feed(
+        self, url: str, *, title: str = "", tags: Iterable[str] = (), site_url: str = ""
+    ) -> tuple[dict[str, Any], bool]:
+        """Subscribe; returns (feed, created).  An existing URL is left as it is."""
+        with self._mu:
+            existing = self.find_feed(url)
+            if existing is not None:
+                return existing, False
+            fid = new_feed_id()
+            while fid in self.feeds_p.docs():
+                fid = new_feed_id()
+            feed = {
+                "id": fid,
+                "url": url,
+                "title": title,
+                "user_title": bool(title),
+                "site_url": site_url,
+                "tags": sorted(set(tags)),
+                "added": iso(now()),
+                "status": "new",
+                "message": "not fetched yet",
+                "errors": 0,
+                "next_poll": None,
+                "disabled": None,
+            }
+            self.feeds_p.put(fid, feed)
+            self._touch()
+            return self.feeds_p.get(fid) or feed, True
+
+    def add_feeds(self, feeds: Iterable[tuple[str, str, list[str], str]]) -> tuple[int, int]:
+        """Subscribe many (url, title, tags, site_url) at once; (added, already there)."""
+        added = known = 0
+        with self._mu:
+            for url, title, tags, site in feeds:
+                _, created = self.add_feed(url, title=title, tags=tags, site_url=site)
+                added += created
+                known += not created
+        return added, known
+
+    def update_feed(self, feed_id: str, **fields: Any) -> None:
+        with self._mu:
+            if not self.feeds_p.patch(feed_id, fields):
+                raise StoreError(f"no feed with id {feed_id}")
+            self._touch()
+
+    def remove_feed(self, feed_id: str) -> int:
+        """Unsubscribe and drop its items, except starred or shared ones (kept forever)."""
+        with self._mu:
+            if self.feeds_p.get(feed_id) is None:
+                raise StoreError(f"no feed with id {feed_id}")
+            doomed = [
+                i
+                for i, p in self._where.items()
+                if (d := p.get(i))
+                and d["feed"] == feed_id
+                and not d.get("starred")
+                and not d.get("shared")
+            ]
+            self._delete_items(doomed)
+            self.feeds_p.delete([feed_id])
+            self._touch()
+            return len(doomed)
+
+    # ----------------------------------------------------------------- items
+    def __len__(self) -> int:
+        return len(self._where)
+
+    def get_item(self, iid: str) -> dict[str, Any] | None:
+        with self._mu:
+            p = self._where.get(iid)
+            return p.get(iid) if p else None
+
+    def resolve_id(self, prefix: str) -> str:
+        """Full item id from an id or a unique prefix (at least 4 characters)."""
+        with self._mu:
+            if prefix in self._where:
+                return prefix
+            if len(prefix) < 4:
+                raise StoreError(f"unknown item id '{prefix}'")
+            hits = [i for i in self._where if i.startswith(prefix)]
+        if not hits:
+            raise StoreError(f"unknown item id '{prefix}'")
+        if len(hits) > 1:
+            raise StoreError(f"item id '{prefix}' is ambiguous ({len(hits)} items)")
+        return hits[0]
+
+    def get_content(self, iid: str) -> dict[str, Any]:
+        """The item's body: {"html": str, "type": "html"|"text", "enclosures": [...]}."""
+        with self._mu:
+            item = self.get_item(iid)
+            if item is None:
+                return {}
+            return self._content_partition(item["part"]).get(iid) or {}
+
+    def ordered_ids(self) -> list[str]:
+        """All item ids, newest first (cached until items are added or removed)."""
+        with self._mu:
+            if self._order is None:
+                docs = [p.get(i) for i, p in self._where.items()]
+                docs.sort(key=lambda d: (d["sort"], d["id"]), reverse=True)  # type: ignore[index]
+                self._order = [d["id"] for d in docs]  # type: ignore[index]
+            return self._order
+
+    def iter_items(
+        self,
+        *,
+        unread: bool | None = None,
+        starred: bool | None = None,
+        shared: bool | None = None,
+        hidden: bool | None = None,
+        feed_ids: Iterable[str] | None = None,
+        tag: str | None = None,
+        search: str | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Items newest first, filtered; lazily, so a view can stop after a screenful."""
+        feed_set = set(feed_ids) if feed_ids is not None else None
+        feeds = self.feeds_p.docs()
+        tagged_feeds = {f for f, d in feeds.items() if tag in d.get("tags", ())} if tag else set()
+        needle = search.casefold() if search else None
+        for iid in self.ordered_ids():
+            p = self._where.get(iid)
+            d = p.get(iid) if p else None
+            if d is None:
+                continue
+            if unread is not None and bool(d.get("read")) == unread:
+                continue
+            if starred is not None and bool(d.get("starred")) != starred:
+                continue
+            if shared is not None and bool(d.get("shared")) != shared:
+                continue
+            if hidden is not None and bool(d.get("hidden")) != hidden:
+                continue
+            if feed_set is not None and d["feed"] not in feed_set:
+                continue
+            if tag and d["feed"] not in tagged_feeds and tag not in d.get("tags", ()):
+                continue
+            if needle and not _matches(d, needle, feeds):
+                continue
+            yield d
+
+    def items(self, *, limit: int | None = None, **filters: Any) -> list[dict[str, Any]]:
+        out = []
+        for d in self.iter_items(**filters):
+            out.append(d)
+            if limit is not None and len(out) >= limit:
+                break
+        return out
+
+    def set_state(self, ids: Iterable[str], **fields: Any) -> int:
+        """Change read/starred/hidden/tags/shared of items: memory now, disk within ~1 s."""
+        bad = set(fields) - STATE_KEYS
+        if bad:
+            raise StoreError(f"not a state field: {', '.join(sorted(bad))}")
+        if "read" in fields:
+            fields["read_at"] = iso(now()) if fields["read"] else None
+        n = 0
+        with self._mu:
+            for iid in ids:
+                p = self._where.get(iid)
+                if p is None:
+                    raise StoreError(f"unknown item id '{iid}'")
+                p.patch(iid, fields)
+                n += 1
+            if n:
+                self._touch()
+        return n
+
+    def counts(self) -> dict[str, tuple[int, int]]:
+        """feed id -> (items, unread)."""
+        out: dict[str, list[int]] = {}
+        with self._mu:
+            for iid, p in self._where.items():
+                d = p.get(iid)
+                if d is None:
+                    continue
+                c = out.setdefault(d["feed"], [0, 0])
+                c[0] += 1
+                c[1] += not d.get("read")
+        return {k: (v[0], v[1]) for k, v in out.items()}
+
+    def upsert_entries(
+        self, feed_id: str, parsed: ParsedFeed, *, when: datetime | None = None
+    ) -> UpsertResult:
+        """Store a parsed feed's entries.  New ones are added unread; changed ones are
+        updated and keep their read/star state; unchanged ones are not touched."""
+        when = when or now()
+        stamp = iso(when) or ""
+        res = UpsertResult()
+        with self._mu:
+            feed = self.feeds_p.get(feed_id)
+            if feed is None:
+                raise StoreError(f"no feed with id {feed_id}")
+            first_fetch = not feed.get("fetched_once")
+            tombs = self.tomb_p.docs()
+            for e in parsed.entries:
+                iid = item_id(feed_id, e.key)
+                if iid in tombs:
+                    continue
+                h = content_hash(e.title, e.link, e.author, e.published, e.summary, e.content)
+                old_p = self._where.get(iid)
+                if old_p is None:
+                    # Back-dated posts of a known feed sort by arrival, so they still surface.
+                    sort = (e.published or e.updated or stamp) if first_fetch else stamp
+                    part = _month(e.published or stamp)
+                    doc = _item_doc(iid, feed_id, e, part, sort, stamp, h)
+                    p = self._items_partition(part)
+                    p.put(iid, doc)
+                    self._where[iid] = p
+                    self._store_content(iid, part, e)
+                    res.new += 1
+                    continue
+                old = old_p.get(iid) or {}
+                if old.get("chash") == h:
+                    continue
+                upd_changed = (e.updated or "") != (old.get("updated") or "")
+                n = old.get("nupd", 0)
+                if not upd_changed and n >= MAX_CONTENT_ONLY_UPDATES:
+                    continue
+                fields = _entry_fields(e, h)
+                fields["nupd"] = n if upd_changed else n + 1
+                old_p.patch(iid, fields)
+                self._store_content(iid, old["part"], e)
+                res.updated += 1
+            if first_fetch:
+                self.feeds_p.patch(feed_id, {"fetched_once": True})
+            if res.new:
+                self._order = None
+            self._touch()
+        return res
+
+    def _store_content(self, iid: str, part: str, e: ParsedEntry) -> None:
+        if not (e.content or e.enclosures):
+            return
+        self._content_partition(part).put(
+            iid, {"html": e.content, "type": e.content_type, "enclosures": e.enclosures}
+        )
+
+    def _delete_items(self, ids: Iterable[str], *, tombstone: bool = False) -> int:
+        by_part: dict[str, list[str]] = {}
+        for iid in ids:
+            p = self._where.pop(iid, None)
+            if p is None:
+                continue
+            by_part.setdefault(p.path.stem, []).append(iid)
+            if tombstone:
+                self.tomb_p.put(iid, {"at": iso(now())})
+        n = 0
+        for month, part_ids in by_part.items():
+            n += self._items_partition(month).delete(part_ids)
+            cp = self._content_partition(month)
+            if cp.path.exists() or cp.loaded:
+                cp.delete(part_ids)
+        if n:
+            self._order = None
+        return n
+
+    def apply_retention(self, *, keep_days: int, max_per_feed: int) -> int:
+        """Drop read, unstarred, unshared items older than keep_days or beyond
+        max_per_feed per feed.  Dropped ids are remembered (tombstones) so an
+        entry still present in its feed does not come back as unread."""
+        cutoff = iso(now() - timedelta(days=keep_days)) or ""
+        tomb_cutoff = iso(now() - timedelta(days=max(keep_days * 2, 30))) or ""
+        with self._mu:
+            per_feed: dict[str, int] = {}
+            doomed: list[str] = []
+            for iid in self.ordered_ids():
+                d = self.get_item(iid)
+                if d is None:
+                    continue
+                rank = per_feed[d["feed"]] = per_feed.get(d["feed"], 0) + 1
+                if not d.get("read") or d.get("starred") or d.get("shared"):
+                    continue
+                if d["first_seen"] < cutoff or rank > max_per_feed:
+                    doomed.append(iid)
+            n = self._delete_items(doomed, tombstone=True)
+            old_tombs = [t for t, v in self.tomb_p.docs().items() if v["at"] < tomb_cutoff]
+            self.tomb_p.delete(old_tombs)
+            if n or old_tombs:
+                self._touch()
+        return n
+
+    # ------------------------------------------------------- small key/values
+    def drafts(self) -> Partition:
+        return self.drafts_p
+
+    def save_draft(self, key: str, draft: dict[str, Any], *, durable: bool = True) -> None:
+        """Autosave a draft; ``durable`` writes it to disk before returning."""
+        with self._mu:
+            self.drafts_p.put(key, draft)
+            self._touch()
+        if durable:
+            self.flush()
+
+    def get_draft(self, key: str) -> dict[str, Any] | None:
+        with self._mu:
+            return self.drafts_p.get(key)
+
+    def delete_draft(self, key: str) -> None:
+        with self._mu:
+            if self.drafts_p.delete([key]):
+                self._touch()
+
+
+def _item_doc(
+    iid: str, feed_id: str, e: ParsedEntry, part: str, sort: str, stamp: str, h: str
+) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "id": iid,
+        "feed": feed_id,
+        "key": e.key,
+        "part": part,
+        "sort": sort,
+        "first_seen": stamp,
+        "read": False,
+    }
+    doc.update(_entry_fields(e, h))
+    doc["nupd"] = 0
+    return doc
+
+
+def _entry_fields(e: ParsedEntry, h: str) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "title": e.title,
+        "link": e.link,
+        "author": e.author,
+        "published": e.published,
+        "updated": e.updated,
+        "summary": e.summary[:SUMMARY_LIMIT],
+        "chash": h,
+    }
+    if e.categories:
+        fields["cats"] = e.categories
+    if e.image:
+        fields["image"] = e.image
+    return fields
+
+
+def _matches(d: dict[str, Any], needle: str, feeds: dict[str, dict[str, Any]]) -> bool:
+    for key in ("title", "author", "summary", "comment"):
+        v = d.get(key)
+        if v and needle in v.casefold():
+            return True
+    f = feeds.get(d["feed"])
+    return bool(f and needle in (f.get("title") or f["url"]).casefold())
+
+
+def _norm_url(url: str) -> str:
+    u = url.strip()
+    for prefix in ("https://", "http://"):
+        if u.lower().startswith(prefix):
+            u = u[len(prefix) :]
+            break
+    return u.rstrip("/").lower()
