@@ -112,13 +112,16 @@ class Store:
         self._order = None
 
     def _all_partitions(self) -> list[Partition]:
+        # Flush order matters after a crash: bodies before the items that point
+        # to them, items before the feed's validators (a saved ETag with lost
+        # items would make the next poll skip them for good).
         return [
+            *self._content.values(),
+            *self._items.values(),
+            self.tomb_p,
             self.feeds_p,
             self.shares_p,
             self.drafts_p,
-            self.tomb_p,
-            *self._items.values(),
-            *self._content.values(),
         ]
 
     # ----------------------------------------------------------------- flush

@@ -1,0 +1,136 @@
+"""Subscribing: add (with feed discovery), remove, OPML import and export.
+
+Shared by the CLI and the TUI's welcome screen; no Textual here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from veille.config import Config
+from veille.fetch.discover import FeedCandidate, discover
+from veille.fetch.http import Fetcher
+from veille.fetch.opml import OpmlError, OutlineFeed, read_opml, write_opml
+from veille.store.store import Store
+
+__all__ = ["AddResult", "OpmlError", "add_subscription", "export_opml", "import_opml"]
+
+
+@dataclass
+class AddResult:
+    feed: dict[str, Any] | None
+    created: bool
+    candidates: list[FeedCandidate] = field(default_factory=list)
+    message: str = ""
+    ok: bool = True
+
+
+def normalize_url(url: str) -> str:
+    """Accept "example.com/feed" as https://example.com/feed; refuse other schemes."""
+    u = url.strip()
+    if u.lower().startswith("feed:"):
+        u = u[5:].lstrip("/") if not u[5:].lower().startswith("http") else u[5:]
+    if "://" not in u:
+        u = "https://" + u
+    parts = urlsplit(u)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"not an http(s) URL: {url}")
+    return u
+
+
+def _fetcher(config: Config) -> Fetcher:
+    return Fetcher(
+        concurrency=config["fetch.concurrency"],
+        per_host=config["fetch.per_host"],
+        connect_timeout=config["fetch.connect_timeout"],
+        read_timeout=config["fetch.read_timeout"],
+        total_timeout=config["fetch.total_timeout"],
+        max_body=int(config["fetch.max_body_mb"] * 2**20),
+    )
+
+
+async def add_subscription(
+    store: Store,
+    config: Config,
+    url: str,
+    *,
+    title: str = "",
+    tags: list[str] | tuple[str, ...] = (),
+    pick: int | None = None,
+) -> AddResult:
+    """Subscribe to ``url``, a feed or a web page that declares (or hides) feeds."""
+    try:
+        url = normalize_url(url)
+    except ValueError as exc:
+        return AddResult(None, False, message=str(exc), ok=False)
+    known = store.find_feed(url)
+    if known is not None:
+        return AddResult(known, False, message=f"already subscribed: {known['url']}")
+
+    async with _fetcher(config) as fetcher:
+
+        async def get(u: str) -> tuple[int | None, str, bytes | None, str]:
+            res = await fetcher.get_page(u)
+            if res.error and res.status is None:
+                return None, res.error, None, res.final_url or u
+            return res.status, res.content_type, res.body, res.final_url or u
+
+        found = await discover(url, get)
+    if found.kind == "error":
+        return AddResult(None, False, message=found.error, ok=False)
+    cands = found.candidates
+    if not cands:
+        return AddResult(None, False, message=f"no feed found at {url}", ok=False)
+    if len(cands) > 1 and pick is None:
+        return AddResult(
+            None,
+            False,
+            cands,
+            f"{len(cands)} feeds found at {url}: choose one with --pick N",
+            ok=False,
+        )
+    index = (pick or 1) - 1
+    if not 0 <= index < len(cands):
+        return AddResult(None, False, cands, f"--pick must be between 1 and {len(cands)}", ok=False)
+    chosen = cands[index]
+    known = store.find_feed(chosen.url)
+    if known is not None:
+        return AddResult(known, False, message=f"already subscribed: {known['url']}")
+    feed, created = store.add_feed(
+        chosen.url,
+        title=title or "",
+        tags=list(tags),
+        site_url=found.url if found.kind == "page" else "",
+    )
+    if not title and chosen.title:
+        store.update_feed(feed["id"], title=chosen.title)
+    return AddResult(store.get_feed(feed["id"]), created, cands, f"subscribed to {chosen.url}")
+
+
+def import_opml(store: Store, path: Path) -> tuple[int, int, int]:
+    """Import all feeds of an OPML file, or none: (added, already there, skipped).
+
+    The whole file is parsed and checked before anything is written.
+    """
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise OpmlError(f"cannot read {path}: {exc.strerror or exc}") from None
+    doc = read_opml(data)
+    added, known = store.add_feeds((f.url, f.title, f.tags, f.site_url) for f in doc.feeds)
+    return added, known, len(doc.skipped)
+
+
+def export_opml(store: Store) -> str:
+    return write_opml(
+        OutlineFeed(
+            url=f["url"],
+            title=f.get("title") or "",
+            site_url=f.get("site_url") or "",
+            tags=list(f.get("tags") or []),
+        )
+        for f in store.feeds()
+    )
