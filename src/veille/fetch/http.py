@@ -1,0 +1,550 @@
+"""A polite concurrent HTTP fetcher for feeds (httpx + asyncio).
+
+Polite: an honest User-Agent, conditional GET with stored validators, at most a few
+connections per host, and server hints (Retry-After, max-age) handed back to the
+scheduler. Robust: every network or HTTP problem becomes a ``FetchResult`` with one human
+line in ``error``, never an exception, so one bad feed cannot stop a refresh.
+
+Redirects are followed by hand because only a chain of permanent hops (301/308) from the
+start may change the stored feed URL; httpx's own redirect handling hides that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import http
+import os
+import re
+import socket
+import ssl
+import time
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+
+import httpx
+
+from veille import USER_AGENT
+from veille.fetch.schedule import parse_max_age, parse_retry_after
+
+try:  # httpx decodes `br` only when a brotli package is importable
+    import brotli  # noqa: F401
+
+    ACCEPT_ENCODING = "gzip, deflate, br"
+except ImportError:  # pragma: no cover - brotli is a declared dependency
+    ACCEPT_ENCODING = "gzip, deflate"
+
+ACCEPT_FEEDS = (
+    "application/atom+xml, application/rss+xml, application/rdf+xml, application/feed+json, "
+    "application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5"
+)
+ACCEPT_PAGES = "text/html, application/xhtml+xml;q=0.9, application/xml;q=0.8, */*;q=0.5"
+
+MAX_REDIRECTS = 10
+REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
+PERMANENT_CODES = frozenset({301, 308})
+
+#: Every value ``FetchResult.error_kind`` can take.
+ERROR_KINDS = (
+    "dns",  # name did not resolve
+    "connect",  # refused, unreachable, reset, lost mid-body
+    "tls",  # handshake or certificate problem
+    "timeout",  # connect/read/write/pool or the total budget
+    "http",  # 4xx/5xx (and odd 1xx/3xx) other than the ones below
+    "too_large",  # body over the cap (after decompression)
+    "redirect",  # loop, too many hops, missing or bad Location
+    "empty",  # 2xx with no body
+    "gone",  # 410
+    "throttled",  # 429/503
+    "protocol",  # malformed HTTP, undecodable content-encoding
+    "url",  # invalid URL or unsupported scheme
+    "other",  # anything unexpected (a bug): still reported, never raised
+)
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+
+
+@dataclass
+class FetchRequest:
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None  # sha256 hex of the last body we parsed
+
+
+@dataclass
+class FetchResult:
+    url: str  # as requested
+    final_url: str  # after redirects
+    permanent_url: str | None  # set only when every hop from the start was 301/308
+    status: int | None
+    not_modified: bool = False  # 304
+    unchanged: bool = False  # 200 but body identical to body_hash: skip parsing
+    body: bytes | None = None  # None when not_modified/unchanged/error
+    body_hash: str | None = None
+    etag: str | None = None  # validators to store
+    last_modified: str | None = None
+    content_type: str = ""
+    headers: dict[str, str] = field(default_factory=dict)  # lower-case, final response
+    retry_after: float | None = None  # seconds
+    max_age: float | None = None  # seconds
+    gone: bool = False  # 410
+    error: str | None = None  # one human line
+    error_kind: str | None = None  # one of ERROR_KINDS
+    elapsed: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when the fetch worked (new body, unchanged or not modified)."""
+        return self.error is None
+
+
+class _Failure(Exception):
+    """Internal: a classified failure that ends a fetch."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+@dataclass
+class _Hop:
+    """The final response of a fetch: status, headers and (for 2xx) the body."""
+
+    url: httpx.URL
+    status: int
+    reason: str
+    headers: httpx.Headers
+    body: bytes | None = None
+
+
+def clean_line(text: str, limit: int = 300) -> str:
+    """One line of plain text: control characters out, length bounded (text is untrusted)."""
+    text = _CONTROL.sub(" ", text).strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _fmt_seconds(value: float) -> str:
+    return f"{value:g}"
+
+
+def _fmt_size(n: int) -> str:
+    if n >= 2**20 and n % 2**20 == 0:
+        return f"{n // 2**20} MiB"
+    if n >= 2**10 and n % 2**10 == 0:
+        return f"{n // 2**10} KiB"
+    return f"{n} bytes"
+
+
+def _reason(status: int, server_reason: str = "") -> str:
+    """The standard reason phrase (the server's own text is untrusted and often empty)."""
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return clean_line(server_reason, 60)
+
+
+def _causes(exc: BaseException) -> Iterable[BaseException]:
+    """The exception, its causes/contexts and exception-group members, each once."""
+    seen: set[int] = set()
+    stack = [exc]
+    while stack:
+        cur = stack.pop()
+        if id(cur) in seen:
+            continue
+        seen.add(id(cur))
+        yield cur
+        if isinstance(cur, BaseExceptionGroup):
+            stack.extend(cur.exceptions)
+        for nxt in (cur.__cause__, cur.__context__):
+            if nxt is not None:
+                stack.append(nxt)
+
+
+def _host_port(url: httpx.URL) -> tuple[str, int]:
+    port = url.port or (443 if url.scheme == "https" else 80)
+    return url.host, port
+
+
+def _tls_message(err: ssl.SSLError) -> str:
+    if isinstance(err, ssl.SSLCertVerificationError):
+        detail = err.verify_message or "certificate verify failed"
+        if "certificate verify failed" not in detail:
+            detail = f"certificate verify failed ({detail})"
+        return f"TLS error: {detail}"
+    reason = getattr(err, "reason", None)
+    if reason:
+        return f"TLS error: {str(reason).replace('_', ' ').lower()}"
+    return f"TLS error: {err}"
+
+
+def describe_exception(
+    exc: BaseException, url: httpx.URL, timeouts: dict[str, float]
+) -> tuple[str, str]:
+    """Map an exception raised while fetching ``url`` to (error_kind, one human line).
+
+    ``timeouts`` gives the configured seconds per phase ("connect", "read", "write",
+    "pool") so the message can say what expired.
+    """
+    host, port = _host_port(url)
+    if isinstance(exc, httpx.TimeoutException):
+        phase = {
+            httpx.ConnectTimeout: "connect",
+            httpx.ReadTimeout: "read",
+            httpx.WriteTimeout: "write",
+            httpx.PoolTimeout: "pool",
+        }.get(type(exc), "read")
+        return "timeout", f"timed out after {_fmt_seconds(timeouts[phase])} s ({phase})"
+    chain = list(_causes(exc))
+    for err in chain:
+        if isinstance(err, socket.gaierror):
+            return "dns", f"DNS lookup failed for {host}"
+    for err in chain:
+        if isinstance(err, ssl.SSLError):
+            return "tls", _tls_message(err)
+    for err in chain:
+        if isinstance(err, ConnectionRefusedError):
+            return "connect", f"connection refused by {host}:{port}"
+    if isinstance(exc, httpx.ConnectError):
+        for err in chain:
+            if isinstance(err, OSError) and err.strerror:
+                return "connect", f"could not connect to {host}:{port}: {err.strerror}"
+        return "connect", f"could not connect to {host}:{port}: {exc}"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "protocol", f"protocol error from {host}: {exc}"
+    if isinstance(exc, httpx.DecodingError):
+        return "protocol", f"could not decode the response body: {exc}"
+    if isinstance(exc, httpx.ReadError | httpx.WriteError):
+        return "connect", f"connection to {host}:{port} lost: {exc or type(exc).__name__}"
+    if isinstance(exc, httpx.ProtocolError):
+        return "protocol", f"protocol error from {host}: {exc}"
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return "url", f"unsupported URL scheme: {url.scheme or '(none)'}"
+    if isinstance(exc, httpx.InvalidURL):
+        return "url", f"invalid URL: {exc}"
+    if isinstance(exc, httpx.HTTPError):
+        return "connect", f"{type(exc).__name__}: {exc}"
+    return "other", f"unexpected error: {type(exc).__name__}: {exc}"
+
+
+def _newer_last_modified(old: str | None, new: str | None) -> str | None:
+    """The later of two Last-Modified values; unparseable ones lose to parseable ones."""
+    if not new:
+        return old
+    if not old:
+        return new
+
+    def parse(v: str) -> datetime | None:
+        try:
+            d = parsedate_to_datetime(v)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        return d if d.tzinfo else d.replace(tzinfo=UTC)
+
+    old_d, new_d = parse(old), parse(new)
+    if new_d is None:
+        return old
+    if old_d is None or new_d > old_d:
+        return new
+    return old
+
+
+def _validators_ignored(headers: httpx.Headers) -> bool:
+    """``Expires: 0`` means "never reuse": such servers' validators are not to be trusted."""
+    return headers.get("expires", "").strip() == "0"
+
+
+def _is_invalid_tld(host: str) -> bool:
+    """RFC 6761: names under .invalid never resolve, so don't send them to a resolver."""
+    host = host.rstrip(".").lower()
+    return host == "invalid" or host.endswith(".invalid")
+
+
+_LOCATION_KEY = "veille.location"
+
+
+async def _hide_location(response: httpx.Response) -> None:
+    """Stash ``Location`` before httpx sees it; we resolve redirects ourselves.
+
+    Even with follow_redirects=False, httpx builds ``next_request`` from the Location
+    header and raises on odd values (``mailto:x``) before we could see the response.
+    """
+    if "location" in response.headers:
+        response.extensions[_LOCATION_KEY] = response.headers["location"]
+        del response.headers["location"]
+
+
+class Fetcher:
+    """Fetch many feeds at once without hammering any one host.
+
+    Use as ``async with Fetcher() as f: result = await f.fetch(FetchRequest(url))``.
+    """
+
+    def __init__(
+        self,
+        *,
+        concurrency: int = 16,
+        per_host: int = 2,
+        connect_timeout: float = 10,
+        read_timeout: float = 30,
+        total_timeout: float = 60,
+        max_body: int = 10 * 2**20,
+        user_agent: str = USER_AGENT,
+        verify: bool | str = True,
+    ) -> None:
+        self.concurrency = max(1, concurrency)
+        self.per_host = max(1, per_host)
+        self.total_timeout = total_timeout
+        self.max_body = max_body
+        self.user_agent = user_agent
+        self._timeouts = {
+            "connect": connect_timeout,
+            "read": read_timeout,
+            "write": read_timeout,
+            # The semaphores already bound concurrency to the pool size, so a pool wait
+            # only happens when something is wrong; give it the connect budget.
+            "pool": connect_timeout,
+        }
+        self._verify = verify
+        self._global = asyncio.Semaphore(self.concurrency)
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._client: httpx.AsyncClient | None = None
+
+    async def __aenter__(self) -> Fetcher:
+        verify: bool | ssl.SSLContext
+        if isinstance(self._verify, str):  # a CA file or directory (httpx deprecates str)
+            if os.path.isdir(self._verify):
+                verify = ssl.create_default_context(capath=self._verify)
+            else:
+                verify = ssl.create_default_context(cafile=self._verify)
+        else:
+            verify = self._verify
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(**self._timeouts),
+            limits=httpx.Limits(
+                max_connections=self.concurrency,
+                max_keepalive_connections=self.concurrency,
+            ),
+            follow_redirects=False,
+            verify=verify,
+            headers={"User-Agent": self.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
+            event_hooks={"response": [_hide_location]},
+        )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    # -- public API ---------------------------------------------------------------------
+
+    async def fetch(self, req: FetchRequest) -> FetchResult:
+        """Conditional GET of a feed. Never raises for network or HTTP problems."""
+        headers = {"Accept": ACCEPT_FEEDS}
+        if req.etag:
+            headers["If-None-Match"] = req.etag
+        if req.last_modified:
+            headers["If-Modified-Since"] = req.last_modified
+        result = await self._run(req.url, headers, req.body_hash)
+        if result.not_modified:
+            # The stored validators still hold; a 304 may carry fresher ones.
+            result.etag = result.headers.get("etag") or req.etag
+            result.last_modified = _newer_last_modified(
+                req.last_modified, result.headers.get("last-modified")
+            )
+        elif result.error is not None:
+            # Keep what we had: a transient failure must not cost us conditional GET.
+            result.etag, result.last_modified = req.etag, req.last_modified
+        return result
+
+    async def get_page(self, url: str, *, accept: str | None = None) -> FetchResult:
+        """Plain GET (no validators) for discovery: same caps, limits and error handling."""
+        return await self._run(url, {"Accept": accept or ACCEPT_PAGES}, None)
+
+    async def fetch_many(self, reqs: Iterable[FetchRequest]) -> AsyncIterator[FetchResult]:
+        """Fetch all, yielding each result as it completes (for progress display)."""
+        tasks = [asyncio.ensure_future(self.fetch(r)) for r in reqs]
+        try:
+            for next_done in asyncio.as_completed(tasks):
+                yield await next_done
+        finally:
+            for t in tasks:
+                t.cancel()
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _host_semaphore(self, host: str) -> asyncio.Semaphore:
+        sem = self._hosts.get(host)
+        if sem is None:
+            sem = self._hosts[host] = asyncio.Semaphore(self.per_host)
+        return sem
+
+    async def _run(self, url: str, headers: dict[str, str], body_hash: str | None) -> FetchResult:
+        if self._client is None:
+            raise RuntimeError("Fetcher must be used as 'async with Fetcher() as f'")
+        result = FetchResult(url=url, final_url=url, permanent_url=None, status=None)
+        try:
+            hop = await self._follow(result, headers)
+            self._classify(result, hop, body_hash)
+        except _Failure as fail:
+            result.error, result.error_kind = clean_line(fail.message), fail.kind
+        except Exception as exc:  # the contract: never raise
+            kind, msg = describe_exception(exc, httpx.URL(), self._timeouts)
+            result.error, result.error_kind = clean_line(msg), kind
+        if result.error is not None:
+            result.body = None
+        return result
+
+    def _check_target(self, url: httpx.URL, *, redirected: bool) -> None:
+        kind = "redirect" if redirected else "url"
+        prefix = "redirect to " if redirected else ""
+        if not url.scheme:
+            raise _Failure(kind, f"{prefix}invalid URL (no http:// or https://): {url}")
+        if url.scheme not in ("http", "https"):
+            raise _Failure(kind, f"{prefix}unsupported URL scheme: {url.scheme}")
+        if not url.host:
+            raise _Failure(kind, f"{prefix}invalid URL (no host): {url}")
+        if _is_invalid_tld(url.host):
+            raise _Failure("dns", f"DNS lookup failed for {url.host}")
+
+    async def _follow(self, result: FetchResult, headers: dict[str, str]) -> _Hop:
+        """Follow redirects by hand, recording the final URL and whether all were permanent."""
+        try:
+            current = httpx.URL(result.url.strip())
+        except httpx.InvalidURL as exc:
+            raise _Failure("url", f"invalid URL: {exc}") from None
+        self._check_target(current, redirected=False)
+        seen = {str(current)}
+        all_permanent = True
+        remaining = self.total_timeout
+        redirects = 0
+        while True:
+            # Host slot first, then a global one: a fetch queued behind a busy host must
+            # not sit on a global slot that another host's feed could use. Queue time
+            # counts neither against the total budget nor in `elapsed`.
+            async with self._host_semaphore(current.host), self._global:
+                began = time.monotonic()
+                try:
+                    async with asyncio.timeout(max(remaining, 0)) as budget:
+                        hop = await self._one(current, headers)
+                except TimeoutError:
+                    if budget.expired():
+                        total = _fmt_seconds(self.total_timeout)
+                        raise _Failure("timeout", f"timed out after {total} s (total)") from None
+                    raise
+                except (httpx.HTTPError, OSError, httpx.InvalidURL) as exc:
+                    kind, msg = describe_exception(exc, current, self._timeouts)
+                    raise _Failure(kind, msg) from None
+                finally:
+                    spent = time.monotonic() - began
+                    remaining -= spent
+                    result.elapsed += spent
+            result.final_url = str(hop.url)
+            if hop.status not in REDIRECT_CODES:
+                if all_permanent and redirects and 200 <= hop.status < 400:
+                    result.permanent_url = str(hop.url)
+                return hop
+            location = hop.headers.get("location", "").strip()
+            if not location:
+                raise _Failure(
+                    "redirect",
+                    f"HTTP {hop.status} {_reason(hop.status)} without a Location header",
+                )
+            try:
+                target = current.join(location).copy_with(fragment=None)
+            except (httpx.InvalidURL, ValueError, UnicodeError) as exc:
+                raise _Failure("redirect", f"redirect to an invalid URL: {exc}") from None
+            self._check_target(target, redirected=True)
+            redirects += 1
+            if str(target) in seen:
+                raise _Failure("redirect", "redirect loop")
+            if redirects > MAX_REDIRECTS:
+                raise _Failure("redirect", f"too many redirects (>{MAX_REDIRECTS})")
+            seen.add(str(target))
+            all_permanent = all_permanent and hop.status in PERMANENT_CODES
+            current = target
+            result.final_url = str(current)
+
+    async def _one(self, url: httpx.URL, headers: dict[str, str]) -> _Hop:
+        """One request; reads the body (capped, decompressed) only for 2xx."""
+        assert self._client is not None
+        request = self._client.build_request("GET", url, headers=headers)
+        response = await self._client.send(request, stream=True)
+        location = response.extensions.get(_LOCATION_KEY)
+        if location is not None:
+            response.headers["location"] = location
+        try:
+            hop = _Hop(url, response.status_code, response.reason_phrase, response.headers)
+            if 200 <= response.status_code < 300:
+                hop.body = await self._read_capped(response)
+            return hop
+        finally:
+            with contextlib.suppress(Exception):
+                await response.aclose()
+
+    async def _read_capped(self, response: httpx.Response) -> bytes:
+        too_large = _Failure("too_large", f"body larger than {_fmt_size(self.max_body)}")
+        declared = response.headers.get("content-length", "")
+        encoded = response.headers.get("content-encoding", "identity").lower()
+        if encoded in ("", "identity") and declared.isdigit() and int(declared) > self.max_body:
+            raise too_large
+        chunks: list[bytes] = []
+        total = 0
+        async for chunk in response.aiter_bytes():
+            total += len(chunk)
+            if total > self.max_body:
+                raise too_large
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _classify(self, result: FetchResult, hop: _Hop, body_hash: str | None) -> None:
+        """Turn the final response into the result's flags, hints and error line."""
+        status = hop.status
+        result.status = status
+        result.headers = {k.lower(): v for k, v in hop.headers.items()}
+        result.content_type = hop.headers.get("content-type", "")
+        now = datetime.now(UTC)
+        result.retry_after = parse_retry_after(hop.headers.get("retry-after"), now)
+        reason = _reason(status, hop.reason)
+
+        if status == 304:
+            result.not_modified = True
+            result.max_age = parse_max_age(hop.headers.get("cache-control"))
+            return
+        if 200 <= status < 300:
+            body = hop.body or b""
+            result.max_age = parse_max_age(hop.headers.get("cache-control"))
+            if not _validators_ignored(hop.headers):
+                result.etag = hop.headers.get("etag") or None
+                result.last_modified = hop.headers.get("last-modified") or None
+            if not body.strip():
+                raise _Failure("empty", "empty response")
+            digest = hashlib.sha256(body).hexdigest()
+            result.body_hash = digest
+            if body_hash is not None and digest == body_hash:
+                result.unchanged = True
+            else:
+                result.body = body
+            return
+        if status == 410:
+            result.gone = True
+            raise _Failure("gone", "HTTP 410 Gone: the feed was removed")
+        if hop.headers.get("cf-mitigated", "").strip().lower() == "challenge":
+            raise _Failure("http", f"Cloudflare challenge page (HTTP {status})")
+        if status in (429, 503):
+            msg = f"HTTP {status} {reason}"
+            if result.retry_after is not None:
+                msg += f" (retry after {_fmt_seconds(round(result.retry_after))} s)"
+            raise _Failure("throttled", msg)
+        raise _Failure("http", f"HTTP {status} {reason}".rstrip())

@@ -1,0 +1,136 @@
+"""When to poll a feed next: pure functions over datetimes (UTC), no I/O.
+
+Kept pure so the refresh loop, the CLI and the tests share one set of rules, and so the
+rules can be checked with fixed clocks. Servers give hints (Retry-After, Cache-Control
+max-age, RSS <ttl>); we honour them to avoid getting banned, but cap them so a silly value
+cannot silence a feed for months.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+
+#: Retry-After values above this are treated as this: a server asking for a year is wrong,
+#: but one asking for a few days probably means it.
+RETRY_AFTER_CAP_SECONDS = 7 * 24 * 3600.0
+
+_DELTA_RE = re.compile(r"\d+(?:\.\d+)?")
+
+# 2**60 minutes is already far beyond any cap; bigger exponents would only overflow floats.
+_MAX_EXPONENT = 60
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date).
+
+    Returns None when absent or unparseable; a date in the past gives 0. ``now`` must be
+    timezone-aware (UTC) or naive UTC, matching how HTTP dates are interpreted.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    if _DELTA_RE.fullmatch(value):
+        return float(value)  # delta-seconds; a fraction is tolerated
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when is None:  # pragma: no cover - older Pythons returned None
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    ref = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+    return max(0.0, (when - ref).total_seconds())
+
+
+def parse_max_age(cache_control: str | None) -> float | None:
+    """``max-age`` seconds from a Cache-Control header; None with no-cache/no-store.
+
+    ``s-maxage`` is for shared caches and is ignored: we are a private client.
+    """
+    if not cache_control:
+        return None
+    max_age: float | None = None
+    for part in cache_control.split(","):
+        name, _, arg = part.strip().partition("=")
+        name = name.strip().lower()
+        if name in ("no-cache", "no-store"):
+            return None
+        if name == "max-age":
+            arg = arg.strip().strip('"').strip()
+            if arg.isdigit():
+                max_age = float(int(arg))
+    return max_age
+
+
+def _hint_seconds(*hints: float | None) -> float:
+    """The largest usable hint, in seconds (negative or NaN values count as absent)."""
+    best = 0.0
+    for hint in hints:
+        if hint is not None and not math.isnan(hint) and hint > best:
+            best = hint
+    return best
+
+
+def next_poll(
+    now: datetime,
+    interval_minutes: float,
+    *,
+    retry_after: float | None = None,
+    max_age: float | None = None,
+    ttl_minutes: int | None = None,
+    cap_hours: float = 24,
+) -> datetime:
+    """Next poll after a successful fetch: now + max(interval, server hints).
+
+    The hints (Retry-After and max-age in seconds, RSS ttl in minutes) may push the poll
+    later, up to ``cap_hours``; they never bring it earlier than the user's interval.
+    """
+    interval = max(0.0, interval_minutes) * 60.0
+    ttl = ttl_minutes * 60.0 if ttl_minutes is not None else None
+    hint = min(_hint_seconds(retry_after, max_age, ttl), max(0.0, cap_hours) * 3600.0)
+    return now + timedelta(seconds=max(interval, hint))
+
+
+def backoff_until(
+    now: datetime,
+    error_count: int,
+    interval_minutes: float,
+    *,
+    retry_after: float | None = None,
+    cap_hours: float = 24,
+) -> datetime:
+    """When to retry a failing feed: interval × 2^(errors-1), capped, but ≥ Retry-After.
+
+    The cap keeps a long-broken feed checked daily (it may come back); it never shortens
+    the normal interval. Retry-After is honoured even beyond the cap (the server asked),
+    up to RETRY_AFTER_CAP_SECONDS so an absurd value cannot park a feed forever.
+    """
+    interval = max(0.0, interval_minutes) * 60.0
+    exponent = min(max(error_count, 1) - 1, _MAX_EXPONENT)
+    delay = min(interval * 2.0**exponent, max(0.0, cap_hours) * 3600.0)
+    delay = max(delay, interval)
+    if retry_after is not None and not math.isnan(retry_after):
+        delay = max(delay, min(retry_after, RETRY_AFTER_CAP_SECONDS))
+    return now + timedelta(seconds=delay)
+
+
+def describe_next(next_poll: datetime, now: datetime) -> str:
+    """A short human phrase for a status line: "now", "in 40 s", "in 25 min", "in 3 h"."""
+    seconds = (next_poll - now).total_seconds()
+    if seconds <= 0:
+        return "now"
+    if seconds < 60:
+        return f"in {math.ceil(seconds)} s"
+    minutes = seconds / 60
+    if minutes < 90:
+        return f"in {max(1, round(minutes))} min"
+    hours = minutes / 60
+    if hours < 48:
+        return f"in {round(hours)} h"
+    return f"in {round(hours / 24)} d"
