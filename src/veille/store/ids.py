@@ -14,9 +14,7 @@ def new_feed_id() -> str:
     return secrets.token_hex(4)
 
 
-def content_hash(*parts: object) -> str:
-    h = hashlib.blake2b(digest_size=12)
-    for p in parts:
-        h.update(repr(p).encode("utf-8", "surrogatepass"))
-        h.update(b"\0")
-    return h.hexdigest()
+def content_hash(*parts: str | None) -> str:
+    """Hash of an entry's text fields, to tell a real update from a re-poll."""
+    joined = "\0".join(p or "" for p in parts)
+    return hashlib.blake2b(joined.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()

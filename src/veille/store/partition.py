@@ -12,24 +12,39 @@ changes on top: field-level merge, no lost writes.
 from __future__ import annotations
 
 import os
+import re
+import secrets
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from tinydb import TinyDB
 from tinydb.storages import Storage
-from tinydb.table import Document, Table
+from tinydb.table import Table
 
 from veille.store.jsonfile import atomic_write_bytes, dump, load
 
-Sig = tuple[int, int, int] | None
+Sig = str | tuple[int, int, int] | None
+TOKEN_KEY = "_w"  # first key of every file we write: a random token per write
+_TOKEN_RE = re.compile(rb'^\{"_w":\{"t":"([0-9a-f]{16})"')
 
 
 def file_sig(path: Path) -> Sig:
+    """What identifies one written version of a file.
+
+    The write token, not (inode, mtime, size): after atomic replaces an inode
+    number is reused at once and mtime ticks coarsely, so two versions written
+    a few milliseconds apart can share all three, and a change would be missed.
+    """
     try:
-        st = os.stat(path)
+        with open(path, "rb") as fh:
+            head = fh.read(64)
+            st = os.fstat(fh.fileno())
     except FileNotFoundError:
         return None
+    m = _TOKEN_RE.match(head)
+    if m:
+        return m.group(1).decode()
     return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
@@ -117,9 +132,14 @@ class Partition:
 
     # -- writing (in memory; recorded for the flush) ----------------------
     def put(self, doc_id: str, doc: dict[str, Any]) -> None:
+        self.put_many({doc_id: doc})
+
+    def put_many(self, docs: Mapping[str, dict[str, Any]]) -> None:
+        """Insert or replace whole documents: one TinyDB table update for the batch."""
         self.ensure_loaded()
-        self.table.upsert(Document(doc, doc_id=doc_id))
-        self.pending[doc_id] = ("put", doc)
+        self.table._update_table(lambda table: table.update(docs))
+        for doc_id, doc in docs.items():
+            self.pending[doc_id] = ("put", doc)
 
     def patch(self, doc_id: str, fields: Mapping[str, Any]) -> bool:
         """Change some fields of an existing document; False if it is not here."""
@@ -172,11 +192,16 @@ class Partition:
         self.sig = file_sig(self.path)
         self.loaded = True
 
-    def serialize(self) -> bytes:
-        """JSON bytes of the current state (call with the store's thread lock held)."""
-        return dump(self._storage.read())
+    def serialize(self) -> tuple[str, bytes]:
+        """(token, JSON bytes) of the current state; call with the store's lock held."""
+        token = secrets.token_hex(8)
+        data = self._storage.read() or {}
+        out = {TOKEN_KEY: {"t": token}}
+        out.update((k, v) for k, v in data.items() if k != TOKEN_KEY)
+        return token, dump(out)
 
-    def write(self, payload: bytes) -> None:
-        """Write ``payload`` (from :meth:`serialize`) and remember the file we wrote."""
-        atomic_write_bytes(self.path, payload)
-        self.sig = file_sig(self.path)
+    def write(self, payload: tuple[str, bytes]) -> None:
+        """Write what :meth:`serialize` returned and remember the version we wrote."""
+        token, data = payload
+        atomic_write_bytes(self.path, data)
+        self.sig = token

@@ -148,7 +148,7 @@ class Store:
     def flush(self) -> None:
         """Write every changed file now (merging with other processes' writes)."""
         with self._plock:
-            work: list[tuple[Partition, bytes, dict[str, Any]]] = []
+            work: list[tuple[Partition, tuple[str, bytes], dict[str, Any]]] = []
             with self._mu:
                 for p in self._all_partitions():
                     if not p.dirty:
@@ -436,6 +436,8 @@ class Store:
                 raise StoreError(f"no feed with id {feed_id}")
             first_fetch = not feed.get("fetched_once")
             tombs = self.tomb_p.docs()
+            new_items: dict[str, dict[str, dict[str, Any]]] = {}
+            new_content: dict[str, dict[str, dict[str, Any]]] = {}
             for e in parsed.entries:
                 iid = item_id(feed_id, e.key)
                 if iid in tombs:
@@ -446,11 +448,12 @@ class Store:
                     # Back-dated posts of a known feed sort by arrival, so they still surface.
                     sort = (e.published or e.updated or stamp) if first_fetch else stamp
                     part = _month(e.published or stamp)
-                    doc = _item_doc(iid, feed_id, e, part, sort, stamp, h)
-                    p = self._items_partition(part)
-                    p.put(iid, doc)
-                    self._where[iid] = p
-                    self._store_content(iid, part, e)
+                    new_items.setdefault(part, {})[iid] = _item_doc(
+                        iid, feed_id, e, part, sort, stamp, h
+                    )
+                    self._where[iid] = self._items_partition(part)
+                    if e.content or e.enclosures:
+                        new_content.setdefault(part, {})[iid] = _content_doc(e)
                     res.new += 1
                     continue
                 old = old_p.get(iid) or {}
@@ -465,6 +468,10 @@ class Store:
                 old_p.patch(iid, fields)
                 self._store_content(iid, old["part"], e)
                 res.updated += 1
+            for part, docs in new_items.items():
+                self._items_partition(part).put_many(docs)
+            for part, docs in new_content.items():
+                self._content_partition(part).put_many(docs)
             if first_fetch:
                 self.feeds_p.patch(feed_id, {"fetched_once": True})
             if res.new:
@@ -473,11 +480,8 @@ class Store:
         return res
 
     def _store_content(self, iid: str, part: str, e: ParsedEntry) -> None:
-        if not (e.content or e.enclosures):
-            return
-        self._content_partition(part).put(
-            iid, {"html": e.content, "type": e.content_type, "enclosures": e.enclosures}
-        )
+        if e.content or e.enclosures:
+            self._content_partition(part).put(iid, _content_doc(e))
 
     def _delete_items(self, ids: Iterable[str], *, tombstone: bool = False) -> int:
         by_part: dict[str, list[str]] = {}
@@ -560,6 +564,10 @@ def _item_doc(
     doc.update(_entry_fields(e, h))
     doc["nupd"] = 0
     return doc
+
+
+def _content_doc(e: ParsedEntry) -> dict[str, Any]:
+    return {"html": e.content, "type": e.content_type, "enclosures": e.enclosures}
 
 
 def _entry_fields(e: ParsedEntry, h: str) -> dict[str, Any]:
