@@ -1,0 +1,147 @@
+"""The text of a share: template filling, hashtags, quoting.  No I/O.
+
+The template is the config key ``share.template``; placeholders are
+``{comment} {title} {link} {via} {source} {source_url} {author} {hashtags}``.
+They are filled by a plain regex, not ``str.format``: a user's template must
+not reach attributes (``{title.__class__}``) nor fail on a stray brace.
+``{{`` and ``}}`` give literal braces; unknown placeholders render empty.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from veille.render import hygiene
+from veille.share.model import Share
+
+DEFAULT_TEMPLATE = "{comment}\n\n{title}\n{link}\n{via}"  # = config "share.template"
+
+FIELDS = ("comment", "title", "link", "via", "source", "source_url", "author", "hashtags")
+
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_]+)\}")
+
+
+def clean_text(text: str | None, *, multiline: bool = True) -> str:
+    """Untrusted text made postable (no escapes, no controls, no BOM);
+    one line unless ``multiline``."""
+    text = hygiene.clean_text(text).replace("\ufeff", "")
+    return text if multiline else hygiene.clean_line(text)
+
+
+def _hashtag(category: str) -> str:
+    """One category as a hashtag body, or "" when nothing valid is left."""
+    category = unicodedata.normalize("NFC", clean_text(category, multiline=False))
+    category = category.lstrip("#＃")
+    words = [w for w in re.split(r"[^\w]+", category) if w]
+    if not words:
+        return ""
+    # "machine learning" -> "MachineLearning"; a single word ("iOS") is kept as is.
+    tag = words[0] if len(words) == 1 else "".join(w[:1].upper() + w[1:] for w in words)
+    if not any(ch.isalpha() for ch in tag):
+        return ""  # Mastodon needs a letter: "2024" is no hashtag
+    return tag
+
+
+def suggest_hashtags(categories: list[str], limit: int = 5) -> list[str]:
+    """Hashtags (without '#') from an item's categories, deduped case-insensitively."""
+    seen: set[str] = set()
+    tags: list[str] = []
+    for category in categories:
+        for part in re.split(r"[,;/|]", category or ""):
+            tag = _hashtag(part)
+            if tag and tag.casefold() not in seen:
+                seen.add(tag.casefold())
+                tags.append(tag)
+            if len(tags) >= limit:
+                return tags
+    return tags
+
+
+def hashtag_line(hashtags: list[str]) -> str:
+    """'#a #b' from tag names with or without '#'; invalid ones are dropped."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for raw in hashtags:
+        tag = _hashtag(raw)
+        if tag and tag.casefold() not in seen:
+            seen.add(tag.casefold())
+            out.append("#" + tag)
+    return " ".join(out)
+
+
+def make_via(source: str, *, author: str = "") -> str:
+    """Attribution: "via @handle" for social sources, else "via <feed or author>"."""
+    source = clean_text(source, multiline=False)
+    author = clean_text(author, multiline=False)
+    name = source or author
+    return f"via {name}" if name else ""
+
+
+def _values(share: Share) -> dict[str, str]:
+    one = {
+        "title": share.title,
+        "link": share.link,
+        "via": share.via,
+        "source": share.source,
+        "source_url": share.source_url,
+        "author": share.author,
+    }
+    values = {k: clean_text(v, multiline=False) for k, v in one.items()}
+    values["comment"] = clean_text(share.comment).strip("\n")
+    values["hashtags"] = hashtag_line(share.hashtags)
+    return values
+
+
+def _tidy(text: str) -> str:
+    """No trailing spaces, no leading/trailing blank lines, one blank line at most."""
+    lines = [line.rstrip() for line in text.split("\n")]
+    out: list[str] = []
+    for line in lines:
+        if not line and (not out or not out[-1]):
+            continue
+        out.append(line)
+    return "\n".join(out).strip("\n")
+
+
+def render_text(share: Share, template: str = DEFAULT_TEMPLATE, *, kind: str = "mastodon") -> str:
+    """The post text for ``share``; hashtags are appended unless placed.
+
+    A template line whose placeholders are all empty is dropped whole, so an
+    item without a title leaves no hole.  Hashtags go in a paragraph of their
+    own at the end, where Mastodon shows them as its hashtag bar.  ``kind``
+    is the destination's kind; the text is the same for all of them today.
+    """
+    del kind  # one text for every destination, for now
+    values = _values(share)
+    placed_tags = False
+    rendered: list[str] = []
+    for line in (template or DEFAULT_TEMPLATE).replace("\r\n", "\n").split("\n"):
+        had_field = False
+
+        def fill(m: re.Match[str]) -> str:
+            nonlocal had_field, placed_tags
+            token = m.group(0)
+            if token == "{{":
+                return "{"
+            if token == "}}":
+                return "}"
+            had_field = True
+            if m.group(1) == "hashtags":
+                placed_tags = True
+            return values.get(m.group(1), "")
+
+        out = _PLACEHOLDER.sub(fill, line)
+        if had_field and not out.strip():
+            continue
+        rendered.append(out)
+    text = "\n".join(rendered)
+    if values["hashtags"] and not placed_tags:
+        text = text.rstrip() + "\n\n" + values["hashtags"]
+    return _tidy(text)
+
+
+def quote_block(paragraph: str) -> str:
+    """A paragraph as a '> ' quote, for quoting the item in the comment."""
+    lines = clean_text(paragraph).strip("\n").split("\n")
+    return "\n".join(f"> {line.rstrip()}" if line.strip() else ">" for line in lines)

@@ -1,0 +1,214 @@
+"""A "further reading" page of the shares of a period, in Markdown or HTML.
+
+Grouped by day, newest day first and newest share first within a day.  Feed
+text is untrusted: HTML output escapes everything, Markdown output escapes
+what would break the link syntax or inject raw HTML, and only web links
+(http, https) are ever made clickable.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from itertools import groupby
+from typing import Literal
+
+from veille.share.compose import clean_text
+from veille.share.model import Share
+
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_RELATIVE = re.compile(r"(\d{1,6})\s*([mhdw])")
+_MD_TITLE = re.compile(r"([\\`*_\[\]<>!|])")
+_MD_LINE_START = re.compile(r"^(\s*)(#|[-=*_]{3,}\s*$)", re.MULTILINE)
+
+
+def parse_since(text: str, *, now: datetime | None = None) -> datetime:
+    """A start time, aware UTC, from an age (30m, 24h, 7d, 2w) or a date (2026-11-01)."""
+    raw = (text or "").strip()
+    now = now or datetime.now(UTC)
+    m = _RELATIVE.fullmatch(raw.lower())
+    if m:
+        try:
+            return now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+        except OverflowError:
+            raise ValueError(f"{raw!r} reaches back before year 1") from None
+    try:
+        t = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"can't read {raw!r} as a start time: give an age such as 30m, 24h, 7d or 2w, "
+            "or a date such as 2026-11-01"
+        ) from None
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _day(d: date) -> str:
+    """ "Friday 2026-11-27", in English whatever the process locale."""
+    return f"{_DAYS[d.weekday()]} {d:%Y-%m-%d}"
+
+
+def _aware(t: datetime) -> datetime:
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t
+
+
+def _when(share: Share) -> datetime | None:
+    try:
+        return _aware(datetime.fromisoformat(share.created.replace("Z", "+00:00")))
+    except (ValueError, AttributeError):
+        return None
+
+
+def _web_url(url: str) -> str:
+    url = clean_text(url, multiline=False).strip()
+    return url if url.lower().startswith(("http://", "https://")) else ""
+
+
+def _in_period(
+    shares: list[Share], since: datetime, until: datetime, tz: tzinfo
+) -> list[tuple[datetime, Share]]:
+    since, until = _aware(since), _aware(until)
+    picked = [(t.astimezone(tz), s) for s in shares if (t := _when(s)) and since <= t <= until]
+    picked.sort(key=lambda p: p[0], reverse=True)
+    return picked
+
+
+def _md_text(text: str) -> str:
+    return _MD_TITLE.sub(r"\\\1", clean_text(text, multiline=False))
+
+
+def _md_url(url: str) -> str:
+    """A URL that cannot end the (...) of a link early."""
+    return (
+        url.replace(" ", "%20")
+        .replace("(", "%28")
+        .replace(")", "%29")
+        .replace("<", "%3C")
+        .replace(">", "%3E")
+    )
+
+
+def _md_comment(comment: str) -> list[str]:
+    """The comment's lines; '> ' quotes and emphasis kept, raw HTML and
+    line starts that would make headings or rules escaped."""
+    text = clean_text(comment).strip("\n")
+    text = text.replace("\\", "\\\\").replace("<", "\\<").replace("[", "\\[").replace("]", "\\]")
+    text = _MD_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
+    lines = [ln.rstrip() for ln in text.split("\n")]
+    out: list[str] = []
+    for ln in lines:
+        if ln or (out and out[-1]):
+            out.append(ln)
+    return out
+
+
+def _span(since: datetime, until: datetime, tz: tzinfo) -> str:
+    a, b = _aware(since).astimezone(tz), _aware(until).astimezone(tz)
+    return f"{a:%Y-%m-%d} to {b:%Y-%m-%d}"
+
+
+def _meta(share: Share, when: datetime) -> str:
+    source = clean_text(share.source or share.author, multiline=False)
+    return f"{source}, {when:%H:%M}" if source else f"{when:%H:%M}"
+
+
+def _markdown(picked: list[tuple[datetime, Share]], title: str, span: str) -> str:
+    out = [f"# {_md_text(title)}", "", f"*{span}*", ""]
+    if not picked:
+        out += [f"No shares from {span}.", ""]
+    for day, group in groupby(picked, key=lambda p: p[0].date()):
+        out += [f"## {_day(day)}", ""]
+        for when, share in group:
+            name = _md_text(share.title) or _md_text(share.link) or "Untitled"
+            url = _web_url(share.link)
+            head = f"[{name}]({_md_url(url)})" if url else name
+            out.append(f"- **{head}** — {_md_text(_meta(share, when))}")
+            comment = _md_comment(share.comment)
+            if comment:
+                out.append("")
+                out += [f"  {ln}" if ln else "" for ln in comment]
+            out.append("")
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _html_comment(comment: str) -> str:
+    parts = []
+    for para in re.split(r"\n\s*\n", clean_text(comment).strip()):
+        lines = [ln.rstrip() for ln in para.strip("\n").split("\n")]
+        if not any(lines):
+            continue
+        if all(ln.startswith(">") for ln in lines):
+            inner = "<br>".join(html.escape(ln[1:].lstrip()) for ln in lines)
+            parts.append(f"<blockquote><p>{inner}</p></blockquote>")
+        else:
+            parts.append("<p>" + "<br>".join(html.escape(ln) for ln in lines) + "</p>")
+    return "\n".join(parts)
+
+
+_CSS = (
+    "body{max-width:42rem;margin:2rem auto;padding:0 1rem;font:1rem/1.5 system-ui,sans-serif}"
+    "h2{margin-top:2rem;border-bottom:1px solid #ccc}.meta{color:#666;margin:0}"
+    "blockquote{border-left:3px solid #ccc;margin-left:0;padding-left:1rem;color:#444}"
+)
+
+
+def _html(picked: list[tuple[datetime, Share]], title: str, span: str) -> str:
+    e = html.escape
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{e(clean_text(title, multiline=False))}</title>",
+        f"<style>{_CSS}</style>",
+        "</head>",
+        "<body>",
+        f"<h1>{e(clean_text(title, multiline=False))}</h1>",
+        f'<p class="period">{e(span)}</p>',
+    ]
+    if not picked:
+        out.append(f'<p class="empty">No shares from {e(span)}.</p>')
+    for day, group in groupby(picked, key=lambda p: p[0].date()):
+        out += ["<section>", f'<h2><time datetime="{day:%Y-%m-%d}">{_day(day)}</time></h2>']
+        for when, share in group:
+            name = e(clean_text(share.title or share.link, multiline=False)) or "Untitled"
+            url = _web_url(share.link)
+            head = f'<a href="{e(url)}">{name}</a>' if url else name
+            out += [
+                "<article>",
+                f"<h3>{head}</h3>",
+                f'<p class="meta">{e(_meta(share, when))}</p>',
+            ]
+            comment = _html_comment(share.comment)
+            if comment:
+                out.append(f'<div class="comment">{comment}</div>')
+            out.append("</article>")
+        out.append("</section>")
+    out += ["</body>", "</html>"]
+    return "\n".join(out) + "\n"
+
+
+def render_digest(
+    shares: list[Share],
+    *,
+    since: datetime,
+    until: datetime,
+    fmt: Literal["md", "html"],
+    title: str = "Further reading",
+    tz: tzinfo = UTC,
+) -> str:
+    """The page for the shares created in [since, until]; days are taken in ``tz``.
+
+    Naive datetimes are taken as UTC.
+    """
+    picked = _in_period(shares, since, until, tz)
+    span = _span(since, until, tz)
+    if fmt == "md":
+        return _markdown(picked, title, span)
+    if fmt == "html":
+        return _html(picked, title, span)
+    raise ValueError(f"unknown digest format {fmt!r}: use 'md' or 'html'")

@@ -1,0 +1,101 @@
+"""A share (an item reshared with the curator's comment) and its deliveries.
+
+Plain data, JSON-safe, so the outbox can keep it in TinyDB and the network
+clients, the Atom writer and the digest all read the same record.  No I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+KINDS = ("mastodon", "bluesky", "micropub", "atom", "command")
+STATUSES = ("queued", "sending", "sent", "failed")
+
+
+def idempotency_key(share_id: str, destination: str) -> str:
+    """Stable key per (share, destination).
+
+    Hashed so it is short, opaque and safe in an HTTP header whatever the
+    destination name holds; Mastodon keeps it an hour, so a retry after a
+    timeout cannot post twice.
+    """
+    raw = f"veille-{share_id}-{destination}".encode()
+    return "veille-" + hashlib.sha256(raw).hexdigest()[:32]
+
+
+@dataclass
+class Delivery:
+    """One destination of one share."""
+
+    destination: str  # account/target name from config, e.g. "mastodon.social", "atom"
+    kind: str  # "mastodon" | "bluesky" | "micropub" | "atom" | "command"
+    status: str = "queued"  # "queued" | "sending" | "sent" | "failed"
+    text: str = ""  # final text as posted
+    url: str | None = None  # the created post's URL
+    remote_id: str | None = None
+    error: str | None = None
+    attempts: int = 0
+    next_try: str | None = None  # ISO UTC
+    idempotency_key: str = ""
+    sent_at: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Delivery:
+        """Build from stored JSON, ignoring keys a newer version may have added."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+@dataclass
+class Share:
+    """An item reshared with a comment, and where it goes."""
+
+    id: str
+    item_id: str
+    comment: str
+    created: str  # ISO 8601 UTC
+    title: str = ""
+    link: str = ""
+    source: str = ""  # feed title or "@handle"
+    source_url: str = ""  # feed URL (or profile URL)
+    author: str = ""
+    published: str | None = None
+    via: str = ""  # "via @handle" for social items, else "via <feed or author>"
+    hashtags: list[str] = field(default_factory=list)
+    language: str | None = None
+    content_warning: str = ""
+    visibility: str = "public"
+    deliveries: dict[str, Delivery] = field(default_factory=dict)
+
+    def add_delivery(self, destination: str, kind: str) -> Delivery:
+        """Add (or return the existing) delivery with its idempotency key set."""
+        if destination not in self.deliveries:
+            self.deliveries[destination] = Delivery(
+                destination=destination,
+                kind=kind,
+                idempotency_key=idempotency_key(self.id, destination),
+            )
+        return self.deliveries[destination]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["hashtags"] = list(self.hashtags)
+        d["deliveries"] = {k: v.to_dict() for k, v in self.deliveries.items()}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Share:
+        """Build from stored JSON, ignoring keys a newer version may have added."""
+        known = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in d.items() if k in known}
+        kw["hashtags"] = list(kw.get("hashtags") or [])
+        kw["deliveries"] = {
+            k: v if isinstance(v, Delivery) else Delivery.from_dict(v)
+            for k, v in (kw.get("deliveries") or {}).items()
+        }
+        return cls(**kw)
