@@ -1,0 +1,1 @@
+"""A minimal Django site around django-indieweb's Micropub endpoint, for tests."""

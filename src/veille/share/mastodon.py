@@ -1,0 +1,374 @@
+"""Post to servers that speak the Mastodon client API (Mastodon, snac, Pleroma, GoToSocial).
+
+Thin and async on purpose: the outbox owns retries and scheduling, so this module
+only turns each HTTP outcome into either a result or a `MastodonError` that says
+whether trying again can help (`permanent`) and when (`retry_after`).
+The access token travels in headers only: it never appears in a message or a repr.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from veille import PROJECT_URL, USER_AGENT
+
+OOB_REDIRECT = "urn:ietf:wg:oauth:2.0:oob"
+DEFAULT_SCOPES = "read write"
+# Mastodon's own defaults: what a server that publishes no limits most likely enforces.
+DEFAULT_LIMITS = (500, 23)
+TIMEOUT = httpx.Timeout(20.0, connect=10.0)
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_MESSAGE_MAX = 300
+
+
+class MastodonError(Exception):
+    """A failed call; `permanent` is False when the same request may succeed later."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+        self.status = status
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        return f"HTTP {self.status}: {self.message}" if self.status else self.message
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.message!r}, permanent={self.permanent}, "
+            f"status={self.status}, retry_after={self.retry_after})"
+        )
+
+
+def clean_message(text: str) -> str:
+    """Server text is untrusted: drop control characters and keep it short."""
+    text = _CONTROL.sub("", text).strip()
+    return text if len(text) <= _MESSAGE_MAX else text[: _MESSAGE_MAX - 1] + "…"
+
+
+def retry_after_seconds(headers: Mapping[str, str], now: datetime | None = None) -> float | None:
+    """Seconds to wait from `Retry-After` (seconds or HTTP date) or `X-RateLimit-Reset`.
+
+    Mastodon sends `X-RateLimit-Reset` as an ISO time; others send epoch seconds.
+    """
+    now = now or datetime.now(UTC)
+    value = headers.get("retry-after")
+    if value:
+        value = value.strip()
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            pass
+        try:
+            return max(0.0, (parsedate_to_datetime(value) - now).total_seconds())
+        except (TypeError, ValueError, IndexError):
+            pass
+    value = headers.get("x-ratelimit-reset") or headers.get("ratelimit-reset")
+    if value:
+        value = value.strip()
+        try:
+            number = float(value)
+        except ValueError:
+            try:
+                when = datetime.fromisoformat(value)
+            except ValueError:
+                return None
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+            return max(0.0, (when - now).total_seconds())
+        # Epoch seconds (large) or a delta in seconds (small, as in the IETF draft).
+        return max(0.0, number - now.timestamp()) if number > 1e9 else max(0.0, number)
+    return None
+
+
+def normalize_instance(instance: str) -> str:
+    """`mastodon.social`, `https://mastodon.social/` → `https://mastodon.social`."""
+    instance = instance.strip()
+    if "://" not in instance:
+        instance = "https://" + instance
+    return instance.rstrip("/")
+
+
+def error_text(response: httpx.Response) -> str:
+    """Mastodon and Micropub say `{"error", "error_description"}`; others send text or HTML.
+
+    A plain-text body is kept even when labelled text/html (django-indieweb does that);
+    a markup page is replaced by the reason phrase.
+    """
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        parts = [body.get("error"), body.get("error_description")]
+        text = ": ".join(str(p) for p in parts if isinstance(p, str) and p)
+        if text:
+            return clean_message(text)
+    text = response.text
+    if "<" in text and ">" in text:
+        text = ""
+    return clean_message(text) or response.reason_phrase or "request failed"
+
+
+def _raise_for(response: httpx.Response) -> None:
+    """Map an unsuccessful response to MastodonError: 408/429/5xx may pass, the rest won't."""
+    status = response.status_code
+    if status < 400:
+        return
+    transient = status in (408, 429) or status >= 500
+    raise MastodonError(
+        error_text(response),
+        permanent=not transient,
+        status=status,
+        retry_after=retry_after_seconds(response.headers) if transient else None,
+    )
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise MastodonError(
+            "the server did not answer JSON (is this a Mastodon-API server?)",
+            permanent=True,
+            status=response.status_code,
+        ) from None
+
+
+# A kept-alive connection the server already closed fails like this before any answer.
+# snac closes every connection after one response without saying `Connection: close`,
+# so a pooled client hits it often; one immediate retry on a new connection fixes it.
+_STALE = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
+
+
+async def _send(
+    client: httpx.AsyncClient, method: str, url: str, *, retry_stale: bool = True, **kwargs: Any
+) -> httpx.Response:
+    """One request; network failures become non-permanent errors without the request's headers.
+
+    `retry_stale=False` for requests that must not be sent twice (a single-use OAuth code).
+    """
+    for attempt in range(2 if retry_stale else 1):
+        try:
+            response = await client.request(method, url, **kwargs)
+            break
+        except _STALE as exc:
+            if retry_stale and attempt == 0:
+                continue
+            raise MastodonError(f"network error: {type(exc).__name__}", permanent=False) from None
+        except httpx.TimeoutException:
+            raise MastodonError("timed out", permanent=False) from None
+        except httpx.HTTPError as exc:
+            raise MastodonError(f"network error: {type(exc).__name__}", permanent=False) from None
+    _raise_for(response)
+    return response
+
+
+@asynccontextmanager
+async def open_client(client: httpx.AsyncClient | None) -> AsyncIterator[httpx.AsyncClient]:
+    """Use the caller's client as is, or a short-lived one of our own (closed after)."""
+    if client is not None:
+        yield client
+        return
+    async with httpx.AsyncClient(timeout=TIMEOUT, headers={"User-Agent": USER_AGENT}) as own:
+        yield own
+
+
+async def register_app(
+    instance: str,
+    *,
+    client_name: str = "veille",
+    website: str = PROJECT_URL,
+    scopes: str = DEFAULT_SCOPES,
+    client: httpx.AsyncClient | None = None,
+) -> dict[str, Any]:
+    """Register veille with an instance for the out-of-band flow; returns client_id/secret."""
+    base = normalize_instance(instance)
+    data = {
+        "client_name": client_name,
+        "redirect_uris": OOB_REDIRECT,
+        "scopes": scopes,
+        "website": website,
+    }
+    async with open_client(client) as http:
+        app = _json(await _send(http, "POST", f"{base}/api/v1/apps", data=data))
+    if not isinstance(app, dict) or not app.get("client_id") or not app.get("client_secret"):
+        raise MastodonError("the app registration lacks client_id/client_secret", permanent=True)
+    return app
+
+
+def authorize_url(instance: str, client_id: str, scopes: str = DEFAULT_SCOPES) -> str:
+    """The page where the user logs in and is shown a code to paste back into veille."""
+    query = urlencode(
+        {
+            "client_id": client_id,
+            "redirect_uri": OOB_REDIRECT,
+            "response_type": "code",
+            "scope": scopes,
+        }
+    )
+    return f"{normalize_instance(instance)}/oauth/authorize?{query}"
+
+
+async def exchange_code(
+    instance: str,
+    client_id: str,
+    client_secret: str,
+    code: str,
+    *,
+    scopes: str = DEFAULT_SCOPES,
+    client: httpx.AsyncClient | None = None,
+) -> str:
+    """Trade the code shown by /oauth/authorize for an access token."""
+    data = {
+        "grant_type": "authorization_code",
+        "code": code.strip(),
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "redirect_uri": OOB_REDIRECT,
+        "scope": scopes,
+    }
+    base = normalize_instance(instance)
+    async with open_client(client) as http:
+        response = await _send(http, "POST", f"{base}/oauth/token", data=data, retry_stale=False)
+        body = _json(response)
+    token = body.get("access_token") if isinstance(body, dict) else None
+    if not isinstance(token, str) or not token:
+        raise MastodonError("the token response has no access_token", permanent=True)
+    return token
+
+
+def _statuses_limits(config: Any) -> tuple[int, int] | None:
+    """Read `configuration.statuses` (Mastodon ≥ 3.4 in v1 and v2, snac in v1)."""
+    statuses = config.get("statuses") if isinstance(config, dict) else None
+    if not isinstance(statuses, dict):
+        return None
+    chars = statuses.get("max_characters")
+    per_url = statuses.get("characters_reserved_per_url", DEFAULT_LIMITS[1])
+    if isinstance(chars, int) and chars > 0 and isinstance(per_url, int) and per_url >= 0:
+        return chars, per_url
+    return None
+
+
+class MastodonClient:
+    """An authenticated account on one instance."""
+
+    def __init__(
+        self, instance: str, token: str, *, client: httpx.AsyncClient | None = None
+    ) -> None:
+        self.instance = normalize_instance(instance)
+        self._token = token
+        self._own = client is None
+        self._http = client or httpx.AsyncClient(
+            timeout=TIMEOUT, headers={"User-Agent": USER_AGENT}
+        )
+        self._limits: tuple[int, int] | None = None
+
+    def __repr__(self) -> str:
+        return f"MastodonClient({self.instance!r})"
+
+    async def aclose(self) -> None:
+        if self._own:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> MastodonClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def _headers(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
+        headers.update(extra or {})
+        return headers
+
+    async def _get_json(self, path: str) -> Any:
+        response = await _send(self._http, "GET", self.instance + path, headers=self._headers())
+        return _json(response)
+
+    async def limits(self) -> tuple[int, int]:
+        """(max_characters, characters_reserved_per_url), asked once per client.
+
+        /api/v2/instance first (Mastodon ≥ 4), then /api/v1/instance (older Mastodon,
+        snac, Pleroma's `max_toot_chars`), else Mastodon's defaults. A network failure
+        yields the defaults without caching them, so the next call asks again.
+        """
+        if self._limits is not None:
+            return self._limits
+        transient = False
+        for path in ("/api/v2/instance", "/api/v1/instance"):
+            try:
+                info = await self._get_json(path)
+            except MastodonError as exc:
+                transient = transient or not exc.permanent
+                continue
+            if not isinstance(info, dict):
+                continue
+            found = _statuses_limits(info.get("configuration"))
+            if found is None and isinstance(info.get("max_toot_chars"), int):
+                found = (info["max_toot_chars"], DEFAULT_LIMITS[1])
+            if found is not None:
+                self._limits = found
+                return found
+        if transient:
+            return DEFAULT_LIMITS
+        self._limits = DEFAULT_LIMITS
+        return DEFAULT_LIMITS
+
+    async def verify(self) -> dict[str, Any]:
+        """The account the token belongs to (checks the token works)."""
+        account = await self._get_json("/api/v1/accounts/verify_credentials")
+        if not isinstance(account, dict):
+            raise MastodonError("unexpected verify_credentials answer", permanent=True)
+        return account
+
+    async def post_status(
+        self,
+        text: str,
+        *,
+        idempotency_key: str,
+        visibility: str = "public",
+        language: str | None = None,
+        spoiler_text: str = "",
+        sensitive: bool = False,
+    ) -> dict[str, Any]:
+        """Publish a status; returns the server's status JSON (`id`, `url`, ...).
+
+        Reuse the same `idempotency_key` when retrying one share: Mastodon keeps it
+        for an hour and answers the first status again instead of posting twice.
+        """
+        data = {"status": text, "visibility": visibility}
+        if language:
+            data["language"] = language
+        if spoiler_text:
+            data["spoiler_text"] = spoiler_text
+        if sensitive:
+            data["sensitive"] = "true"
+        response = await _send(
+            self._http,
+            "POST",
+            f"{self.instance}/api/v1/statuses",
+            data=data,
+            headers=self._headers({"Idempotency-Key": idempotency_key}),
+        )
+        status = _json(response)
+        if not isinstance(status, dict) or "id" not in status:
+            raise MastodonError("the server's answer is not a status", permanent=True)
+        return status
