@@ -1,0 +1,321 @@
+"""Feed bytes → :class:`ParsedFeed`: RSS/Atom/RDF through feedparser, JSON Feed ourselves.
+
+:func:`parse_feed` runs in a ``ProcessPoolExecutor`` (parsing is CPU-bound:
+SAX callbacks per entry), so it is module-level, takes and returns only
+picklable data, and never raises.  All text is cleaned here, once, at ingest.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import io
+import re
+import time
+import xml.sax
+import zlib
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from veille.model import ParsedEntry, ParsedFeed
+from veille.render.hygiene import clean_line, clean_text, html_to_text
+
+__all__ = ["looks_like_html", "parse_feed"]
+
+SUMMARY_LIMIT = 600
+_WS_BYTES = b" \t\r\n\x0c"
+_BOM = b"\xef\xbb\xbf"
+_HTML_START = re.compile(rb"<!doctype\s+html|<html[\s>]")
+_FEED_START = re.compile(rb"<(?:rss|feed|rdf:rdf|channel)[\s>/]")
+_JSON_TYPES = ("application/feed+json", "application/json")
+_LINK_SCHEMES = frozenset({"http", "https"})
+ENCLOSURE_SCHEMES = frozenset({"http", "https", "ftp", "magnet"})
+_MIN_TS = 0  # 1970-01-01
+_FUTURE_SLACK = 2 * 86400
+_GUNZIP_CAP = 64 * 1024 * 1024
+
+
+def looks_like_html(body: bytes) -> bool:
+    """True when the document opens as an HTML page rather than a feed.
+
+    Only the head is looked at: a feed root element before any ``<html``
+    wins, so feeds that embed escaped HTML are not mistaken for pages.
+    """
+    head = body[:4096].lstrip(_BOM + _WS_BYTES).lower()
+    m = _HTML_START.search(head)
+    if m is None:
+        return False
+    f = _FEED_START.search(head)
+    return f is None or m.start() < f.start()
+
+
+def parse_feed(body: bytes, url: str = "", headers: dict[str, str] | None = None) -> ParsedFeed:
+    """Parse a fetched document; any failure comes back as ``ParsedFeed(error=...)``."""
+    try:
+        return _parse(body, url, {k.lower(): v for k, v in (headers or {}).items()})
+    except Exception as exc:  # never let one feed break a refresh
+        return ParsedFeed(error=f"parse failed: {type(exc).__name__}: {one_line(exc)}")
+
+
+def _parse(body: bytes, url: str, headers: dict[str, str]) -> ParsedFeed:
+    if not body:
+        return ParsedFeed(error="empty response")
+    if body[:2] == b"\x1f\x8b":  # gzip bytes without Content-Encoding (double-gzipped)
+        body = _gunzip(body)
+    stripped = body.lstrip(_BOM + _WS_BYTES)
+    if not stripped:
+        return ParsedFeed(error="empty response")
+    if stripped is not body and stripped.startswith(b"<?xml"):
+        # Blank lines before the XML declaration (a common CMS plugin bug) make the
+        # strict parser fail; without them it succeeds, faster and more faithfully.
+        body = _BOM + stripped if body.startswith(_BOM) else stripped
+    ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+    if stripped[:1] == b"{" or (ctype in _JSON_TYPES and stripped[:1] != b"<"):
+        from veille.fetch.jsonfeed import parse_json_feed  # lazy: it imports helpers from here
+
+        return parse_json_feed(body, url)
+    return _parse_xml(body, url, headers)
+
+
+def _gunzip(body: bytes) -> bytes:
+    """Decompress, capped so a gzip bomb cannot eat the worker's memory."""
+    try:
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        return d.decompress(body, _GUNZIP_CAP)
+    except zlib.error:
+        return body
+
+
+def _parse_xml(body: bytes, url: str, headers: dict[str, str]) -> ParsedFeed:
+    import feedparser  # imported in the worker process only when needed
+
+    # Our own base for links: a relative Content-Location is relative to the URL,
+    # and one that is not http(s) (javascript:, say) is ignored.
+    location = headers.pop("content-location", "")
+    base = safe_link(location, url) or url if url else ""
+    # Without a base feedparser leaves ids alone: an RSS <guid> is a permalink by
+    # default, and resolving "1234" against the feed URL would make entry identity
+    # change whenever the feed moves.  Links are resolved below, by us.
+    # Headers without a Content-Type make feedparser flag "no Content-type specified";
+    # application/xml lets the document's own encoding declaration decide, as if none.
+    headers.setdefault("content-type", "application/xml")
+    # BytesIO, not bytes: feedparser tries to open() a bytes argument as a file name.
+    d = feedparser.parse(
+        io.BytesIO(body),
+        response_headers=headers,
+        sanitize_html=False,
+        resolve_relative_uris=False,
+    )
+    bozo = bool(d.get("bozo"))
+    reason = one_line(d.get("bozo_exception")) if bozo else ""
+    raw_entries = d.get("entries") or []
+    version = d.get("version") or ""
+    if not raw_entries:
+        if looks_like_html(body):
+            return ParsedFeed(error="this is an HTML page, not a feed")
+        # Malformed XML with nothing recovered is an error.  An empty channel is a
+        # feed, even one flagged for its charset, or whose title the loose parser
+        # recovered (an undeclared itunes: prefix in a podcast with no episodes yet).
+        feed = d.get("feed") or {}
+        broken = isinstance(d.get("bozo_exception"), xml.sax.SAXException)
+        if (broken and not (feed.get("title") or feed.get("link"))) or not (version or feed):
+            return ParsedFeed(error=f"not a feed: {reason or 'no feed elements found'}")
+    feed = d.get("feed") or {}  # e.g. a CDF channel: no version, still a feed
+    feed_author = clean_line(feed.get("author"))
+    out = ParsedFeed(
+        title=_detail_line(feed, "title"),
+        link=safe_link(feed.get("link"), base),
+        version=version,
+        ttl_minutes=_ttl(feed.get("ttl")),
+        bozo=bozo,
+        bozo_reason=reason,
+    )
+    for e in raw_entries:
+        out.entries.append(_entry(e, base, feed_author))
+    return out
+
+
+def _entry(e: Any, base: str, feed_author: str) -> ParsedEntry:
+    title = _detail_line(e, "title")
+    link = safe_link(e.get("link"), base)
+    published = iso_utc(e.get("published_parsed"))
+    # dict.get: FeedParserDict falls back from updated to published (and warns).
+    updated = iso_utc(dict.get(e, "updated_parsed"))
+    content, ctype = _pick_content(e)
+    summary_src = e.get("summary") or ""
+    if summary_src and summary_src != content:
+        summary = plain_summary(summary_src, _kind(e.get("summary_detail")))
+    else:
+        summary = plain_summary(content, ctype)
+    return ParsedEntry(
+        key=entry_key(e.get("id"), link, title, published or updated or "", content),
+        title=title,
+        link=link,
+        author=clean_line(e.get("author")) or feed_author,
+        published=published,
+        updated=updated,
+        summary=summary,
+        content=clean_text(content),
+        content_type=ctype,
+        categories=_categories(e.get("tags")),
+        enclosures=_enclosures(e.get("enclosures"), base),
+        image=_image(e, base),
+    )
+
+
+def _kind(detail: Any) -> str:
+    """feedparser's MIME type of a text construct → "html" or "text" (other text/*)."""
+    t = ((detail or {}).get("type") or "text/html").lower()
+    return "html" if "html" in t or not t.startswith("text/") else "text"
+
+
+def _detail_line(obj: Any, name: str) -> str:
+    """A one-line title; HTML-typed titles (Atom type="html") lose their tags."""
+    value = obj.get(name) or ""
+    if value and _kind(obj.get(name + "_detail")) == "html" and ("<" in value or "&" in value):
+        return clean_line(html_to_text(value))
+    return clean_line(value)
+
+
+def _pick_content(e: Any) -> tuple[str, str]:
+    """The body to render: the first HTML ``content`` (else the first), else the summary."""
+    contents = [c for c in e.get("content") or [] if c.get("value")]
+    if contents:
+        chosen = next((c for c in contents if _kind(c) == "html"), contents[0])
+        return chosen["value"], _kind(chosen)
+    summary = e.get("summary") or ""
+    return summary, _kind(e.get("summary_detail"))
+
+
+def _categories(tags: Any) -> list[str]:
+    seen: dict[str, None] = {}
+    for t in tags or []:
+        term = clean_line(t.get("term") or t.get("label"))
+        if term:
+            seen.setdefault(term, None)
+    return list(seen)
+
+
+def _enclosures(encs: Any, base: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for enc in encs or []:
+        href = safe_link(enc.get("href") or enc.get("url"), base, ENCLOSURE_SCHEMES)
+        if href:
+            out.append(
+                {
+                    "url": href,
+                    "type": clean_line(enc.get("type")) or None,
+                    "length": to_int(enc.get("length")),
+                }
+            )
+    return out
+
+
+def _image(e: Any, base: str) -> str:
+    for thumb in e.get("media_thumbnail") or []:
+        if url := safe_link(thumb.get("url"), base):
+            return url
+    for media in e.get("media_content") or []:
+        is_image = media.get("medium") == "image" or (media.get("type") or "").startswith("image/")
+        if is_image and (url := safe_link(media.get("url"), base)):
+            return url
+    for enc in e.get("enclosures") or []:
+        is_image = (enc.get("type") or "").startswith("image/")
+        if is_image and (url := safe_link(enc.get("href"), base)):
+            return url
+    image = e.get("image")
+    if isinstance(image, dict):
+        return safe_link(image.get("href") or image.get("url"), base)
+    return ""
+
+
+def _ttl(value: Any) -> int | None:
+    n = to_int(value)
+    return n if n and n > 0 else None
+
+
+# --- helpers shared with jsonfeed.py ------------------------------------------
+
+
+def one_line(exc: Any) -> str:
+    """A short single-line reason from an exception (or any object)."""
+    if exc is None:
+        return ""
+    text = clean_line(str(exc)) or type(exc).__name__
+    text = re.sub(r"^<unknown>:(\d+):(\d+):\s*", r"line \1, column \2: ", text)
+    return text[:200]
+
+
+def to_int(value: Any) -> int | None:
+    """A non-negative int from an int/float/str ("1,000" and "xyz" → None)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return int(value) if value >= 0 else None
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def safe_link(link: Any, base: str = "", schemes: frozenset[str] = _LINK_SCHEMES) -> str:
+    """Resolve ``link`` against ``base``; keep it only if its scheme is allowed."""
+    if not isinstance(link, str):
+        return ""
+    link = clean_line(link)
+    if not link:
+        return ""
+    if base:
+        try:
+            link = urljoin(base, link)
+        except ValueError:
+            return ""
+    try:
+        scheme = urlsplit(link).scheme.lower()
+    except ValueError:
+        return ""
+    return link if scheme in schemes else ""
+
+
+def iso_utc(value: Any) -> str | None:
+    """``YYYY-MM-DDTHH:MM:SSZ`` from a UTC struct_time or a datetime; absurd dates → None.
+
+    Naive datetimes are taken as UTC.  Years before 1970 and anything more
+    than two days ahead are junk (zeroed fields, typos, "sticky" posts).
+    """
+    if value is None:
+        return None
+    try:
+        if isinstance(value, datetime):
+            if value.tzinfo is None:
+                value = value.replace(tzinfo=UTC)
+            ts = value.timestamp()
+        else:
+            ts = calendar.timegm(tuple(value)[:6])
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if ts < _MIN_TS or ts > time.time() + _FUTURE_SLACK:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(ts)))
+
+
+def entry_key(ident: Any, link: str, title: str, date: str, content: str = "") -> str:
+    """guid/id, else link, else ``"h:" + sha1(title + date)[:16]`` (content if both empty)."""
+    if isinstance(ident, int | float) and not isinstance(ident, bool):
+        ident = str(ident)
+    if isinstance(ident, str) and (key := clean_text(ident).strip()):
+        return key
+    if link:
+        return link
+    basis = title + date if (title or date) else content
+    return "h:" + hashlib.sha1(basis.encode("utf-8", "replace")).hexdigest()[:16]
+
+
+def plain_summary(value: str, kind: str) -> str:
+    """At most :data:`SUMMARY_LIMIT` characters of plain text from an HTML or text body."""
+    if not value:
+        return ""
+    if kind == "text":  # escape, keeping its line structure, and reuse the HTML path
+        value = value.replace("&", "&amp;").replace("<", "&lt;").replace("\r", "")
+        value = value.replace("\n\n", "<p>").replace("\n", "<br>")
+    return html_to_text(value, SUMMARY_LIMIT)

@@ -1,0 +1,145 @@
+"""Text hygiene: nothing from a feed may drive the terminal or spoof text."""
+
+from __future__ import annotations
+
+import pytest
+
+from veille.render.hygiene import clean_line, clean_text, html_to_text
+
+ESC = "\x1b"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (f"{ESC}[31mred{ESC}[0m", "red"),  # SGR colour
+        (f"{ESC}[1;38;5;196mbold{ESC}[m", "bold"),
+        (f"a{ESC}[2J{ESC}[Hb", "ab"),  # clear screen, cursor home
+        (f"{ESC}[?1049h{ESC}[?25lx", "x"),  # private modes (alt screen, hide cursor)
+        (f"{ESC}]8;;http://evil.example/{ESC}\\click{ESC}]8;;{ESC}\\", "click"),  # OSC 8
+        (f"{ESC}]0;pwned title\x07after", "after"),  # OSC set title, BEL-terminated
+        (f"{ESC}]2;title{ESC}\\after", "after"),  # OSC, ST-terminated
+        (f"{ESC}]52;c;ZXZpbA==\x07x", "x"),  # OSC 52 clipboard write
+        (f'{ESC}P$q"p{ESC}\\after', "after"),  # DCS
+        (f"{ESC}_apc payload{ESC}\\x", "x"),  # APC
+        (f"{ESC}^pm{ESC}\\x{ESC}Xsos{ESC}\\", "x"),  # PM, SOS
+        (f"{ESC}7saved{ESC}8{ESC}c", "saved"),  # 2-char: DECSC, DECRC, RIS
+        (f"{ESC}(0line{ESC}(B", "line"),  # charset designation (nF)
+        ("\x9b31mC1 CSI", "C1 CSI"),  # 8-bit CSI
+        ("\x9d0;title\x9cok", "ok"),  # 8-bit OSC with 8-bit ST
+        ("\x90dcs\x9cok", "ok"),  # 8-bit DCS
+        ("a\x00b\x07c\x08d\x0be\x0cf\x7fg", "abcdefg"),  # C0 and DEL
+        ("x\x80\x85\x9fy", "xy"),  # C1
+        ("keep\ttabs\nand newlines", "keep\ttabs\nand newlines"),
+        ("dos\r\nmac\rend", "dos\nmac\nend"),
+        ("evil\u202egnp.exe\u202c", "evilgnp.exe"),  # RLO / PDF
+        ("\u2066iso\u2069\u202aemb\u202d", "isoemb"),  # isolates, embeddings, LRO
+        ("[@click=app.quit]x[/]", "[@click=app.quit]x[/]"),  # markup is not our job here
+        ("[b]bold[/b] [link=http://x]y[/link]", "[b]bold[/b] [link=http://x]y[/link]"),
+        ("Grüße — “quotes” 日本語 😀", "Grüße — “quotes” 日本語 😀"),
+        ("", ""),
+    ],
+)
+def test_clean_text(raw: str, expected: str) -> None:
+    assert clean_text(raw) == expected
+
+
+def test_clean_text_none_and_stray_escape() -> None:
+    assert clean_text(None) == ""
+    # An unterminated OSC loses its ESC: what is left is inert text.
+    out = clean_text(f"a{ESC}]0;never closed")
+    assert ESC not in out and out.startswith("a")
+    assert clean_text(f"trailing{ESC}") == "trailing"
+
+
+def test_no_control_survives_any_input() -> None:
+    """Every code point from U+0000 to U+00FF, in every position, comes out clean."""
+    allowed = {"\n", "\t"}
+    everything = "".join(chr(i) for i in range(0x100)) + "\u202a\u202b\u202c\u202d\u202e"
+    everything += "\u2066\u2067\u2068\u2069"
+    out = clean_text(everything * 2)
+    bad = {
+        c
+        for c in out
+        if (ord(c) < 0x20 and c not in allowed)
+        or 0x7F <= ord(c) <= 0x9F
+        or c in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+    }
+    assert not bad
+    assert "ABC" in out and "\xe9" in out  # printable text is kept
+
+
+def test_clean_line() -> None:
+    assert clean_line("  Title\n  on\ttwo\r\nlines  ") == "Title on two lines"
+    assert clean_line(f"{ESC}[1mBold{ESC}[0m\u00a0title") == "Bold title"
+    assert clean_line(None) == ""
+    assert clean_line("[red]not markup[/red]") == "[red]not markup[/red]"
+
+
+def test_html_to_text_paragraphs_and_breaks() -> None:
+    html = "<p>First <b>para</b>.</p><p>Second<br>line two<br/>line three</p>"
+    assert html_to_text(html) == "First para.\n\nSecond\nline two\nline three"
+
+
+def test_html_to_text_lists() -> None:
+    html = "<p>Intro</p><ul><li>one</li><li>two <i>2</i></li></ul><ol><li>three</li></ol>End"
+    assert html_to_text(html) == "Intro\n\n- one\n- two 2\n\n- three\n\nEnd"
+
+
+def test_html_to_text_entities() -> None:
+    html = "Caf&eacute; &amp; bar &lt;tag&gt; &#8212; &#x263A; &nbsp;x &quot;q&quot; &copy"
+    assert html_to_text(html) == 'Café & bar <tag> — ☺ x "q" ©'
+
+
+def test_html_to_text_drops_script_style_and_head() -> None:
+    html = (
+        "<html><head><title>T</title><style>p{color:red}</style></head><body>"
+        "<script>alert('x')</script><p>Visible</p><noscript>ns</noscript>"
+        "<SCRIPT type='text/javascript'>var a = '<p>';</SCRIPT>after</body></html>"
+    )
+    assert html_to_text(html) == "Visible\n\nafter"
+
+
+def test_html_to_text_collapses_spaces_and_tables() -> None:
+    html = "<div>  lots   of\n\n   space  </div><table><tr><td>a</td><td>b</td></tr></table>"
+    assert html_to_text(html) == "lots of space\n\na b"
+
+
+def test_html_to_text_escape_entities_are_cleaned() -> None:
+    # An escape hidden in an entity must not come back to life after decoding.
+    out = html_to_text("<p>&#27;[31mred &#x9b;31m &#x202e;rev</p>")
+    assert "\x1b" not in out and "\x9b" not in out and "\u202e" not in out
+    assert "red" in out and "rev" in out
+
+
+def test_html_to_text_broken_html() -> None:
+    broken = "<p>unclosed <b>bold <i>nest</p></b> <a href='x>y</a> <![if x]> <!-- c --> tail"
+    out = html_to_text(broken)
+    assert "unclosed" in out and "bold" in out and "nest" in out
+    assert "<p>" not in out
+    assert html_to_text("<") == "<"
+    assert html_to_text("a < b and c > d") == "a < b and c > d"
+    assert html_to_text("<script>never closed <p>text") == ""
+    assert html_to_text("a </script> b") == "a b"
+    assert html_to_text("<<<>>>&&&;;") == "<<<>>>&&&;;"
+
+
+def test_html_to_text_plain_input() -> None:
+    assert html_to_text("just text") == "just text"
+    assert html_to_text("") == ""
+    assert html_to_text(None) == ""
+
+
+def test_html_to_text_limit_cuts_on_word_boundary() -> None:
+    text = "alpha beta gamma delta epsilon zeta eta theta"
+    out = html_to_text(f"<p>{text}</p>", limit=20)
+    assert out.endswith("…")
+    assert len(out) <= 20
+    assert out == "alpha beta gamma…"
+    assert text.startswith(out[:-1])
+
+
+def test_html_to_text_limit_not_needed_and_long_word() -> None:
+    assert html_to_text("<p>short</p>", limit=600) == "short"
+    out = html_to_text("x" * 100, limit=10)
+    assert out == "x" * 9 + "…"
