@@ -13,6 +13,7 @@ never hand feed text to a markup parser (use ``Text``/``Content``).
 from __future__ import annotations
 
 import re
+from html import unescape
 from html.parser import HTMLParser
 
 __all__ = ["clean_line", "clean_text", "html_to_text"]
@@ -153,6 +154,39 @@ def _truncate(text: str, limit: int) -> str:
     return cut.rstrip(" \n\t,;:.-–—") + "…"
 
 
+_DROP_BLOCKS = re.compile(
+    r"<(script|style|head|template|svg|math|noscript)\b.*?</\1\s*>|<!--.*?(?:-->|$)", re.S | re.I
+)
+_OPEN_DROP = re.compile(r"<(script|style|head|template|svg|math|noscript)\b", re.I)
+_BLOCK_TAGS = re.compile(
+    r"<\s*(/?)\s*(p|div|br|li|h[1-6]|tr|blockquote|pre|ul|ol|dl|dt|dd|table|section|article"
+    r"|header|footer|figure|figcaption|hr)\b[^>]*>",
+    re.I,
+)
+
+
+def _block_mark(m: re.Match[str]) -> str:
+    tag = m.group(2).lower()
+    if tag == "li":
+        return "" if m.group(1) else _BR + "- "
+    return _BR if tag in _LINE or tag == "br" else _PARA
+_ANY_TAG = re.compile(r"<[^>]*(?:>|$)")
+
+
+def _fast_text(html: str, limit: int) -> str:
+    """Summary text with regexes: ~10x faster than HTMLParser, and a summary only
+    needs the start of the body.  It runs for every entry of every refresh."""
+    chunk = html[: 8 * limit + 2000]
+    chunk = _DROP_BLOCKS.sub(" ", chunk)
+    m = _OPEN_DROP.search(chunk)  # an unclosed <script> cut by the slice
+    if m:
+        chunk = chunk[: m.start()]
+    chunk = _BLOCK_TAGS.sub(_block_mark, chunk)
+    chunk = _ANY_TAG.sub("", chunk)
+    text = _SPACES.sub(" ", clean_text(unescape(chunk)))
+    return _join(text)
+
+
 def html_to_text(html: str | None, limit: int | None = None) -> str:
     """Readable plain text from an HTML fragment or page, already cleaned.
 
@@ -162,6 +196,8 @@ def html_to_text(html: str | None, limit: int | None = None) -> str:
     """
     if not html:
         return ""
+    if limit is not None:
+        return _truncate(_fast_text(html, limit), limit)
     html = clean_text(html)
     if "<" not in html and "&" not in html:
         text = _join(_SPACES.sub(" ", html))

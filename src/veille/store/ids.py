@@ -17,4 +17,4 @@ def new_feed_id() -> str:
 def content_hash(*parts: str | None) -> str:
     """Hash of an entry's text fields, to tell a real update from a re-poll."""
     joined = "\0".join(p or "" for p in parts)
-    return hashlib.blake2b(joined.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
+    return hashlib.blake2b(joined.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()

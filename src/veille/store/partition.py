@@ -101,9 +101,10 @@ _DELETE = object()
 class Partition:
     """A named TinyDB file with one table, and the bookkeeping to flush and merge it."""
 
-    def __init__(self, path: Path, table: str) -> None:
+    def __init__(self, path: Path, table: str, *, order_by: str | None = None) -> None:
         self.path = path
         self.table_name = table
+        self.order_by = order_by  # write documents sorted by this field, newest first
         self.db = VeilleDB(path, storage=MemoryFileStorage)
         self.table: KeyedTable = self.db.table(table, cache_size=0)  # type: ignore[assignment]
         self._storage: MemoryFileStorage = self.db.storage  # type: ignore[assignment]
@@ -196,8 +197,14 @@ class Partition:
         """(token, JSON bytes) of the current state; call with the store's lock held."""
         token = secrets.token_hex(8)
         data = self._storage.read() or {}
-        out = {TOKEN_KEY: {"t": token}}
+        out: dict[str, Any] = {TOKEN_KEY: {"t": token}}
         out.update((k, v) for k, v in data.items() if k != TOKEN_KEY)
+        if self.order_by and self.table_name in out:
+            key = self.order_by
+            docs = out[self.table_name]
+            out[self.table_name] = dict(
+                sorted(docs.items(), key=lambda kv: kv[1].get(key) or "", reverse=True)
+            )
         return token, dump(out)
 
     def write(self, payload: tuple[str, bytes]) -> None:

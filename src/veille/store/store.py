@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 STATE_KEYS = {"read", "starred", "hidden", "tags", "shared"}
 MAX_CONTENT_ONLY_UPDATES = 24  # entries that embed timestamps change on every poll
-SUMMARY_LIMIT = 400
+SUMMARY_LIMIT = 300  # searchable text kept in memory; the body stays on disk
 
 
 class StoreError(Exception):
@@ -94,7 +94,9 @@ class Store:
     def _items_partition(self, month: str) -> Partition:
         p = self._items.get(month)
         if p is None:
-            p = self._items[month] = Partition(self.root / "items" / f"{month}.json", "items")
+            p = self._items[month] = Partition(
+                self.root / "items" / f"{month}.json", "items", order_by="sort"
+            )
         return p
 
     def _content_partition(self, month: str) -> Partition:
@@ -334,15 +336,19 @@ class Store:
             item = self.get_item(iid)
             if item is None:
                 return {}
-            return self._content_partition(item["part"]).get(iid) or {}
+            return self._content_partition(self._where[iid].path.stem).get(iid) or {}
 
     def ordered_ids(self) -> list[str]:
         """All item ids, newest first (cached until items are added or removed)."""
         with self._mu:
             if self._order is None:
-                docs = [p.get(i) for i, p in self._where.items()]
-                docs.sort(key=lambda d: (d["sort"], d["id"]), reverse=True)  # type: ignore[index]
-                self._order = [d["id"] for d in docs]  # type: ignore[index]
+                # Month files are named by sort month and written in sort order,
+                # so this is a concatenation plus a sort over presorted runs.
+                docs: list[dict[str, Any]] = []
+                for month in sorted(self._items, reverse=True):
+                    docs.extend(self._items[month].docs().values())
+                docs.sort(key=_sort_key, reverse=True)
+                self._order = [d["id"] for d in docs]
             return self._order
 
     def iter_items(
@@ -447,10 +453,8 @@ class Store:
                 if old_p is None:
                     # Back-dated posts of a known feed sort by arrival, so they still surface.
                     sort = (e.published or e.updated or stamp) if first_fetch else stamp
-                    part = _month(e.published or stamp)
-                    new_items.setdefault(part, {})[iid] = _item_doc(
-                        iid, feed_id, e, part, sort, stamp, h
-                    )
+                    part = _month(sort)
+                    new_items.setdefault(part, {})[iid] = _item_doc(iid, feed_id, e, sort, stamp, h)
                     self._where[iid] = self._items_partition(part)
                     if e.content or e.enclosures:
                         new_content.setdefault(part, {})[iid] = _content_doc(e)
@@ -466,7 +470,7 @@ class Store:
                 fields = _entry_fields(e, h)
                 fields["nupd"] = n if upd_changed else n + 1
                 old_p.patch(iid, fields)
-                self._store_content(iid, old["part"], e)
+                self._store_content(iid, old_p.path.stem, e)
                 res.updated += 1
             for part, docs in new_items.items():
                 self._items_partition(part).put_many(docs)
@@ -550,20 +554,22 @@ class Store:
 
 
 def _item_doc(
-    iid: str, feed_id: str, e: ParsedEntry, part: str, sort: str, stamp: str, h: str
+    iid: str, feed_id: str, e: ParsedEntry, sort: str, stamp: str, h: str
 ) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "id": iid,
         "feed": feed_id,
         "key": e.key,
-        "part": part,
         "sort": sort,
         "first_seen": stamp,
         "read": False,
     }
     doc.update(_entry_fields(e, h))
-    doc["nupd"] = 0
     return doc
+
+
+def _sort_key(d: dict[str, Any]) -> str:
+    return d["sort"]
 
 
 def _content_doc(e: ParsedEntry) -> dict[str, Any]:
@@ -576,10 +582,11 @@ def _entry_fields(e: ParsedEntry, h: str) -> dict[str, Any]:
         "link": e.link,
         "author": e.author,
         "published": e.published,
-        "updated": e.updated,
         "summary": e.summary[:SUMMARY_LIMIT],
         "chash": h,
     }
+    if e.updated:
+        fields["updated"] = e.updated
     if e.categories:
         fields["cats"] = e.categories
     if e.image:
