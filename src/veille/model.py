@@ -27,6 +27,7 @@ class ParsedEntry:
     categories: list[str] = field(default_factory=list)
     enclosures: list[dict[str, Any]] = field(default_factory=list)  # {url,type,length}
     image: str = ""  # a representative image URL, if any
+    content_hash: str = ""  # filled in the parser processes, to spare the main one
 
 
 @dataclass

@@ -22,6 +22,7 @@ from veille.fetch.http import Fetcher, FetchRequest, FetchResult
 from veille.fetch.parse import parse_feed
 from veille.fetch.schedule import backoff_until, next_poll
 from veille.model import ParsedFeed
+from veille.store.ids import entry_hash
 from veille.store.store import Store
 from veille.timeutil import iso, now, parse_iso
 
@@ -117,14 +118,29 @@ def select_feeds(
     return chosen, held
 
 
-def _pool(n_bodies_hint: int, workers: int) -> Executor:
-    if n_bodies_hint < POOL_THRESHOLD:
+def parse_and_hash(body: bytes, url: str, headers: dict[str, str]) -> ParsedFeed:
+    """parse_feed plus the entries' content hashes, computed in the worker."""
+    parsed = parse_feed(body, url, headers)
+    for e in parsed.entries:
+        e.content_hash = entry_hash(e)
+    return parsed
+
+
+def _warm() -> None:
+    """Runs once in each worker so they start while the first bodies download."""
+
+
+def _pool(n_feeds: int, workers: int) -> Executor:
+    if n_feeds < POOL_THRESHOLD:
         return ThreadPoolExecutor(max_workers=1)
     # forkserver: the caller (TUI, store flusher) has threads, and forking a
     # threaded process can deadlock the child; the server preloads the parser.
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["veille.fetch.parse"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    ctx.set_forkserver_preload(["veille.fetch.parse", "feedparser"])
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    for _ in range(workers):
+        pool.submit(_warm)
+    return pool
 
 
 async def refresh_feeds(
@@ -141,8 +157,9 @@ async def refresh_feeds(
         return summary
     workers = config["fetch.workers"] or (os.cpu_count() or 1)
     loop = asyncio.get_running_loop()
-    executor: Executor | None = None
     progress = Progress(0, len(feeds), 0, 0)
+
+    executor: Executor | None = _pool(len(feeds), workers) if len(feeds) >= POOL_THRESHOLD else None
 
     async def parse(result: FetchResult) -> ParsedFeed:
         nonlocal executor
@@ -150,7 +167,7 @@ async def refresh_feeds(
             executor = _pool(len(feeds), workers)
         headers = dict(result.headers)
         return await loop.run_in_executor(
-            executor, parse_feed, result.body or b"", result.final_url, headers
+            executor, parse_and_hash, result.body or b"", result.final_url, headers
         )
 
     fetcher = Fetcher(

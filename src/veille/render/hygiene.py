@@ -158,33 +158,41 @@ _DROP_BLOCKS = re.compile(
     r"<(script|style|head|template|svg|math|noscript)\b.*?</\1\s*>|<!--.*?(?:-->|$)", re.S | re.I
 )
 _OPEN_DROP = re.compile(r"<(script|style|head|template|svg|math|noscript)\b", re.I)
-_BLOCK_TAGS = re.compile(
-    r"<\s*(/?)\s*(p|div|br|li|h[1-6]|tr|blockquote|pre|ul|ol|dl|dt|dd|table|section|article"
-    r"|header|footer|figure|figcaption|hr)\b[^>]*>",
+_PARA_TAGS = re.compile(
+    r"<\s*/?\s*(?:p|div|h[1-6]|blockquote|pre|ul|ol|dl|table|section|article|header|footer"
+    r"|figure|figcaption|hr)\b[^>]*>",
     re.I,
 )
-
-
-def _block_mark(m: re.Match[str]) -> str:
-    tag = m.group(2).lower()
-    if tag == "li":
-        return "" if m.group(1) else _BR + "- "
-    return _BR if tag in _LINE or tag == "br" else _PARA
+_LINE_TAGS = re.compile(r"<\s*/?\s*(?:br|li|tr|dt|dd)\b[^>]*>", re.I)
 _ANY_TAG = re.compile(r"<[^>]*(?:>|$)")
+_ODD_SPACE = re.compile(r"[\t\r\f\v\u00a0]")
+_DROP_HINTS = ("<!--", "<script", "<style", "<head", "<template", "<svg", "<math", "<noscript")
 
 
 def _fast_text(html: str, limit: int) -> str:
-    """Summary text with regexes: ~10x faster than HTMLParser, and a summary only
-    needs the start of the body.  It runs for every entry of every refresh."""
-    chunk = html[: 8 * limit + 2000]
-    chunk = _DROP_BLOCKS.sub(" ", chunk)
-    m = _OPEN_DROP.search(chunk)  # an unclosed <script> cut by the slice
-    if m:
-        chunk = chunk[: m.start()]
-    chunk = _BLOCK_TAGS.sub(_block_mark, chunk)
-    chunk = _ANY_TAG.sub("", chunk)
-    text = _SPACES.sub(" ", clean_text(unescape(chunk)))
-    return _join(text)
+    """Summary text with few, static regex passes: ~10x faster than HTMLParser,
+    and a summary only needs the start of the body.  It runs for every entry of
+    every refresh (in the parser processes), so every pass here was measured."""
+    chunk = html[: 4 * limit + 1000]
+    low = chunk.lower()
+    if any(h in low for h in _DROP_HINTS):
+        chunk = _DROP_BLOCKS.sub(" ", chunk)
+        m = _OPEN_DROP.search(chunk)  # an unclosed <script> cut by the slice
+        if m:
+            chunk = chunk[: m.start()]
+    chunk = chunk.replace("\n", " ")
+    if "<" in chunk:
+        chunk = _PARA_TAGS.sub("\n\n", chunk)
+        chunk = _LINE_TAGS.sub("\n", chunk)
+        chunk = _ANY_TAG.sub("", chunk)
+    text = clean_text(unescape(chunk) if "&" in chunk else chunk)
+    text = _ODD_SPACE.sub(" ", text)
+    while "  " in text:
+        text = text.replace("  ", " ")
+    text = "\n".join(line.strip() for line in text.split("\n"))
+    while "\n\n\n" in text:
+        text = text.replace("\n\n\n", "\n\n")
+    return text.strip()
 
 
 def html_to_text(html: str | None, limit: int | None = None) -> str:

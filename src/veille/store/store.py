@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from veille.model import ParsedEntry, ParsedFeed
-from veille.store.ids import content_hash, item_id, new_feed_id
+from veille.store.ids import entry_hash, item_id, new_feed_id
 from veille.store.jsonfile import remove_stale_temps
 from veille.store.lock import ProcessLock
 from veille.store.partition import Partition
@@ -448,7 +448,7 @@ class Store:
                 iid = item_id(feed_id, e.key)
                 if iid in tombs:
                     continue
-                h = content_hash(e.title, e.link, e.author, e.published, e.summary, e.content)
+                h = e.content_hash or entry_hash(e)
                 old_p = self._where.get(iid)
                 if old_p is None:
                     # Back-dated posts of a known feed sort by arrival, so they still surface.
