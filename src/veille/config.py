@@ -114,7 +114,7 @@ class Config:
 def _line_of(text: str, dotted: str) -> int | None:
     """Best-effort line number of a key in TOML text (for error messages)."""
     leaf = dotted.rsplit(".", 1)[-1]
-    pat = re.compile(rf"^\s*(\"?){re.escape(leaf)}\1\s*=", re.MULTILINE)
+    pat = re.compile(rf"^[ \t]*(\"?){re.escape(leaf)}\1[ \t]*=", re.MULTILINE)
     m = pat.search(text)
     return text.count("\n", 0, m.start()) + 1 if m else None
 
