@@ -295,3 +295,20 @@ def test_sync_sees_other_process_items(tmp_path: Path) -> None:
     assert a.sync() is False
     a.close()
     b.close()
+
+
+def test_lazy_open_reads_newest_months_first_then_the_rest(tmp_path: Path) -> None:
+    with Store(tmp_path / "s") as s:
+        f, _ = s.add_feed("https://a.example/feed")
+        s.upsert_entries(f["id"], feed_of(90))  # 9 month files of 10 items
+        newest = s.ordered_ids()[:10]
+        everything = s.ordered_ids()
+    lazy = Store(tmp_path / "s", lazy=10)
+    try:
+        assert lazy.ordered_ids()[:10] == newest  # the first screen is there at once
+        assert lazy.loaded.wait(10)
+        assert lazy.ordered_ids() == everything
+        # A refresh after a lazy open never mistakes an old entry for a new one.
+        assert lazy.upsert_entries(f["id"], feed_of(90)).new == 0
+    finally:
+        lazy.close()

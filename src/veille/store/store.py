@@ -59,7 +59,21 @@ def _month(ts: str | None) -> str:
 class Store:
     """All persistence for veille.  Thread-safe; safe with other veille processes."""
 
-    def __init__(self, root: Path, *, flush_delay: float = 0.2, autoflush: bool = True) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        flush_delay: float = 0.2,
+        autoflush: bool = True,
+        lazy: int | None = None,
+    ) -> None:
+        """Open the store at ``root``.
+
+        With ``lazy=N`` only the newest month files holding at least N items are
+        read now; the rest load in a background thread (``loaded`` is set when
+        done), so the app can paint its first screen at once.  Operations that
+        need every item (refresh, retention, id prefixes) wait for it.
+        """
         self.root = Path(root)
         (self.root / "items").mkdir(parents=True, exist_ok=True)
         (self.root / "content").mkdir(parents=True, exist_ok=True)
@@ -77,8 +91,15 @@ class Store:
         self._where: dict[str, Partition] = {}  # item id -> its items partition
         self._order: list[str] | None = None  # item ids, newest first
         self.version = 0  # bumped on every change, for views to notice
+        self.loaded = threading.Event()
         with self._mu:
-            self._load_items()
+            rest = self._load_items(first=lazy)
+        if rest:
+            threading.Thread(
+                target=self._load_rest, args=(rest,), name="veille-load", daemon=True
+            ).start()
+        else:
+            self.loaded.set()
         self._wake = threading.Event()
         self._closed = False
         self._flusher: threading.Thread | None = None
@@ -105,13 +126,35 @@ class Store:
             p = self._content[month] = Partition(self.root / "content" / f"{month}.json", "content")
         return p
 
-    def _load_items(self) -> None:
-        for path in sorted((self.root / "items").glob("*.json")):
+    def _load_items(self, first: int | None = None) -> list[Path]:
+        """Load month files newest first; with ``first``, stop once that many items
+        are in and return the paths left for the background loader."""
+        paths = sorted((self.root / "items").glob("*.json"), reverse=True)
+        count = 0
+        for i, path in enumerate(paths):
+            if first is not None and count >= first:
+                return paths[i:]
             p = self._items_partition(path.stem)
             p.ensure_loaded()
             for doc_id in p.docs():
                 self._where[doc_id] = p
+            count += len(p.docs())
         self._order = None
+        return []
+
+    def _load_rest(self, paths: list[Path]) -> None:
+        for path in paths:
+            p = Partition(path, "items", order_by="sort")
+            p.ensure_loaded()  # parse outside the lock: readers keep going
+            with self._mu:
+                if path.stem in self._items:  # a refresh or sync got there first
+                    continue
+                self._items[path.stem] = p
+                for doc_id in p.docs():
+                    self._where[doc_id] = p
+                self._order = None
+                self.version += 1
+        self.loaded.set()
 
     def _all_partitions(self) -> list[Partition]:
         # Flush order matters after a crash: bodies before the items that point
@@ -291,6 +334,7 @@ class Store:
 
     def remove_feed(self, feed_id: str) -> int:
         """Unsubscribe and drop its items, except starred or shared ones (kept forever)."""
+        self.loaded.wait()
         with self._mu:
             if self.feeds_p.get(feed_id) is None:
                 raise StoreError(f"no feed with id {feed_id}")
@@ -318,6 +362,7 @@ class Store:
 
     def resolve_id(self, prefix: str) -> str:
         """Full item id from an id or a unique prefix (at least 4 characters)."""
+        self.loaded.wait()
         with self._mu:
             if prefix in self._where:
                 return prefix
@@ -433,6 +478,7 @@ class Store:
     ) -> UpsertResult:
         """Store a parsed feed's entries.  New ones are added unread; changed ones are
         updated and keep their read/star state; unchanged ones are not touched."""
+        self.loaded.wait()  # an entry in a month not read yet would look new
         when = when or now()
         stamp = iso(when) or ""
         res = UpsertResult()
@@ -510,6 +556,7 @@ class Store:
         """Drop read, unstarred, unshared items older than keep_days or beyond
         max_per_feed per feed.  Dropped ids are remembered (tombstones) so an
         entry still present in its feed does not come back as unread."""
+        self.loaded.wait()
         cutoff = iso(now() - timedelta(days=keep_days)) or ""
         tomb_cutoff = iso(now() - timedelta(days=max(keep_days * 2, 30))) or ""
         with self._mu:
@@ -530,6 +577,41 @@ class Store:
             if n or old_tombs:
                 self._touch()
         return n
+
+    # ---------------------------------------------------------------- shares
+    def put_share(self, share: dict[str, Any], *, durable: bool = True) -> None:
+        """Save a share (a Share.to_dict()); ``durable`` writes it before returning,
+        because a share must be on disk before any network call is made for it."""
+        with self._mu:
+            self.shares_p.put(share["id"], share)
+            iid = share.get("item_id")
+            p = self._where.get(iid) if iid else None
+            if p is not None:
+                p.patch(iid, {"shared": True, "comment": share.get("comment", "")})
+            self._touch()
+        if durable:
+            self.flush()
+
+    def get_share(self, share_id: str) -> dict[str, Any] | None:
+        with self._mu:
+            return self.shares_p.get(share_id)
+
+    def shares(self) -> list[dict[str, Any]]:
+        """All shares, newest first."""
+        with self._mu:
+            docs = list(self.shares_p.docs().values())
+        return sorted(docs, key=lambda d: d.get("created") or "", reverse=True)
+
+    def resolve_share_id(self, prefix: str) -> str:
+        with self._mu:
+            docs = self.shares_p.docs()
+            if prefix in docs:
+                return prefix
+            hits = [i for i in docs if i.startswith(prefix)] if len(prefix) >= 4 else []
+        if len(hits) != 1:
+            what = "ambiguous" if hits else "unknown"
+            raise StoreError(f"{what} share id '{prefix}'")
+        return hits[0]
 
     # ------------------------------------------------------- small key/values
     def drafts(self) -> Partition:
