@@ -16,11 +16,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from veille.model import ParsedEntry, ParsedFeed
 from veille.store.partition import file_sig
 from veille.store.store import Store
+from veille.timeutil import iso
 
 WORDS = [
     "veille",
@@ -50,20 +52,21 @@ def build(root: Path, n_items: int, per_feed: int = 200) -> float:
     rnd = random.Random(7)
     t = time.perf_counter()
     s = Store(root, autoflush=False)
+    now = datetime.now(UTC)
     n_feeds = max(1, n_items // per_feed)
     for f in range(n_feeds):
         feed, _ = s.add_feed(f"https://site{f}.example/feed", tags=[f"t{f % 10}"])
         entries = []
         for i in range(per_feed):
             words = " ".join(rnd.choice(WORDS) for _ in range(45))
-            month = 1 + (f * per_feed + i) % 12
+            when = now - timedelta(minutes=rnd.randrange(90 * 24 * 60))  # keep_days = 90
             entries.append(
                 ParsedEntry(
                     key=f"site{f}-{i}",
                     title=" ".join(rnd.choice(WORDS) for _ in range(8)).capitalize(),
                     link=f"https://site{f}.example/posts/{i}",
                     author=f"Author {i % 9}",
-                    published=f"2026-{month:02d}-{1 + i % 28:02d}T{i % 24:02d}:00:00Z",
+                    published=iso(when),
                     summary=words[:300],
                     content=f"<p>{words}</p>" * 6,
                     categories=[rnd.choice(WORDS)],
@@ -79,6 +82,7 @@ OPEN = """
 import time, sys
 t0 = time.perf_counter()
 from veille.store.store import Store
+from veille.timeutil import iso
 t = time.perf_counter()
 s = Store(sys.argv[1], autoflush=False)
 n = len(s)

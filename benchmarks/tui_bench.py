@@ -1,0 +1,178 @@
+"""TUI speed at 100,000 items: start-up to first painted stream, triage-key
+latency (handler to repaint, in-process), search to first results, peak memory.
+
+    .venv/bin/python benchmarks/tui_bench.py [--items 100000] [--runs 3]
+
+Builds a store with the Store API in a temporary VEILLE_HOME and prints a
+table.  Start-up runs the real ``veille`` (in tmux when available, so a real
+terminal is painted; headless otherwise) with VEILLE_TUI_BENCH=FILE: the app
+writes the wall-clock time of its first painted stream there and exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from veille.model import ParsedEntry, ParsedFeed  # noqa: E402
+from veille.paths import get_paths  # noqa: E402
+from veille.store.store import Store  # noqa: E402
+from veille.timeutil import iso  # noqa: E402
+
+FEEDS = 200
+
+
+def build(home: Path, n: int) -> None:
+    paths = get_paths(home).ensure()
+    store = Store(paths.store, autoflush=False)
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    per = n // FEEDS
+    for f in range(FEEDS):
+        feed, _ = store.add_feed(f"https://example{f}.org/feed.xml", title=f"Feed number {f}")
+        batch = []
+        for i in range(per):
+            k = f * per + i
+            batch.append(
+                ParsedEntry(
+                    key=f"e{k}",
+                    title=f"Item {k} about topic {k % 97}",
+                    link=f"https://example{f}.org/p/{k}",
+                    author=f"Author {k % 13}",
+                    published=iso(base - timedelta(minutes=(k * 7) % 500_000)),
+                    summary=f"Summary of item {k} with some words",
+                    content=f"<p>Body of <b>item</b> {k} <a href='https://x.org/{k}'>link</a></p>",
+                )
+            )
+        store.upsert_entries(feed["id"], ParsedFeed(title=f"Feed {f}", entries=batch))
+    store.close()
+
+
+def startup(home: Path, runs: int) -> tuple[list[float], int, str]:
+    exe = shutil.which("veille", path=str(Path(sys.executable).parent))
+    cmd = [exe] if exe else [sys.executable, "-m", "veille.tui.app"]
+    use_tmux = shutil.which("tmux") is not None
+    times: list[float] = []
+    rss = 0
+    for i in range(runs):
+        marker = home / f"paint-{i}.txt"
+        env = {**os.environ, "VEILLE_HOME": str(home), "VEILLE_TUI_BENCH": str(marker)}
+        t0 = time.time()
+        if use_tmux:
+            inner = " ".join([f"VEILLE_HOME={home}", f"VEILLE_TUI_BENCH={marker}", *map(str, cmd)])
+            subprocess.run(
+                ["tmux", "new-session", "-d", "-s", f"vbench{i}", "-x", "160", "-y", "50", inner],
+                check=True,
+            )
+        else:
+            env["TEXTUAL_HEADLESS"] = "1"
+            subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 60
+        while not marker.exists() and time.time() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.05)
+        painted, kb = marker.read_text().split()
+        times.append(float(painted) - t0)
+        rss = max(rss, int(kb))
+        if use_tmux:
+            subprocess.run(["tmux", "kill-session", "-t", f"vbench{i}"], capture_output=True)
+        time.sleep(0.5)
+    return times, rss, "tmux 160×50" if use_tmux else "headless"
+
+
+async def in_process(home: Path) -> dict[str, list[float]]:
+    from veille.config import Config
+    from veille.tui.app import VeilleApp
+    from veille.tui.query import ViewSpec
+    from veille.tui.screens.main import MainScreen
+
+    paths = get_paths(home)
+    store = Store(paths.store)
+    app = VeilleApp(store, Config(), paths, auto_update=False, cursor_blink=False, sync_seconds=0)
+    shown: list[float] = []
+    real_display = app._display
+
+    def display(screen, renderable):  # type: ignore[no-untyped-def]
+        if renderable is not None:
+            shown.append(time.perf_counter())
+        return real_display(screen, renderable)
+
+    app._display = display  # type: ignore[method-assign]
+    out: dict[str, list[float]] = {}
+
+    async def measure(name: str, fn, times: int) -> None:  # type: ignore[no-untyped-def]
+        for _ in range(times):
+            await asyncio.sleep(0.02)
+            shown.clear()
+            t0 = time.perf_counter()
+            fn()
+            for _ in range(2000):
+                if shown:
+                    break
+                await asyncio.sleep(0)
+            out.setdefault(name, []).append((shown[0] - t0) * 1000 if shown else float("nan"))
+
+    async with app.run_test(size=(160, 50)) as pilot:
+        while not isinstance(app.screen, MainScreen):
+            await pilot.pause()
+        await pilot.pause(0.5)
+        screen = app.screen
+        await measure("move (j)", screen.action_cursor_down, 60)
+        await measure("mark read (m)", screen.action_toggle_read, 30)
+        await measure("star (s)", screen.action_star, 30)
+        await measure("next unread (n)", screen.action_next_unread, 30)
+        for term in ("topic 42", "item 99999", "no such words"):
+            spec = ViewSpec("all", "", term)
+            await measure(f"search “{term}”", lambda s=spec: screen.load_view(s, reset=True), 5)
+        screen.load_view(ViewSpec(), reset=True)
+    out["_rss_mb"] = [resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024]
+    store.close()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--items", type=int, default=100_000)
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="veille-tui-bench-") as tmp:
+        home = Path(tmp)
+        t = time.perf_counter()
+        build(home, args.items)
+        print(f"built a store of {args.items:,} items in {time.perf_counter() - t:.1f} s\n")
+        times, rss_kb, how = startup(home, args.runs)
+        res = asyncio.run(in_process(home))
+        rss_mb = res.pop("_rss_mb")[0]
+        print(f"| {args.items:,} items | result | target |")
+        print("|---|---|---|")
+        print(
+            f"| start-up to first painted stream ({how}, median of {len(times)}) "
+            f"| {statistics.median(times):.2f} s (all: {', '.join(f'{x:.2f}' for x in times)}) "
+            "| < 1.0 s |"
+        )
+        for name, values in res.items():
+            values = sorted(values)
+            p95 = values[min(len(values) - 1, int(len(values) * 0.95))]
+            target = "< 200 ms (first results)" if name.startswith("search") else "< 16 ms"
+            print(
+                f"| {name}: handler to repaint, median / p95 "
+                f"| {statistics.median(values):.1f} / {p95:.1f} ms | {target} |"
+            )
+        print(f"| peak RSS, start-up process | {rss_kb / 1024:.0f} MB | < 500 MB |")
+        print(f"| peak RSS, in-process run (app + store + triage + search) | {rss_mb:.0f} MB | |")
+
+
+if __name__ == "__main__":
+    main()
