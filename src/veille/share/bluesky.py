@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 
 from veille import USER_AGENT
+from veille.share.errors import RemoteError, clean_message
 from veille.share.facets import detect_facets, mention_handles, resolve_mentions
 from veille.share.length import (
     BLUESKY_MAX_BYTES,
@@ -52,45 +53,12 @@ TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 _TID = re.compile(r"[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_MESSAGE_MAX = 300
 # Errors that mean "this access token is no good any more": refresh, then log in.
 _EXPIRED = {"ExpiredToken", "InvalidToken"}
 
 
-class BlueskyError(Exception):
-    """A failed call; `permanent` is False when the same request may succeed later."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        permanent: bool,
-        status: int | None = None,
-        error: str | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.permanent = permanent
-        self.status = status
-        self.error = error  # the XRPC error name, e.g. "ExpiredToken"
-        self.retry_after = retry_after
-
-    def __str__(self) -> str:
-        return f"HTTP {self.status}: {self.message}" if self.status else self.message
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}({self.message!r}, permanent={self.permanent}, "
-            f"status={self.status}, error={self.error!r}, retry_after={self.retry_after})"
-        )
-
-
-def _clean(text: str) -> str:
-    """Server text is untrusted: drop control characters and keep it short."""
-    text = _CONTROL.sub("", text).strip()
-    return text if len(text) <= _MESSAGE_MAX else text[: _MESSAGE_MAX - 1] + "…"
+class BlueskyError(RemoteError):
+    """A failed XRPC call; ``error`` holds the XRPC error name, e.g. "ExpiredToken"."""
 
 
 def _retry_after(headers: Mapping[str, str], status: int) -> float | None:
@@ -238,7 +206,7 @@ class BlueskyClient:
         except httpx.TimeoutException as exc:
             raise BlueskyError(f"{nsid}: timed out", permanent=False) from exc
         except httpx.TransportError as exc:
-            reason = _clean(str(exc)) or type(exc).__name__
+            reason = clean_message(str(exc)) or type(exc).__name__
             raise BlueskyError(f"{nsid}: {reason}", permanent=False) from exc
         if response.is_success:
             try:
@@ -259,13 +227,13 @@ class BlueskyClient:
         if isinstance(body, dict):
             error = body.get("error") if isinstance(body.get("error"), str) else None
             message = body.get("message") if isinstance(body.get("message"), str) else None
-        text = _clean(message or error or response.reason_phrase or "") or f"{nsid} failed"
+        text = clean_message(message or error or response.reason_phrase or "") or f"{nsid} failed"
         transient = status == 429 or status >= 500 or status == 408
         return BlueskyError(
             text,
             permanent=not transient,
             status=status,
-            error=_clean(error) if error else None,
+            error=clean_message(error) if error else None,
             retry_after=_retry_after(response.headers, status) if transient else None,
         )
 

@@ -8,7 +8,6 @@ The access token travels in headers only: it never appears in a message or a rep
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ from urllib.parse import urlencode
 import httpx
 
 from veille import PROJECT_URL, USER_AGENT
+from veille.share.errors import RemoteError, clean_message
 
 OOB_REDIRECT = "urn:ietf:wg:oauth:2.0:oob"
 DEFAULT_SCOPES = "read write"
@@ -26,41 +26,9 @@ DEFAULT_SCOPES = "read write"
 DEFAULT_LIMITS = (500, 23)
 TIMEOUT = httpx.Timeout(20.0, connect=10.0)
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_MESSAGE_MAX = 300
 
-
-class MastodonError(Exception):
-    """A failed call; `permanent` is False when the same request may succeed later."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        permanent: bool,
-        status: int | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.permanent = permanent
-        self.status = status
-        self.retry_after = retry_after
-
-    def __str__(self) -> str:
-        return f"HTTP {self.status}: {self.message}" if self.status else self.message
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}({self.message!r}, permanent={self.permanent}, "
-            f"status={self.status}, retry_after={self.retry_after})"
-        )
-
-
-def clean_message(text: str) -> str:
-    """Server text is untrusted: drop control characters and keep it short."""
-    text = _CONTROL.sub("", text).strip()
-    return text if len(text) <= _MESSAGE_MAX else text[: _MESSAGE_MAX - 1] + "…"
+class MastodonError(RemoteError):
+    """A failed Mastodon API call."""
 
 
 def retry_after_seconds(headers: Mapping[str, str], now: datetime | None = None) -> float | None:

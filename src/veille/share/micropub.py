@@ -14,28 +14,12 @@ from urllib.parse import urljoin
 
 import httpx
 
+from veille.share.errors import RemoteError
 from veille.share.mastodon import error_text, open_client, retry_after_seconds
 
 
-class MicropubError(Exception):
-    """A failed call; `permanent` is False when the same request may succeed later."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        permanent: bool,
-        status: int | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.permanent = permanent
-        self.status = status
-        self.retry_after = retry_after
-
-    def __str__(self) -> str:
-        return f"HTTP {self.status}: {self.message}" if self.status else self.message
+class MicropubError(RemoteError):
+    """A failed Micropub call."""
 
 
 async def _send(
