@@ -114,7 +114,7 @@ async def in_process(home: Path) -> dict[str, list[float]]:
 
     async def measure(name: str, fn, times: int) -> None:  # type: ignore[no-untyped-def]
         for _ in range(times):
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(0.12)  # let the item pane (40 ms later) settle
             shown.clear()
             t0 = time.perf_counter()
             fn()

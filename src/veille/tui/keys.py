@@ -1,0 +1,95 @@
+"""Every key of the app in one table, so help, the palette and `[keys]` agree.
+
+Each binding has an id (the name used in config.toml ``[keys]``); Textual's
+keymap swaps the keys of a binding with that id, so rebinding needs no code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+
+@dataclass(frozen=True)
+class KeyDef:
+    id: str  # config.toml [keys] name, and the action name
+    keys: str  # default keys, comma separated
+    description: str
+    show: bool = False  # in the footer
+    action: str = ""  # defaults to id
+    priority: bool = False
+
+    def binding(self) -> Binding:
+        return Binding(
+            self.keys,
+            self.action or self.id,
+            self.description,
+            show=self.show,
+            id=self.id,
+            priority=self.priority,
+        )
+
+
+# Keys of the main screen (the stream, item and composer panes).
+MAIN_KEYS: list[KeyDef] = [
+    KeyDef("cursor_down", "j,down", "Next item"),
+    KeyDef("cursor_up", "k,up", "Previous item"),
+    KeyDef("cursor_top", "g,home", "First item"),
+    KeyDef("cursor_bottom", "G,end", "Last item"),
+    KeyDef("next_unread", "n", "Next unread", show=True),
+    KeyDef("prev_unread", "N", "Previous unread"),
+    KeyDef("page_down", "space,pagedown", "Page the item down"),
+    KeyDef("page_up", "b,pageup", "Page the item up"),
+    KeyDef("focus_item", "enter", "Read the item"),
+    KeyDef("cycle_pane", "tab", "Next pane"),
+    KeyDef("cycle_pane_back", "shift+tab", "Previous pane"),
+    KeyDef("toggle_read", "m", "Toggle read", show=True),
+    KeyDef("star", "s", "Star (keep)", show=True),
+    KeyDef("dismiss", "x", "Dismiss", show=True),
+    KeyDef("mark_all_read", "A", "Mark all in view read"),
+    KeyDef("undo", "u", "Undo", show=True),
+    KeyDef("open_link", "o", "Open link (N o: link N)", show=True),
+    KeyDef("copy_link", "y", "Copy link"),
+    KeyDef("refresh_all", "r", "Refresh all feeds", show=True),
+    KeyDef("refresh_feed", "R", "Refresh this feed"),
+    KeyDef("search", "slash", "Search", show=True),
+    KeyDef("filter", "f", "Filter view", show=True),
+    KeyDef("edit_tags", "t", "Edit tags"),
+    KeyDef("compose", "c", "Comment / reshare", show=True),
+    KeyDef("back", "escape", "Back"),
+    KeyDef("wider", "right_square_bracket", "Stream pane wider"),
+    KeyDef("narrower", "left_square_bracket", "Stream pane narrower"),
+    KeyDef("composer_taller", "right_curly_bracket", "Composer taller"),
+    KeyDef("composer_shorter", "left_curly_bracket", "Composer shorter"),
+    KeyDef("add_feed", "a", "Add a feed"),
+]
+DIGIT_KEYS = [
+    KeyDef(f"digit_{d}", str(d), f"Link number digit {d}", action=f"digit({d})") for d in range(10)
+]
+
+# App-wide keys.
+APP_KEYS: list[KeyDef] = [
+    KeyDef("quit", "q", "Quit", show=True),
+    KeyDef("help", "question_mark", "Keys", show=True),
+    KeyDef("cycle_theme", "ctrl+t", "Next theme"),
+    KeyDef("command_palette", "ctrl+p", "Commands"),
+]
+
+ALL_KEYS = {k.id: k for k in [*MAIN_KEYS, *APP_KEYS]}
+
+
+def keymap_from_config(keys: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """Config ``[keys]`` to a Textual keymap; unknown names are returned to warn about."""
+    keymap: dict[str, str] = {}
+    unknown: list[str] = []
+    for name, value in keys.items():
+        if name in ALL_KEYS or name.startswith("digit_"):
+            keymap[name] = ",".join(k.strip() for k in value.split(",") if k.strip())
+        else:
+            unknown.append(name)
+    return keymap, unknown
+
+
+def effective_keys(keymap: dict[str, str], kd: KeyDef) -> str:
+    return keymap.get(kd.id, kd.keys)

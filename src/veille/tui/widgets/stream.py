@@ -1,0 +1,268 @@
+"""The stream: a Line-API list that draws only the rows on screen.
+
+Why not DataTable/OptionList/ListView: they build every row up front (5-30 s
+for 100,000 items, see DESIGN.md).  This widget holds only a list of ids and
+asks the store for the few documents it paints, so its cost does not depend
+on the number of items.  Feed text is appended to ``rich.text.Text`` as plain
+strings: a title like ``[@click=app.quit]`` stays literal and inert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from veille.render.hygiene import clean_line
+from veille.store.store import Store
+from veille.timeutil import age
+
+SOURCE_WIDTH = 18
+AGE_WIDTH = 4
+
+
+class StreamList(ScrollView, can_focus=True):
+    """Item ids of the current view, newest first, with a cursor."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "stream--unread",
+        "stream--read",
+        "stream--cursor",
+        "stream--cursor-blur",
+        "stream--mark",
+        "stream--star",
+        "stream--shared",
+        "stream--source",
+        "stream--age",
+        "stream--hidden",
+        "stream--empty",
+    }
+
+    class Highlighted(Message):
+        """The cursor moved to another item (or to none)."""
+
+        def __init__(self, item_id: str | None) -> None:
+            super().__init__()
+            self.item_id = item_id
+
+    class Painted(Message):
+        """The stream drew its first rows (start-up benchmark hook)."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        id: str | None = None,
+    ) -> None:
+        super().__init__(id=id)
+        self.store = store
+        self.clock = clock
+        self.ids: list[str] = []
+        self.cursor = 0
+        self.loading = False
+        self.empty_text = "Nothing here."
+        self._titles: dict[str, str] = {}
+        self._titles_version = -1
+        self._painted = False
+        self._styles: dict[str, Style] | None = None
+        self._now: datetime | None = None
+
+    # ----------------------------------------------------------------- data
+    @property
+    def current_id(self) -> str | None:
+        if 0 <= self.cursor < len(self.ids):
+            return self.ids[self.cursor]
+        return None
+
+    def set_ids(self, ids: list[str], *, keep: str | None = None, reset: bool = False) -> None:
+        """Replace the rows.  The item under the cursor keeps its screen row
+        when it is still there, so new items arriving above never move it."""
+        old_id = self.current_id if keep is None else keep
+        old_screen_row = self.cursor - int(self.scroll_offset.y)
+        self.ids = ids
+        index = -1
+        if old_id is not None and not reset:
+            try:
+                index = ids.index(old_id)
+            except ValueError:
+                index = -1
+        if index < 0:
+            index = 0 if reset else min(self.cursor, max(0, len(ids) - 1))
+        self.cursor = index
+        self.virtual_size = Size(self.size.width, len(ids))
+        if reset:
+            self.scroll_to(y=0, animate=False, immediate=True, force=True)
+        else:
+            top = max(0, index - max(0, old_screen_row))
+            self.scroll_to(y=top, animate=False, immediate=True, force=True)
+        self._ensure_visible()
+        self.refresh()
+        if self.current_id != old_id or reset:
+            self.post_message(self.Highlighted(self.current_id))
+
+    def extend(self, ids: list[str]) -> None:
+        """Rows found by the background part of a query."""
+        if not ids:
+            return
+        start = len(self.ids)
+        was_empty = not self.ids
+        self.ids.extend(ids)
+        self.virtual_size = Size(self.size.width, len(self.ids))
+        top = int(self.scroll_offset.y)
+        if start < top + self.size.height:
+            self.refresh()
+        if was_empty:
+            self.post_message(self.Highlighted(self.current_id))
+
+    def refresh_item(self, item_id: str) -> None:
+        """Repaint the row of one item (after its state changed)."""
+        top = int(self.scroll_offset.y)
+        for row in range(top, min(len(self.ids), top + self.size.height)):
+            if self.ids[row] == item_id:
+                self.refresh_lines(row)
+                return
+
+    def refresh_rows(self) -> None:
+        self._titles_version = -1
+        self.refresh()
+
+    # --------------------------------------------------------------- cursor
+    def move_to(self, index: int) -> None:
+        if not self.ids:
+            return
+        index = max(0, min(len(self.ids) - 1, index))
+        if index == self.cursor:
+            return
+        old = self.cursor
+        self.cursor = index
+        self.refresh_lines(old)
+        self.refresh_lines(index)
+        self._ensure_visible()
+        self.post_message(self.Highlighted(self.current_id))
+
+    def move_by(self, delta: int) -> None:
+        self.move_to(self.cursor + delta)
+
+    def _ensure_visible(self) -> None:
+        height = max(1, self.size.height)
+        top = int(self.scroll_offset.y)
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False, immediate=True, force=True)
+        elif self.cursor >= top + height:
+            self.scroll_to(y=self.cursor - height + 1, animate=False, immediate=True, force=True)
+
+    def find(self, test: Callable[[dict[str, Any]], bool], *, forward: bool = True) -> int:
+        """Index of the next row (after/before the cursor) whose item passes ``test``."""
+        get = self.store.get_item
+        rng = range(self.cursor + 1, len(self.ids)) if forward else range(self.cursor - 1, -1, -1)
+        for i in rng:
+            d = get(self.ids[i])
+            if d is not None and test(d):
+                return i
+        return -1
+
+    # -------------------------------------------------------------- events
+    def on_resize(self, event: events.Resize) -> None:
+        self.virtual_size = Size(event.size.width, len(self.ids))
+        self._ensure_visible()
+
+    def on_click(self, event: events.Click) -> None:
+        row = int(self.scroll_offset.y) + event.y
+        if 0 <= row < len(self.ids):
+            self.move_to(row)
+
+    def notify_style_update(self) -> None:
+        self._styles = None
+        super().notify_style_update()
+
+    def on_focus(self) -> None:
+        self.refresh_lines(self.cursor)
+
+    def on_blur(self) -> None:
+        self.refresh_lines(self.cursor)
+
+    # ------------------------------------------------------------ painting
+    def _style(self, name: str) -> Style:
+        if self._styles is None:
+            self._styles = {
+                c: self.get_component_rich_style(c, partial=True) for c in self.COMPONENT_CLASSES
+            }
+        return self._styles[name]
+
+    def _source(self, feed_id: str) -> str:
+        title = self._titles.get(feed_id)
+        if title is None or self._titles_version < 0:
+            # Rebuilt when a feed is new to us or after refresh_rows (a refresh may
+            # rename feeds), not on every store change: triage changes it too.
+            self._titles = {
+                f["id"]: clean_line(f.get("title") or f.get("url") or "")
+                for f in self.store.feeds()
+            }
+            self._titles_version = self.store.version
+            title = self._titles.setdefault(feed_id, "")
+        return title
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width  # without the scrollbar
+        row = int(self.scroll_offset.y) + y
+        base = self.rich_style
+        if row >= len(self.ids):
+            if not self.ids and y == 1:
+                msg = "  Loading…" if self.loading else "  " + self.empty_text
+                text = Text(msg, style=self._style("stream--empty"), end="")
+                text.truncate(width, pad=True)
+                return Strip(text.render(self.app.console), width).apply_style(base)
+            return Strip.blank(width, base)
+        if y == 0 and not self._painted:
+            self._painted = True
+            self.post_message(self.Painted())
+        d = self.store.get_item(self.ids[row])
+        text = self._row_text(d, width, row == self.cursor)
+        segments = list(text.render(self.app.console))
+        return Strip(segments, width).apply_style(base).simplify()
+
+    def _row_text(self, d: dict[str, Any] | None, width: int, selected: bool) -> Text:
+        text = Text(end="", no_wrap=True, overflow="ellipsis")
+        if d is None:
+            text.append(" (gone)")
+            text.truncate(width, pad=True)
+            return text
+        unread = not d.get("read")
+        st = self._style("stream--unread" if unread else "stream--read")
+        if d.get("hidden"):
+            st = st + self._style("stream--hidden")
+        text.append("●" if unread else " ", self._style("stream--mark"))
+        text.append("★" if d.get("starred") else " ", self._style("stream--star"))
+        text.append("↗" if d.get("shared") else " ", self._style("stream--shared"))
+        text.append(" ")
+        src_w = min(SOURCE_WIDTH, max(6, width // 5))
+        source = Text(self._source(d["feed"]), no_wrap=True, overflow="ellipsis", end="")
+        source.truncate(src_w, pad=True, overflow="ellipsis")
+        text.append_text(source)
+        text.stylize(self._style("stream--source"), 4, 4 + src_w)
+        text.append(" ")
+        when = age(d.get("published") or d.get("sort"), self._ref_now())
+        title_w = max(1, width - len(text) - AGE_WIDTH - 1)
+        title = Text(clean_line(d.get("title")) or "(untitled)", end="", no_wrap=True)
+        title.truncate(title_w, pad=True, overflow="ellipsis")
+        title.stylize(st)
+        text.append_text(title)
+        text.append(" ")
+        text.append(when.rjust(AGE_WIDTH), self._style("stream--age"))
+        text.truncate(width, pad=True)
+        if selected:
+            cur = "stream--cursor" if self.has_focus else "stream--cursor-blur"
+            text.stylize(self._style(cur))
+        return text
+
+    def _ref_now(self) -> datetime | None:
+        return self.clock() if self.clock else None

@@ -1,0 +1,110 @@
+"""Stores and apps for the TUI tests: synthetic feeds with hostile text, real
+feeds from the shared corpus, a fixed clock, no background network."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from veille.config import Config, parse_config
+from veille.model import ParsedEntry, ParsedFeed
+from veille.paths import Paths, get_paths
+from veille.store.store import Store
+from veille.timeutil import iso
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+HOSTILE_TITLE = "[@click=app.quit]Click[/]"
+MARKUP_TITLE = "[bold red]x"
+ANSI_TITLE = "\x1b[31mred\x1b[0m alert\x07"
+CORPUS_FEEDS = [
+    "feedjira/FeedjiraBlog.xml",
+    "feedjira/AmazonWebServicesBlog.xml",
+    "feedjira/GiantRobotsSmashingIntoOtherGiantRobots.xml",
+]
+
+
+def clock() -> datetime:
+    return NOW
+
+
+def entries(feed_no: int, n: int, *, start: datetime = NOW) -> list[ParsedEntry]:
+    out = []
+    for i in range(n):
+        k = feed_no * 1000 + i
+        when = iso(start - timedelta(hours=feed_no + i * 5))
+        out.append(
+            ParsedEntry(
+                key=f"f{feed_no}-e{i}",
+                title=f"Story {i} from feed {feed_no}",
+                link=f"https://site{feed_no}.example/posts/{i}",
+                author=f"Author {i % 3}",
+                published=when,
+                summary=f"Summary {k} lorem ipsum",
+                content=(
+                    f"<p>Body of story {i}. See <a href='https://site{feed_no}.example/a/{i}'>"
+                    f"this page</a> and <a href='/rel/{i}'>that one</a>.</p>"
+                    f"<p><img src='https://img.example/{k}.png' alt='a picture'></p>"
+                    f"<p>Also <a href='javascript:alert(1)'>bad</a>.</p>"
+                ),
+            )
+        )
+    return out
+
+
+def build_store(root: Path, *, feeds: int = 3, per_feed: int = 8, hostile: bool = True) -> Store:
+    """A store with ``feeds`` synthetic feeds (and a feed of hostile titles)."""
+    store = Store(root)
+    for f in range(feeds):
+        feed, _ = store.add_feed(f"https://site{f}.example/feed.xml", title=f"Site {f}")
+        store.upsert_entries(
+            feed["id"], ParsedFeed(title=f"Site {f}", entries=entries(f, per_feed))
+        )
+    if hostile:
+        feed, _ = store.add_feed("https://evil.example/feed.xml", title="[b]Evil[/b] feed")
+        bad = [
+            ParsedEntry(
+                key=f"bad{i}",
+                title=title,
+                link="https://evil.example/x",
+                published=iso(NOW - timedelta(days=30 + i)),
+                content="<p>\x1b[2J\x1b]52;c;AAAA\x07 escape soup [red]markup[/red]</p>",
+            )
+            for i, title in enumerate([HOSTILE_TITLE, MARKUP_TITLE, ANSI_TITLE])
+        ]
+        store.upsert_entries(feed["id"], ParsedFeed(title="Evil", entries=bad))
+    store.flush()
+    return store
+
+
+def corpus_store(root: Path, names: Iterable[str] = CORPUS_FEEDS) -> Store:
+    """A store filled from real feeds of ../shared/corpus (caller skips if absent)."""
+    from veille.fetch.parse import parse_feed
+
+    store = Store(root)
+    for name in names:
+        path = CORPUS / "feeds" / name
+        parsed = parse_feed(path.read_bytes(), f"https://corpus.example/{name}")
+        feed, _ = store.add_feed(f"https://corpus.example/{name}", title=parsed.title or name)
+        store.upsert_entries(feed["id"], parsed)
+    store.flush()
+    return store
+
+
+def make_paths(tmp: Path) -> Paths:
+    return get_paths(tmp / "home").ensure()
+
+
+def make_config(text: str = "") -> Config:
+    return parse_config(text) if text else Config()
+
+
+def make_app(store: Store, paths: Paths, config: Config | None = None, **kw):
+    from veille.tui.app import VeilleApp
+
+    kw.setdefault("clock", clock)
+    kw.setdefault("auto_update", False)
+    kw.setdefault("cursor_blink", False)
+    kw.setdefault("sync_seconds", 0)
+    return VeilleApp(store, config or Config(), paths, **kw)
