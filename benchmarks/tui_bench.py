@@ -118,11 +118,10 @@ async def in_process(home: Path) -> dict[str, list[float]]:
             shown.clear()
             t0 = time.perf_counter()
             fn()
-            for _ in range(2000):
-                if shown:
-                    break
-                await asyncio.sleep(0)
-            out.setdefault(name, []).append((shown[0] - t0) * 1000 if shown else float("nan"))
+            deadline = t0 + 2.0
+            while not shown and time.perf_counter() < deadline:
+                await asyncio.sleep(0.0005)
+            out.setdefault(name, []).append((shown[0] - t0) * 1000 if shown else float("inf"))
 
     async with app.run_test(size=(160, 50)) as pilot:
         while not isinstance(app.screen, MainScreen):
@@ -163,7 +162,7 @@ def main() -> None:
             "| < 1.0 s |"
         )
         for name, values in res.items():
-            values = sorted(values)
+            values = sorted(values)  # inf = no repaint within 2 s (counted, not hidden)
             p95 = values[min(len(values) - 1, int(len(values) * 0.95))]
             target = "< 200 ms (first results)" if name.startswith("search") else "< 16 ms"
             print(

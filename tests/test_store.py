@@ -305,10 +305,32 @@ def test_lazy_open_reads_newest_months_first_then_the_rest(tmp_path: Path) -> No
         everything = s.ordered_ids()
     lazy = Store(tmp_path / "s", lazy=10)
     try:
-        assert lazy.ordered_ids()[:10] == newest  # the first screen is there at once
-        assert lazy.loaded.wait(10)
+        assert lazy.ordered_ids() == newest  # the first screen is there at once
+        assert not lazy.loaded.is_set()
+        lazy.load_rest()
+        assert lazy.loaded.is_set()
         assert lazy.ordered_ids() == everything
         # A refresh after a lazy open never mistakes an old entry for a new one.
         assert lazy.upsert_entries(f["id"], feed_of(90)).new == 0
     finally:
         lazy.close()
+
+
+def test_search_covers_title_author_summary_comment_and_source(store: Store) -> None:
+    f, _ = store.add_feed("https://a.example/feed", title="Straße Weekly")
+    pf = feed_of(3)
+    pf.entries[0].author = "Ada LOVELACE"
+    pf.entries[1].summary = "about Analytical Engines"
+    store.upsert_entries(f["id"], pf)
+    ids = store.ordered_ids()
+    assert store.search_ids("lovelace") == {store.items(search="Lovelace")[0]["id"]}
+    assert len(store.search_ids("analytical engines")) == 1
+    assert store.search_ids("STRASSE") == set(ids)  # casefold: ß == ss, via the source
+    assert store.search_ids("nothing like this") == set()
+    store.put_share(
+        {"id": "s1", "item_id": ids[2], "comment": "why this matters to curators"}, durable=False
+    )
+    assert store.search_ids("matters to curators") == {ids[2]}
+    pf.entries[2].title = "renamed headline"
+    store.upsert_entries(f["id"], pf)
+    assert len(store.search_ids("renamed headline")) == 1  # the index follows updates

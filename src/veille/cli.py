@@ -24,6 +24,7 @@ from veille.store.store import Store, StoreError
 from veille.timeutil import age, now, parse_iso
 
 log = logging.getLogger("veille")
+LAZY_FIRST_ITEMS = 3000
 
 
 class UserError(Exception):
@@ -355,6 +356,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--star", action="store_true")
     g.add_argument("--unstar", action="store_true")
     s.set_defaults(func=cmd_mark)
+
+    from veille.cli_share import register
+
+    register(sub)
     return p
 
 
@@ -384,6 +389,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             from veille.tui.app import run_app
 
+            # Lazy: the newest items now, older months in a thread, so the first
+            # screen paints before 100k items are read.
+            ctx._store = Store(paths.store, lazy=LAZY_FIRST_ITEMS)
             return run_app(paths, config, ctx.store)
         return int(args.func(ctx, args) or 0)
     except ConfigError as exc:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -81,10 +82,10 @@ class Store:
     ) -> None:
         """Open the store at ``root``.
 
-        With ``lazy=N`` only the newest month files holding at least N items are
-        read now; the rest load in a background thread (``loaded`` is set when
-        done), so the app can paint its first screen at once.  Operations that
-        need every item (refresh, retention, id prefixes) wait for it.
+        With ``lazy=N`` only the newest files holding at least N items are read
+        now, so the app can paint its first screen at once; :meth:`load_rest`
+        reads the others (``loaded`` is set then).  Operations that need every
+        item (refresh, retention, id prefixes) call it themselves.
         """
         self.root = Path(root)
         (self.root / "items").mkdir(parents=True, exist_ok=True)
@@ -101,16 +102,16 @@ class Store:
         self._items: dict[str, Partition] = {}
         self._content: dict[str, Partition] = {}
         self._where: dict[str, Partition] = {}  # item id -> its items partition
+        self._unread: set[str] = set()  # unread and not dismissed: counts in O(1)
         self._order: list[str] | None = None  # item ids, newest first
         self.version = 0  # bumped on every change, for views to notice
+        self._text_version = 0  # bumped when searchable text changes
+        self._search: tuple[int, str, list[int], list[str]] | None = None
         self.loaded = threading.Event()
+        self._load_lock = threading.Lock()
         with self._mu:
-            rest = self._load_items(first=lazy)
-        if rest:
-            threading.Thread(
-                target=self._load_rest, args=(rest,), name="veille-load", daemon=True
-            ).start()
-        else:
+            self._rest = self._load_items(first=lazy)
+        if not self._rest:
             self.loaded.set()
         self._wake = threading.Event()
         self._closed = False
@@ -148,11 +149,25 @@ class Store:
                 return paths[i:]
             p = self._items_partition(path.stem)
             p.ensure_loaded()
-            for doc_id in p.docs():
+            for doc_id, d in p.docs().items():
                 self._where[doc_id] = p
+                if _is_unread(d):
+                    self._unread.add(doc_id)
             count += len(p.docs())
         self._order = None
         return []
+
+    def load_rest(self) -> None:
+        """Read the month files a lazy open left out (at once, in this thread).
+
+        The app calls it from a worker after its first paint; anything that needs
+        every item calls it too, and waits if another thread is already at it."""
+        if self.loaded.is_set():
+            return
+        with self._load_lock:
+            if not self.loaded.is_set():
+                self._load_rest(self._rest)
+                self._rest = []
 
     def _load_rest(self, paths: list[Path]) -> None:
         for path in paths:
@@ -162,10 +177,13 @@ class Store:
                 if path.stem in self._items:  # a refresh or sync got there first
                     continue
                 self._items[path.stem] = p
-                for doc_id in p.docs():
+                for doc_id, d in p.docs().items():
                     self._where[doc_id] = p
+                    if _is_unread(d):
+                        self._unread.add(doc_id)
                 self._order = None
                 self.version += 1
+                self._text_version += 1
         self.loaded.set()
 
     def _all_partitions(self) -> list[Partition]:
@@ -247,6 +265,7 @@ class Store:
             if changed:
                 self._order = None
                 self.version += 1
+                self._text_version += 1
         if changed:
             self.flush()  # our pending changes were merged in: write them
         return changed
@@ -254,11 +273,17 @@ class Store:
     def _reindex_partition(self, p: Partition) -> None:
         if p not in self._items.values():
             return
+        docs = p.docs()
         for doc_id, where in list(self._where.items()):
-            if where is p and doc_id not in p.docs():
+            if where is p and doc_id not in docs:
                 del self._where[doc_id]
-        for doc_id in p.docs():
+                self._unread.discard(doc_id)
+        for doc_id, d in docs.items():
             self._where[doc_id] = p
+            if _is_unread(d):
+                self._unread.add(doc_id)
+            else:
+                self._unread.discard(doc_id)
         self._order = None
 
     def close(self) -> None:
@@ -345,11 +370,13 @@ class Store:
         with self._mu:
             if not self.feeds_p.patch(feed_id, fields):
                 raise StoreError(f"no feed with id {feed_id}")
+            if "title" in fields:
+                self._text_version += 1
             self._touch()
 
     def remove_feed(self, feed_id: str) -> int:
         """Unsubscribe and drop its items, except starred or shared ones (kept forever)."""
-        self.loaded.wait()
+        self.load_rest()
         with self._mu:
             if self.feeds_p.get(feed_id) is None:
                 raise StoreError(f"no feed with id {feed_id}")
@@ -377,7 +404,7 @@ class Store:
 
     def resolve_id(self, prefix: str) -> str:
         """Full item id from an id or a unique prefix (at least 4 characters)."""
-        self.loaded.wait()
+        self.load_rest()
         with self._mu:
             if prefix in self._where:
                 return prefix
@@ -411,6 +438,58 @@ class Store:
                 self._order = [d["id"] for d in docs]
             return self._order
 
+    def _search_index(self) -> tuple[int, str, list[int], list[str]]:
+        """All searchable text casefolded into one string, rebuilt when text changes.
+
+        A search is then one C-speed ``str.find`` pass (~10 ms at 100k items)
+        instead of a Python loop over every item (~150 ms)."""
+        with self._mu:
+            cached = self._search
+            if cached is not None and cached[0] == self._text_version:
+                return cached
+            version = self._text_version
+            feeds = self.feeds_p.docs()
+            titles = {f: (d.get("title") or d["url"]) for f, d in feeds.items()}
+            ids: list[str] = []
+            texts: list[str] = []
+            for iid, p in self._where.items():
+                d = p.get(iid)
+                if d is None:
+                    continue
+                ids.append(iid)
+                texts.append(
+                    f"{d.get('title', '')}\x1f{d.get('author', '')}\x1f{d.get('summary', '')}"
+                    f"\x1f{d.get('comment', '')}\x1f{titles.get(d['feed'], '')}"
+                )
+        big = "\x00".join(texts).casefold()
+        starts = [0]
+        for t in texts:  # casefold can change lengths (ß -> ss): recount below if so
+            starts.append(starts[-1] + len(t) + 1)
+        if starts[-1] - 1 != len(big):
+            starts = [0]
+            for t in texts:
+                starts.append(starts[-1] + len(t.casefold()) + 1)
+        index = (version, big, starts, ids)
+        with self._mu:
+            if self._text_version == version:
+                self._search = index
+        return index
+
+    def search_ids(self, text: str) -> set[str]:
+        """Ids of items whose title, author, summary, your share comment or source
+        contains ``text``, ignoring case."""
+        needle = text.casefold()
+        if not needle or "\x00" in needle or "\x1f" in needle:
+            return set(self._where) if not needle else set()
+        _, big, starts, ids = self._search_index()
+        found: set[str] = set()
+        pos = big.find(needle)
+        while pos != -1:
+            i = bisect_right(starts, pos) - 1
+            found.add(ids[i])
+            pos = big.find(needle, starts[i + 1])
+        return found
+
     def iter_items(
         self,
         *,
@@ -426,7 +505,7 @@ class Store:
         feed_set = set(feed_ids) if feed_ids is not None else None
         feeds = self.feeds_p.docs()
         tagged_feeds = {f for f, d in feeds.items() if tag in d.get("tags", ())} if tag else set()
-        needle = search.casefold() if search else None
+        matched = self.search_ids(search) if search else None
         for iid in self.ordered_ids():
             p = self._where.get(iid)
             d = p.get(iid) if p else None
@@ -444,7 +523,7 @@ class Store:
                 continue
             if tag and d["feed"] not in tagged_feeds and tag not in d.get("tags", ()):
                 continue
-            if needle and not _matches(d, needle, feeds):
+            if matched is not None and iid not in matched:
                 continue
             yield d
 
@@ -470,10 +549,18 @@ class Store:
                 if p is None:
                     raise StoreError(f"unknown item id '{iid}'")
                 p.patch(iid, fields)
+                if _is_unread(p.get(iid) or {}):
+                    self._unread.add(iid)
+                else:
+                    self._unread.discard(iid)
                 n += 1
             if n:
                 self._touch()
         return n
+
+    def totals(self) -> tuple[int, int]:
+        """(unread and not dismissed, total) over all items, in O(1)."""
+        return len(self._unread), len(self._where)
 
     def counts(self) -> dict[str, tuple[int, int]]:
         """feed id -> (items, unread)."""
@@ -493,7 +580,7 @@ class Store:
     ) -> UpsertResult:
         """Store a parsed feed's entries.  New ones are added unread; changed ones are
         updated and keep their read/star state; unchanged ones are not touched."""
-        self.loaded.wait()  # an entry in a month not read yet would look new
+        self.load_rest()  # an entry in a month not read yet would look new
         when = when or now()
         stamp = iso(when) or ""
         res = UpsertResult()
@@ -517,6 +604,7 @@ class Store:
                     part = _partition_key(sort, stamp)
                     new_items.setdefault(part, {})[iid] = _item_doc(iid, feed_id, e, sort, stamp, h)
                     self._where[iid] = self._items_partition(part)
+                    self._unread.add(iid)
                     if e.content or e.enclosures:
                         new_content.setdefault(part, {})[iid] = _content_doc(e)
                     res.new += 1
@@ -541,6 +629,8 @@ class Store:
                 self.feeds_p.patch(feed_id, {"fetched_once": True})
             if res.new:
                 self._order = None
+            if res.new or res.updated:
+                self._text_version += 1
             self._touch()
         return res
 
@@ -552,6 +642,7 @@ class Store:
         by_part: dict[str, list[str]] = {}
         for iid in ids:
             p = self._where.pop(iid, None)
+            self._unread.discard(iid)
             if p is None:
                 continue
             by_part.setdefault(p.path.stem, []).append(iid)
@@ -565,13 +656,14 @@ class Store:
                 cp.delete(part_ids)
         if n:
             self._order = None
+            self._text_version += 1
         return n
 
     def apply_retention(self, *, keep_days: int, max_per_feed: int) -> int:
         """Drop read, unstarred, unshared items older than keep_days or beyond
         max_per_feed per feed.  Dropped ids are remembered (tombstones) so an
         entry still present in its feed does not come back as unread."""
-        self.loaded.wait()
+        self.load_rest()
         cutoff = iso(now() - timedelta(days=keep_days)) or ""
         tomb_cutoff = iso(now() - timedelta(days=max(keep_days * 2, 30))) or ""
         with self._mu:
@@ -603,6 +695,7 @@ class Store:
             p = self._where.get(iid) if iid else None
             if p is not None:
                 p.patch(iid, {"shared": True, "comment": share.get("comment", "")})
+            self._text_version += 1
             self._touch()
         if durable:
             self.flush()
@@ -665,6 +758,10 @@ def _item_doc(
     return doc
 
 
+def _is_unread(d: dict[str, Any]) -> bool:
+    return not d.get("read") and not d.get("hidden")
+
+
 def _sort_key(d: dict[str, Any]) -> str:
     return d["sort"]
 
@@ -689,15 +786,6 @@ def _entry_fields(e: ParsedEntry, h: str) -> dict[str, Any]:
     if e.image:
         fields["image"] = e.image
     return fields
-
-
-def _matches(d: dict[str, Any], needle: str, feeds: dict[str, dict[str, Any]]) -> bool:
-    for key in ("title", "author", "summary", "comment"):
-        v = d.get(key)
-        if v and needle in v.casefold():
-            return True
-    f = feeds.get(d["feed"])
-    return bool(f and needle in (f.get("title") or f["url"]).casefold())
 
 
 def _norm_url(url: str) -> str:

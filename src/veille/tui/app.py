@@ -45,7 +45,6 @@ except ImportError:  # pragma: no cover
     OpmlError = Exception  # type: ignore[assignment,misc]
 
 CONSOLE_BROWSERS = {"lynx", "w3m", "links", "links2", "elinks", "browsh", "carbonyl", "www-browser"}
-INLINE_COUNT = 20_000  # below this many items, counting on the UI thread takes < 5 ms
 THEME_VARIABLES = {
     "veille-unread": "$foreground",
     "veille-read": "$foreground-muted",
@@ -91,7 +90,6 @@ class VeilleApp(App[int]):
         self.keys_conf, self._unknown_keys = keymap_from_config(dict(config["keys"]))
         self.counts = (0, len(store))
         self._counted = -1
-        self._counting = False
         self.new_items = 0
         self.last_errors = 0
         self._refreshing = False
@@ -136,6 +134,8 @@ class VeilleApp(App[int]):
         from veille.tui.screens.welcome import WelcomeScreen
 
         self.push_screen(MainScreen() if self.store.feeds() else WelcomeScreen())
+        if not self.store.feeds():
+            self._finish_loading()
         self._tick()
         self.set_interval(0.5, self._tick)
         if self.sync_seconds > 0:
@@ -151,6 +151,9 @@ class VeilleApp(App[int]):
         if self.first_paint_at is not None:
             return
         self.first_paint_at = time.time()
+        # Only now read the older part of a lazily opened store: parsing it
+        # holds the interpreter lock and would delay the first paint.
+        self.set_timer(0.05, self._finish_loading)
         target = os.environ.get("VEILLE_TUI_BENCH")
         if target:
             self.call_after_refresh(self._bench_exit, target)
@@ -241,36 +244,12 @@ class VeilleApp(App[int]):
     # ---------------------------------------------------------- background
     def _tick(self) -> None:
         version = self.store.version
-        if version == self._counted or self._counting:
-            return
-        if len(self.store) <= INLINE_COUNT:
-            self._counted_now(version, self._count())
-        else:
-            self._counting = True
-            self._count_worker(version)
+        if version != self._counted:
+            self._counted_now(version, self.store.totals())
 
     def recount_soon(self) -> None:
-        """Counts follow store changes within half a second (see ``_tick``)."""
-        if len(self.store) <= INLINE_COUNT:
-            self._tick()
-
-    def _count(self) -> tuple[int, int]:
-        store = self.store
-        total = unread = 0
-        for iid in list(store.ordered_ids()):
-            d = store.get_item(iid)
-            if d is None:
-                continue
-            total += 1
-            unread += not d.get("read") and not d.get("hidden")
-        return unread, total
-
-    @work(thread=True, exit_on_error=False, group="count")
-    def _count_worker(self, version: int) -> None:
-        try:
-            self.call_from_thread(self._counted_now, version, self._count())
-        finally:
-            self._counting = False
+        """Counts are O(1) (the store keeps them), so they follow every change."""
+        self._tick()
 
     def _counted_now(self, version: int, counts: tuple[int, int]) -> None:
         self._counted = version
@@ -278,6 +257,15 @@ class VeilleApp(App[int]):
         main = self.main_screen()
         if main is not None:
             main.update_status()
+
+    @work(thread=True, exit_on_error=False, group="load")
+    def _finish_loading(self) -> None:
+        """A lazily opened store reads its older months in a thread: show them
+        when they are in, then build the search index before the first ``/``."""
+        if not self.store.loaded.is_set():
+            self.store.load_rest()
+            self.call_from_thread(self._store_changed)
+        self.store.search_ids("\x01")  # builds the index; finds nothing
 
     def _sync(self) -> None:
         self._sync_worker()

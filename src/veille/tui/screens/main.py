@@ -332,8 +332,10 @@ class MainScreen(Screen[None]):
         iid = self.stream.current_id
         item = self.app.store.get_item(iid) if iid else None
         if item is not None:
+            # Same lines, new marks: no re-layout of the item pane (a triage key
+            # must cost a row repaint, not a layout).
             self.item_view.query_one("#item-header", Static).update(
-                self.item_view._header(item, *self._source_when(item))
+                self.item_view._header(item, *self._source_when(item)), layout=False
             )
 
     def _source_when(self, item: dict[str, Any]) -> tuple[str, str]:

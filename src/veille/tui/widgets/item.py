@@ -81,16 +81,15 @@ class ItemView(VerticalScroll, can_focus=True):
         if when:
             t.append(" · ")
             t.append(when, style="dim")
-        marks = []
-        if item.get("starred"):
-            marks.append("★ starred")
-        if item.get("shared"):
-            marks.append("↗ shared")
-        if not item.get("read"):
-            marks.append("● unread")
-        if marks:
-            t.append("  ")
-            t.append("  ".join(marks), style="dim")
+        # Fixed-width marks: toggling one never changes how the header wraps,
+        # so the app can repaint it without a layout pass.
+        marks = [
+            "★ starred" if item.get("starred") else " " * 9,
+            "↗ shared" if item.get("shared") else " " * 8,
+            "● unread" if not item.get("read") else " " * 8,
+        ]
+        t.append("  ")
+        t.append("  ".join(marks), style="dim")
         tags = [clean_line(x) for x in (item.get("tags") or [])]
         if tags:
             t.append("\nTags: ", style="dim")

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ClassVar
 
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -215,6 +217,9 @@ class StreamList(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width  # without the scrollbar
         row = int(self.scroll_offset.y) + y
         base = self.rich_style
+        if y == 0 and not self._painted:
+            self._painted = True
+            self.post_message(self.Painted())
         if row >= len(self.ids):
             if not self.ids and y == 1:
                 msg = "  Loading…" if self.loading else "  " + self.empty_text
@@ -222,47 +227,56 @@ class StreamList(ScrollView, can_focus=True):
                 text.truncate(width, pad=True)
                 return Strip(text.render(self.app.console), width).apply_style(base)
             return Strip.blank(width, base)
-        if y == 0 and not self._painted:
-            self._painted = True
-            self.post_message(self.Painted())
         d = self.store.get_item(self.ids[row])
-        text = self._row_text(d, width, row == self.cursor)
-        segments = list(text.render(self.app.console))
-        return Strip(segments, width).apply_style(base).simplify()
+        return Strip(self._row_segments(d, width, row == self.cursor), width).apply_style(base)
 
-    def _row_text(self, d: dict[str, Any] | None, width: int, selected: bool) -> Text:
-        text = Text(end="", no_wrap=True, overflow="ellipsis")
+    def _row_segments(self, d: dict[str, Any] | None, width: int, selected: bool) -> list[Segment]:
+        """One row as Segments built by hand: ~10x cheaper than laying out a Rich
+        Text, which matters when a jump (``n``, ``G``) repaints every row."""
+        cur = None
+        if selected:
+            cur = self._style("stream--cursor" if self.has_focus else "stream--cursor-blur")
+
+        def seg(text: str, style: Style | None) -> Segment:
+            if cur is not None:
+                style = cur if style is None else style + cur
+            return Segment(text, style)
+
         if d is None:
-            text.append(" (gone)")
-            text.truncate(width, pad=True)
-            return text
+            return [seg(_fit(" (gone)", width), None)]
         unread = not d.get("read")
         st = self._style("stream--unread" if unread else "stream--read")
         if d.get("hidden"):
             st = st + self._style("stream--hidden")
-        text.append("●" if unread else " ", self._style("stream--mark"))
-        text.append("★" if d.get("starred") else " ", self._style("stream--star"))
-        text.append("↗" if d.get("shared") else " ", self._style("stream--shared"))
-        text.append(" ")
         src_w = min(SOURCE_WIDTH, max(6, width // 5))
-        source = Text(self._source(d["feed"]), no_wrap=True, overflow="ellipsis", end="")
-        source.truncate(src_w, pad=True, overflow="ellipsis")
-        text.append_text(source)
-        text.stylize(self._style("stream--source"), 4, 4 + src_w)
-        text.append(" ")
         when = age(d.get("published") or d.get("sort"), self._ref_now())
-        title_w = max(1, width - len(text) - AGE_WIDTH - 1)
-        title = Text(clean_line(d.get("title")) or "(untitled)", end="", no_wrap=True)
-        title.truncate(title_w, pad=True, overflow="ellipsis")
-        title.stylize(st)
-        text.append_text(title)
-        text.append(" ")
-        text.append(when.rjust(AGE_WIDTH), self._style("stream--age"))
-        text.truncate(width, pad=True)
-        if selected:
-            cur = "stream--cursor" if self.has_focus else "stream--cursor-blur"
-            text.stylize(self._style(cur))
-        return text
+        title_w = max(1, width - 4 - src_w - 1 - AGE_WIDTH - 1)
+        row = [
+            seg("●" if unread else " ", self._style("stream--mark")),
+            seg("★" if d.get("starred") else " ", self._style("stream--star")),
+            seg("↗" if d.get("shared") else " ", self._style("stream--shared")),
+            seg(" ", None),
+            seg(_fit(self._source(d["feed"]), src_w), self._style("stream--source")),
+            seg(" ", None),
+            seg(_fit(clean_line(d.get("title")) or "(untitled)", title_w), st),
+            seg(" ", None),
+            seg(when.rjust(AGE_WIDTH), self._style("stream--age")),
+        ]
+        used = 4 + src_w + 1 + title_w + 1 + max(AGE_WIDTH, cell_len(when))
+        if used < width:
+            row.append(seg(" " * (width - used), None))
+        elif used > width:  # a very narrow pane: cut the row to the width
+            return list(Segment.adjust_line_length(row, width))
+        return row
 
     def _ref_now(self) -> datetime | None:
         return self.clock() if self.clock else None
+
+
+def _fit(text: str, width: int) -> str:
+    """Pad or cut ``text`` to exactly ``width`` cells, with "…" when cut."""
+    if width <= 0:
+        return ""
+    if cell_len(text) <= width:
+        return set_cell_size(text, width)
+    return set_cell_size(text, width - 1) + "…"
