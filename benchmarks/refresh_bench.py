@@ -58,7 +58,7 @@ def main() -> int:
             + "".join(f'<outline text="f{i}" xmlUrl="{u}"/>' for i, u in enumerate(urls))
             + "</body></opml>"
         )
-        veille = [sys.executable, "-m", "veille.cli"]
+        veille = [sys.executable, "-m", "veille"]
         subprocess.run([*veille, "import", str(opml)], env=env, check=True, capture_output=True)
         cold, p = timed([*veille, "refresh"], env)
         print("veille cold:", p.stdout.strip() or p.stderr.strip())

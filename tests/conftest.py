@@ -61,7 +61,7 @@ def cli_proc(home: Path):
     def run(*args: str, timeout: float = 60, env: dict[str, str] | None = None) -> Run:
         e = {**os.environ, "VEILLE_HOME": str(home), **(env or {})}
         p = subprocess.run(
-            [sys.executable, "-m", "veille.cli", *args],
+            [sys.executable, "-m", "veille", *args],
             capture_output=True,
             text=True,
             timeout=timeout,

@@ -10,7 +10,10 @@ from pytest_httpserver import HTTPServer
 
 from tests.test_refresh import rss
 
-COMMANDS = ["add", "remove", "feeds", "import", "export", "refresh", "items", "mark"]
+COMMANDS = [
+    "add", "remove", "feeds", "import", "export", "refresh", "items", "mark",
+    "share", "shares", "send", "digest", "account",
+]  # fmt: skip
 
 
 def serve_feed(httpserver: HTTPServer, path: str = "/feed.xml", n: int = 3, **kw) -> str:

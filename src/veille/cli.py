@@ -420,5 +420,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 log.error("closing the store failed:\n%s", traceback.format_exc())
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # `python -m veille.cli`: run the imported module's main, so
+    from veille.cli import main as _main  # its exception classes are the ones raised
+
+    sys.exit(_main())

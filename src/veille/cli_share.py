@@ -25,20 +25,6 @@ from veille.share.outbox import OutboxError
 from veille.timeutil import age, parse_iso
 
 
-def _main_user_error() -> type[UserError]:
-    """The UserError that main() catches.
-
-    `python -m veille.cli` runs cli.py as ``__main__``: a second copy of the
-    module, whose UserError is not ``veille.cli.UserError``.
-    """
-    main = sys.modules.get("__main__")
-    spec = getattr(main, "__spec__", None)
-    cls = getattr(main, "UserError", None)
-    if spec is not None and spec.name == "veille.cli" and isinstance(cls, type):
-        return cls
-    return UserError
-
-
 def _guarded(func: Callable[[Ctx, argparse.Namespace], int]) -> Callable[..., int]:
     """Our errors become one line on stderr (no traceback), whichever way veille runs."""
 
@@ -46,12 +32,10 @@ def _guarded(func: Callable[[Ctx, argparse.Namespace], int]) -> Callable[..., in
     def run(ctx: Ctx, a: argparse.Namespace) -> int:
         try:
             return func(ctx, a)
-        except UserError as exc:
-            raise _main_user_error()(str(exc), exc.code) from None
         except acc.AccountError as exc:
-            raise _main_user_error()(str(exc), 2) from None
+            raise UserError(str(exc), 2) from None
         except OutboxError as exc:
-            raise _main_user_error()(str(exc)) from None
+            raise UserError(str(exc)) from None
 
     return run
 
@@ -67,7 +51,10 @@ def _secrets(ctx: Ctx) -> Any:
 def _read_line(prompt: str) -> str:
     sys.stderr.write(prompt)
     sys.stderr.flush()
-    return sys.stdin.readline().strip()
+    line = sys.stdin.readline().strip()
+    if not sys.stdin.isatty():
+        sys.stderr.write("\n")  # piped: end the prompt's line ourselves
+    return line
 
 
 # -------------------------------------------------------------------- share
@@ -380,10 +367,10 @@ async def _add_micropub(ctx: Ctx, a: argparse.Namespace) -> str:
 
 async def _add_command(ctx: Ctx, a: argparse.Namespace) -> str:
     name = _new_name(ctx, a.name or a.target)
-    if not a.command:
+    if not a.command_line:
         raise UserError('a command destination needs --command "CMD ARGS"')
-    _save(ctx, name, {"type": "command", "command": a.command}, {})
-    return f"added {name}: {a.command}"
+    _save(ctx, name, {"type": "command", "command": a.command_line}, {})
+    return f"added {name}: {a.command_line}"
 
 
 ADDERS = {
@@ -472,7 +459,9 @@ def register(sub: Any) -> None:
     t.add_argument("--name", help="name to share --to (default: from the target)")
     t.add_argument("--service", help="Bluesky PDS (default https://bsky.social)")
     t.add_argument("--token-file", metavar="FILE", help="Micropub token, read from this file")
-    t.add_argument("--command", help="command destination: the command line to run")
+    t.add_argument(
+        "--command", dest="command_line", help="command destination: the command line to run"
+    )
     t.add_argument("--visibility", choices=acc.VISIBILITIES, help="Mastodon visibility")
     t.add_argument("--language", help="default language of posts (ISO 639-1)")
     t.set_defaults(func=cmd_account_add)

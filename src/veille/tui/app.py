@@ -12,6 +12,7 @@ import asyncio
 import os
 import shlex
 import sys
+import threading
 import time
 import webbrowser
 from collections.abc import Callable, Iterable
@@ -30,7 +31,7 @@ from veille.config import Config
 from veille.paths import Paths
 from veille.render.hygiene import clean_line
 from veille.store.store import Store
-from veille.tui.keys import APP_KEYS, MAIN_KEYS, effective_keys, keymap_from_config
+from veille.tui.keys import APP_KEYS, MAIN_KEYS, SHARES_KEYS, effective_keys, keymap_from_config
 from veille.tui.state import UIState, load_state, save_state
 from veille.tui.themes import DEFAULT_THEME, load_themes
 
@@ -44,6 +45,7 @@ except ImportError:  # pragma: no cover
     add_subscription = import_opml = None  # type: ignore[assignment]
     OpmlError = Exception  # type: ignore[assignment,misc]
 
+OUTBOX_SECONDS = 30.0  # how often queued deliveries are looked at
 CONSOLE_BROWSERS = {"lynx", "w3m", "links", "links2", "elinks", "browsh", "carbonyl", "www-browser"}
 THEME_VARIABLES = {
     "veille-unread": "$foreground",
@@ -96,6 +98,10 @@ class VeilleApp(App[int]):
         self._started = False
         self._last_reload = 0.0
         self.first_paint_at: float | None = None
+        self._secrets: Any = None
+        self._share_limits: dict[str, tuple[int, int]] = {}  # mastodon account -> limits
+        self._limits_asked: set[str] = set()
+        self._send_lock = threading.Lock()
 
     # ------------------------------------------------------------ start-up
     def get_css_variables(self) -> dict[str, str]:
@@ -141,6 +147,8 @@ class VeilleApp(App[int]):
         if self.sync_seconds > 0:
             self.set_interval(self.sync_seconds, self._sync)
         if self.auto_update:
+            self.set_interval(OUTBOX_SECONDS, self._outbox_tick)
+            self.set_timer(3.0, self._outbox_tick)  # a share a crash left half-sent
             minutes = max(1, int(self.config["refresh_minutes"]))
             self.set_interval(minutes * 60, partial(self._auto_update))
             self.set_timer(2.0, partial(self._auto_update))
@@ -205,9 +213,10 @@ class VeilleApp(App[int]):
 
     def action_help(self) -> None:
         from veille.tui.screens.help import HelpScreen
+        from veille.tui.screens.shares import HelpWithShares
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.keys_conf))
+            self.push_screen(HelpWithShares(self.keys_conf))
 
     async def action_quit(self) -> None:
         self.save_ui()
@@ -217,7 +226,15 @@ class VeilleApp(App[int]):
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         from veille.tui.screens.main import MainScreen
+        from veille.tui.screens.shares import SharesScreen
 
+        if isinstance(screen, SharesScreen):
+            for kd in SHARES_KEYS:
+                yield SystemCommand(
+                    kd.description,
+                    f"key: {effective_keys(self.keys_conf, kd)}",
+                    partial(screen.run_action, kd.action or kd.id),
+                )
         if isinstance(screen, MainScreen):
             for kd in MAIN_KEYS:
                 keys = effective_keys(self.keys_conf, kd)
@@ -439,6 +456,130 @@ class VeilleApp(App[int]):
             self.push_screen(PickScreen("Several feeds found", choices), chosen)
             return
         self.notify(result.message or "No feed found.", severity="error", markup=False)
+
+    # ------------------------------------------------------------- sharing
+    @property
+    def secrets(self) -> Any:
+        """The secret store, opened on first use (a keyring backend can be slow)."""
+        if self._secrets is None:
+            from veille.share.accounts import open_secrets
+
+            self._secrets = open_secrets(self.paths.config)
+        return self._secrets
+
+    def share_accounts(self) -> dict[str, Any]:
+        """Every destination, with Mastodon limits learnt from the instance when known.
+
+        A broken ``[accounts]`` table is reported and leaves the Atom feed, so
+        sharing still works.
+        """
+        from dataclasses import replace
+
+        from veille.share.accounts import ATOM, Account, AccountError, atom_path, load_accounts
+        from veille.share.outbox import data_dir
+
+        try:
+            accounts = load_accounts(self.config, data_dir(self.store))
+        except AccountError as exc:
+            self.notify(f"config [accounts]: {_safe(exc)}", severity="error", markup=False)
+            path = atom_path(self.config, data_dir(self.store))
+            return {ATOM: Account(name=ATOM, type=ATOM, path=str(path))}
+        for name, account in accounts.items():
+            known = self._share_limits.get(name)
+            if account.type == "mastodon" and known is not None:
+                accounts[name] = replace(account, max_characters=known[0], url_length=known[1])
+        return accounts
+
+    def learn_limits(self, accounts: dict[str, Any], on_done: Callable[[], None]) -> None:
+        """Ask each Mastodon instance for its limits once, in the background."""
+        for name, account in accounts.items():
+            if account.type != "mastodon" or name in self._limits_asked:
+                continue
+            self._limits_asked.add(name)
+            self._limits_worker(name, account, on_done)
+
+    @work(thread=True, exit_on_error=False, group="limits")
+    def _limits_worker(self, name: str, account: Any, on_done: Callable[[], None]) -> None:
+        from veille.share.mastodon import MastodonClient
+
+        async def ask() -> tuple[int, int]:
+            token = self.secrets.get(account.secret("token")) or ""
+            async with MastodonClient(account.instance, token) as client:
+                return await client.limits()
+
+        try:
+            limits = asyncio.run(ask())
+        except Exception:  # only a nicer counter: the defaults stand
+            self._limits_asked.discard(name)
+            return
+        self.call_from_thread(self._limits_known, name, limits, on_done)
+
+    def _limits_known(
+        self, name: str, limits: tuple[int, int], on_done: Callable[[], None]
+    ) -> None:
+        self._share_limits[name] = limits
+        on_done()
+
+    def send_shares(self, share_ids: list[str] | None, accounts: dict[str, Any] | None) -> None:
+        """Send due deliveries (of ``share_ids``, or all) in a thread; results as notes."""
+        self._send_worker(share_ids, accounts, share_ids is not None)
+
+    @work(thread=True, exit_on_error=False, group="outbox")
+    def _send_worker(
+        self, share_ids: list[str] | None, accounts: dict[str, Any] | None, loud: bool
+    ) -> None:
+        from veille.share.outbox import send_pending
+
+        with self._send_lock:  # one sender in this process; the outbox locks across them
+            try:
+                done = asyncio.run(
+                    send_pending(
+                        self.store,
+                        self.config,
+                        self.secrets,
+                        share_ids=share_ids,
+                        accounts=accounts,
+                    )
+                )
+            except Exception as exc:
+                self.call_from_thread(
+                    self.notify, f"Sending failed: {_safe(exc)}", severity="error", markup=False
+                )
+                return
+        if done or loud:
+            self.call_from_thread(self._sent, done)
+
+    def _sent(self, done: list[tuple[str, str, Any]]) -> None:
+        """One notification per delivery: sent with its URL, queued or failed with why."""
+        for _sid, name, d in done:
+            if d.status == "sent":
+                msg, severity = f"{name}: sent" + (f" — {d.url}" if d.url else ""), "information"
+            elif d.status == "queued":
+                msg, severity = f"{name}: queued, will retry — {d.error or 'waiting'}", "warning"
+            else:
+                msg, severity = f"{name}: failed — {d.error or 'unknown error'}", "error"
+            self.notify(_safe(msg), severity=severity, markup=False, timeout=6)  # type: ignore[arg-type]
+        from veille.tui.screens.shares import SharesScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, SharesScreen):
+                screen.reload()
+        self._store_changed_soon()
+
+    def _store_changed_soon(self) -> None:
+        main = self.main_screen()
+        if main is not None:
+            main.stream.refresh_rows()
+
+    def _outbox_tick(self) -> None:
+        """Queued deliveries whose back-off is over go out; nothing to do costs a scan."""
+        pending = any(
+            d.get("status") in ("queued", "sending")
+            for doc in self.store.shares()
+            for d in (doc.get("deliveries") or {}).values()
+        )
+        if pending and not self._send_lock.locked():
+            self.send_shares(None, None)
 
     # ---------------------------------------------------------------- links
     def open_in_browser(self, url: str) -> None:

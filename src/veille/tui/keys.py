@@ -63,6 +63,12 @@ MAIN_KEYS: list[KeyDef] = [
     KeyDef("composer_taller", "right_curly_bracket", "Composer taller"),
     KeyDef("composer_shorter", "left_curly_bracket", "Composer shorter"),
     KeyDef("add_feed", "a", "Add a feed"),
+    # sharing (the composer pane and the outbox)
+    KeyDef("send_share", "ctrl+s", "Send the share (composer)", show=True),
+    KeyDef("quote", ">", "Quote the paragraph (or selection) in the comment"),
+    KeyDef("share_to", "ctrl+o", "Choose the share's destinations"),
+    KeyDef("share_tags", "ctrl+g", "Choose the share's hashtags"),
+    KeyDef("shares", "S", "Shares: what you shared, and its status", show=True),
 ]
 DIGIT_KEYS = [
     KeyDef(f"digit_{d}", str(d), f"Link number digit {d}", action=f"digit({d})") for d in range(10)
@@ -76,7 +82,15 @@ APP_KEYS: list[KeyDef] = [
     KeyDef("command_palette", "ctrl+p", "Commands"),
 ]
 
-ALL_KEYS = {k.id: k for k in [*MAIN_KEYS, *APP_KEYS]}
+# Keys of the Shares view (S).
+SHARES_KEYS: list[KeyDef] = [
+    KeyDef("share_open", "enter", "Open the shared item", show=True),
+    KeyDef("share_edit", "e", "Edit a failed share", show=True),
+    KeyDef("share_retry", "r", "Retry a failed share", show=True),
+    KeyDef("share_close", "escape", "Close the Shares view", show=True),
+]
+
+ALL_KEYS = {k.id: k for k in [*MAIN_KEYS, *APP_KEYS, *SHARES_KEYS]}
 
 
 def keymap_from_config(keys: dict[str, str]) -> tuple[dict[str, str], list[str]]:

@@ -21,15 +21,16 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
 from veille.render.hygiene import clean_line
-from veille.share.compose import make_via, render_text
+from veille.share.compose import make_via, quote_block, render_text, suggest_hashtags
 from veille.share.model import Share
 from veille.timeutil import iso, now
 from veille.tui.keys import DIGIT_KEYS, MAIN_KEYS
 from veille.tui.query import ViewSpec, all_tags, iter_view
 from veille.tui.screens.pickers import AskScreen, PickScreen
 from veille.tui.state import COMPOSER_HEIGHT, STREAM_WIDTH
-from veille.tui.widgets.composer import Composer
+from veille.tui.widgets.composer import Choices, Composer, ToggleBar, ToggleScreen
 from veille.tui.widgets.item import ItemView
+from veille.tui.widgets.preview import PreviewEntry
 from veille.tui.widgets.stream import StreamList
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ class MainScreen(Screen[None]):
         self._draft_saver = False
         self.progress_text = ""
         self.new_since_open = 0
+        self._accounts: dict[str, Any] | None = None  # share destinations, read once
 
     # -------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
@@ -271,6 +273,7 @@ class MainScreen(Screen[None]):
             if self._shown_id is not None or iid is None:
                 self.item_view.show_nothing("Nothing selected.")
                 self.composer.load(None, "", None)
+                self.composer.show_preview([])
             self._shown_id = None
             return
         new = iid != self._shown_id
@@ -280,7 +283,7 @@ class MainScreen(Screen[None]):
         when = (item.get("published") or item.get("sort") or "")[:16].replace("T", " ")
         self.item_view.show(item, store.get_content(iid), source=source, when=when)
         if new:
-            self.composer.load(iid, self._prefill(item, source), store.get_draft(iid))
+            self._load_composer(item, source, store.get_draft(iid))
             self._arm_mark_read(iid)
 
     def _prefill(self, item: dict[str, Any], source: str) -> str:
@@ -347,12 +350,15 @@ class MainScreen(Screen[None]):
     def on_composer_draft_changed(self, event: Composer.DraftChanged) -> None:
         event.stop()
         store = self.app.store
-        store.save_draft(
-            event.item_id,
-            {"item": event.item_id, "text": event.text, "updated": iso(now())},
-            durable=False,
-        )
+        draft = self.composer.draft() if event.item_id == self.composer.item_id else {}
+        draft.update({"item": event.item_id, "text": event.text, "updated": iso(now())})
+        store.save_draft(event.item_id, draft, durable=False)
         self.composer.mark_saved(True)
+        self._flush_soon()
+        self.update_preview()
+
+    def _flush_soon(self) -> None:
+        """Write the store from a thread, now-ish: a draft survives a kill -9."""
         self._draft_dirty = True
         if not self._draft_saver:
             self._draft_saver = True
@@ -366,6 +372,271 @@ class MainScreen(Screen[None]):
                 self.app.store.flush()
         finally:
             self._draft_saver = False
+
+    # ------------------------------------------------------------- sharing
+    def share_accounts(self) -> dict[str, Any]:
+        if self._accounts is None:
+            self._accounts = self.app.share_accounts()
+        return self._accounts
+
+    def _choices(self, item: dict[str, Any]) -> Choices:
+        """Defaults for a new share of ``item``: the configured destinations ticked,
+        every hashtag suggested by its categories ticked (the preview shows them)."""
+        from veille.share.accounts import default_destinations
+
+        accounts = self.share_accounts()
+        names = list(accounts)
+        ticked = [n for n in default_destinations(self.app.config, accounts) if n in accounts]
+        tags = suggest_hashtags(list(item.get("cats") or []))
+        return Choices(destinations=names, ticked=ticked, hashtags=tags, tags_on=list(tags))
+
+    def _load_composer(
+        self, item: dict[str, Any], source: str, draft: dict[str, Any] | None
+    ) -> None:
+        self.composer.load(item["id"], self._prefill(item, source), draft, self._choices(item))
+        self.update_preview()
+
+    def update_preview(self) -> None:
+        """Each ticked destination's text as the outbox will post it, and its counter."""
+        from veille.share.outbox import OutboxError, build_share, length_check
+
+        composer = self.composer
+        iid = composer.item_id
+        ticked = list(composer.choices.ticked)
+        if iid is None or not ticked:
+            composer.show_preview([])
+            return
+        accounts = self.share_accounts()
+        try:
+            share = build_share(
+                self.app.store,
+                self.app.config,
+                iid,
+                composer.text,
+                to=ticked,
+                hashtags=list(composer.choices.tags_on),
+                accounts=accounts,
+            )
+        except OutboxError as exc:
+            composer.show_preview([PreviewEntry("?", "", "", clean_line(str(exc)), False)])
+            return
+        entries = []
+        for name, d in share.deliveries.items():
+            verdict = length_check(share, d, accounts[name])
+            entries.append(PreviewEntry(name, d.kind, d.text, verdict.reason, verdict.ok))
+        composer.show_preview(entries)
+        ticked_accounts = {n: accounts[n] for n in ticked if n in accounts}
+        self.app.learn_limits(ticked_accounts, self._limits_learnt)
+
+    def _limits_learnt(self) -> None:
+        self._accounts = None
+        if self.is_mounted:
+            self.update_preview()
+
+    def on_toggle_bar_toggled(self, event: ToggleBar.Toggled) -> None:
+        event.stop()  # the composer handles its own; nothing else has toggles
+
+    def action_send_share(self) -> None:
+        """Save the share (the outbox writes it before any network call), then send it
+        from a thread; destinations over their limit are refused, with the reason."""
+        from veille.share.outbox import OutboxError, create_share, retry
+
+        composer = self.composer
+        iid = composer.item_id
+        if iid is None or self.app.store.get_item(iid) is None:
+            self.app.notify("Select an item, then c to write your comment.", timeout=3)
+            return
+        if not composer.text.strip() and self._focused_pane() != "composer":
+            # ctrl+s from the stream with nothing written: a slip, not a bare reshare
+            self.app.notify("Write your comment first: c opens the composer.", timeout=3)
+            return
+        if not composer.choices.ticked:
+            self.app.notify("No destination ticked: ctrl+o chooses.", severity="warning")
+            return
+        self.update_preview()
+        entries = composer.preview.entries
+        for e in entries:
+            if not e.ok:
+                self.app.notify(
+                    f"{clean_line(e.name)}: not sent — {clean_line(e.counter)}",
+                    severity="error",
+                    markup=False,
+                    timeout=6,
+                )
+        to = [e.name for e in entries if e.ok]
+        if not to:
+            return
+        accounts = self.share_accounts()
+        store, config = self.app.store, self.app.config
+        try:
+            if composer.share_id and store.get_share(composer.share_id):
+                doc = store.get_share(composer.share_id) or {}
+                if doc.get("hashtags") != composer.choices.tags_on:
+                    store.put_share({**doc, "hashtags": list(composer.choices.tags_on)})
+                share = retry(
+                    store, config, composer.share_id, to, composer.text, accounts=accounts
+                )
+            else:
+                share = create_share(
+                    store,
+                    config,
+                    iid,
+                    composer.text,
+                    to=to,
+                    hashtags=list(composer.choices.tags_on),
+                    accounts=accounts,
+                )
+        except (OutboxError, OSError) as exc:
+            self.app.notify(f"Not shared: {clean_line(str(exc))}", severity="error", markup=False)
+            return
+        # The share is on disk: only now may the draft go.
+        store.delete_draft(iid)
+        self._flush_soon()
+        self._changed([iid])
+        item = store.get_item(iid)
+        if item is not None:
+            self._load_composer(item, self._source_when(item)[0], None)
+        self.app.notify(f"Sharing to {', '.join(to)}…", markup=False, timeout=2)
+        self.app.send_shares([share.id], accounts)
+        self.action_back()
+
+    def action_quote(self) -> None:
+        """Quote the selection, else the paragraph at the top of the item pane."""
+        iid = self.stream.current_id
+        if iid is None:
+            self.app.notify("No item selected.", timeout=2)
+            return
+        if self.item_view.item_id != iid or self.composer.item_id != iid:
+            self._show_current()
+        selected = (self.get_selected_text() or "").strip()
+        paragraph = selected or self._paragraph_at_top()
+        if not paragraph.strip():
+            self.app.notify("Nothing to quote here.", timeout=2)
+            return
+        self.composer.insert_quote(quote_block(paragraph))
+        self.app.notify("Quoted into your comment (c to write).", timeout=2)
+
+    def _paragraph_at_top(self) -> str:
+        """The body paragraph under the item pane's top line (or the next one)."""
+        from rich._wrap import divide_line
+
+        from veille.tui.widgets.item import render_html, render_plain
+
+        view = self.item_view
+        iid = view.item_id
+        item = self.app.store.get_item(iid) if iid else None
+        if item is None or render_html is None:
+            return ""
+        content = self.app.store.get_content(iid)
+        html = content.get("html") or ""
+        width = max(20, view.size.width - 4)
+        if not html:
+            rendered = render_plain(item.get("summary") or "")
+        elif (content.get("type") or "html") == "text":
+            rendered = render_plain(html)
+        else:
+            rendered = render_html(html, base_url=item.get("link") or "", width_hint=width)
+        plain = rendered.text.plain
+        if not rendered.paragraphs:
+            return plain
+        body = view.query_one("#item-body", Static)
+        wrap = max(1, body.content_region.width or width)
+        top = max(0, int(view.scroll_y) - body.virtual_region.y)
+        offset, row = 0, 0
+        for line in plain.split("\n"):
+            breaks = divide_line(line, wrap, fold=True) if line else []
+            if row + len(breaks) + 1 > top:
+                k = top - row
+                offset += breaks[k - 1] if k > 0 else 0
+                break
+            row += len(breaks) + 1
+            offset += len(line) + 1
+        for start, end in rendered.paragraphs:
+            if end > offset and plain[start:end].strip():
+                return plain[start:end]
+        return ""
+
+    def _pick_toggles(self, group: str) -> None:
+        composer = self.composer
+        if composer.item_id is None:
+            self.app.notify("Select an item first.", timeout=2)
+            return
+        ch = composer.choices
+        if group == "to":
+            accounts = self.share_accounts()
+            options = []
+            for n in ch.destinations:
+                a = accounts[n]
+                label = f"{n}  ({a.type}{' · ' + a.target if a.target else ''})"
+                options.append((n, label, n in ch.ticked))
+            title = "Share to"
+        else:
+            if not ch.hashtags:
+                self.app.notify("No hashtags suggested for this item.", timeout=2)
+                return
+            options = [(t, "#" + t, t in ch.tags_on) for t in ch.hashtags]
+            title = "Hashtags"
+
+        def done(names: list[str] | None) -> None:
+            if names is not None:
+                composer.set_ticked(group, names)
+
+        self.app.push_screen(ToggleScreen(title, options), done)
+
+    def action_share_to(self) -> None:
+        self._pick_toggles("to")
+
+    def action_share_tags(self) -> None:
+        self._pick_toggles("tag")
+
+    def action_shares(self) -> None:
+        from veille.tui.screens.shares import SharesScreen
+
+        self.app.push_screen(SharesScreen())
+
+    def open_item(self, iid: str, *, focus: str = "item") -> None:
+        """Select ``iid`` in the stream (showing all items if the view hides it)."""
+        if self.app.store.get_item(iid) is None:
+            self.app.notify("That item is no longer in the store.", severity="warning")
+            return
+        stream = self.stream
+        try:
+            index = stream.ids.index(iid)
+        except ValueError:
+            self.query_one("#search", Input).display = False
+            self.app.ui.view = ViewSpec().to_json()
+            self.app.save_ui()
+            self.load_view(ViewSpec(), keep_id=iid)
+        else:
+            stream.move_to(index)
+        if self._show_timer is not None:
+            self._show_timer.stop()
+            self._show_timer = None
+        self._show_current()
+        if focus == "item":
+            self.action_focus_item()
+        elif focus == "composer":
+            self.action_compose()
+
+    def edit_share(self, share: Share) -> None:
+        """Back to the composer with a failed share's comment; ctrl+s retries it."""
+        iid = share.item_id
+        draft = {
+            "item": iid,
+            "text": share.comment,
+            "to": [n for n, d in share.deliveries.items() if d.status != "sent"],
+            "hashtags": list(share.hashtags),
+            "share_id": share.id,
+            "updated": iso(now()),
+        }
+        self.app.store.save_draft(iid, draft, durable=False)
+        self._flush_soon()
+        self.open_item(iid, focus="none")
+        item = self.app.store.get_item(iid)
+        if item is None:
+            return
+        self._load_composer(item, self._source_when(item)[0], draft)
+        self.action_compose()
 
     # ---------------------------------------------------------- navigation
     def action_cursor_down(self) -> None:

@@ -1,26 +1,100 @@
-"""The composer: "reshare with comment", prefilled for the selected item.
+"""The composer: "reshare with comment" for the selected item.
 
-Every edit is saved as a draft keyed by the item id; the durable write runs on
-a thread so typing never waits for fsync, and it follows each edit within a
-fraction of a second, so a ``kill -9`` loses at most that.
+The text area holds *your comment* only; the title, link and attribution come
+from the template (config ``share.template``) and are shown, filled, in the
+live preview beside it, exactly as each ticked destination will get them.  The
+comment stays a field of its own because the Atom feed, Micropub, the digest and
+search all use it apart from the title and link.
+
+Every edit (text, destinations, hashtags) is saved as a draft keyed by the item
+id; the durable write runs on a thread so typing never waits for fsync, and it
+follows each edit within a fraction of a second, so a ``kill -9`` loses at most that.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from rich.text import Text
-from textual.containers import Vertical
+from textual import events
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Static, TextArea
+from textual.screen import ModalScreen
+from textual.widgets import SelectionList, Static, TextArea
 
 from veille.render.hygiene import clean_line
+from veille.tui.widgets.preview import PreviewEntry, SharePreview
+
+TITLE = "Reshare with comment"
+
+
+@dataclass
+class Choices:
+    """What the composer lets you tick: destinations and suggested hashtags."""
+
+    destinations: list[str] = field(default_factory=list)  # every known destination
+    ticked: list[str] = field(default_factory=list)  # those that will get the share
+    hashtags: list[str] = field(default_factory=list)  # suggested (and kept) tags
+    tags_on: list[str] = field(default_factory=list)  # those that will be added
+
+
+class ToggleBar(Static):
+    """One line of toggles, "To: [x] atom [ ] work   Tags: [x] #python".
+
+    Clicking a toggle flips it; ctrl+o / ctrl+g open a keyboard picker.  It is
+    one Static (not a widget per toggle) so showing another item stays cheap.
+    """
+
+    class Toggled(Message):
+        def __init__(self, group: str, name: str) -> None:
+            super().__init__()
+            self.group = group  # "to" | "tag"
+            self.name = name
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.spans: list[tuple[int, int, str, str]] = []  # (start, end, group, name)
+
+    def show(self, choices: Choices) -> None:
+        t = Text(no_wrap=True, overflow="ellipsis", end="")
+        self.spans = []
+
+        def toggle(group: str, name: str, on: bool, label: str) -> None:
+            start = t.cell_len
+            t.append("☑ " if on else "☐ ", style="bold" if on else "dim")
+            t.append(clean_line(label), style="" if on else "dim")
+            self.spans.append((start, t.cell_len, group, name))
+            t.append("  ")
+
+        t.append("To: ", style="bold")
+        for name in choices.destinations:
+            toggle("to", name, name in choices.ticked, name)
+        if choices.hashtags:
+            t.append("  Tags: ", style="bold")
+            for tag in choices.hashtags:
+                toggle("tag", tag, tag in choices.tags_on, "#" + tag)
+        self.update(t)
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        for start, end, group, name in self.spans:
+            if start <= offset.x < end:
+                event.stop()
+                self.post_message(self.Toggled(group, name))
+                return
 
 
 class Composer(Vertical):
-    """A title line and a TextArea holding the share text."""
+    """Title line, toggles, then the comment beside the live preview."""
 
     class DraftChanged(Message):
+        """The comment or a toggle changed: save the draft, redraw the preview."""
+
         def __init__(self, item_id: str, text: str) -> None:
             super().__init__()
             self.item_id = item_id
@@ -29,52 +103,164 @@ class Composer(Vertical):
     def __init__(self, *, cursor_blink: bool = True, id: str | None = None) -> None:
         super().__init__(id=id)
         self.item_id: str | None = None
+        self.share_id: str | None = None  # set while editing a failed share
         self.prefill = ""
+        self.choices = Choices()
         self._loaded = ""
         self._blink = cursor_blink
+        self._saved = False
 
-    def compose(self):  # type: ignore[override]
-        yield Static(Text("Reshare with comment", style="bold"), id="composer-title")
-        area = TextArea(id="composer-text", soft_wrap=True, show_line_numbers=False)
-        area.cursor_blink = self._blink
-        yield area
+    def compose(self) -> ComposeResult:
+        yield Static(Text(TITLE, style="bold"), id="composer-title")
+        yield ToggleBar(id="composer-toggles")
+        with Horizontal(id="composer-body"):
+            area = TextArea(
+                id="composer-text",
+                soft_wrap=True,
+                show_line_numbers=False,
+                placeholder="Your comment… (the preview shows the whole post)",
+            )
+            area.cursor_blink = self._blink
+            yield area
+            yield SharePreview(id="composer-preview")
 
     @property
     def area(self) -> TextArea:
         return self.query_one("#composer-text", TextArea)
 
     @property
+    def preview(self) -> SharePreview:
+        return self.query_one(SharePreview)
+
+    @property
     def text(self) -> str:
+        """The comment as typed."""
         return self.area.text
 
-    def load(self, item_id: str | None, prefill: str, draft: dict[str, Any] | None) -> None:
-        """Show the draft of ``item_id`` (or the prefilled text when none)."""
+    def load(
+        self,
+        item_id: str | None,
+        prefill: str,
+        draft: dict[str, Any] | None,
+        choices: Choices | None = None,
+    ) -> None:
+        """Show the draft of ``item_id`` (or an empty comment when none).
+
+        ``prefill`` is the template filled for the item without a comment: what
+        the preview shows before you type.  ``choices`` are the defaults; a
+        draft's own destinations and hashtags win over them.
+        """
         self.item_id = item_id
         self.prefill = prefill
-        text = (draft or {}).get("text") if draft else None
-        self._loaded = text if isinstance(text, str) else prefill
+        draft = draft or {}
+        text = draft.get("text")
+        self._loaded = text if isinstance(text, str) else ""
+        self.share_id = draft.get("share_id") if isinstance(draft.get("share_id"), str) else None
+        ch = choices or Choices()
+        to = draft.get("to")
+        if isinstance(to, list):
+            ch.ticked = [str(n) for n in to if str(n) in ch.destinations]
+        tags = draft.get("hashtags")
+        if isinstance(tags, list):
+            tags = [str(t) for t in tags]
+            ch.hashtags = list(dict.fromkeys([*ch.hashtags, *tags]))
+            ch.tags_on = tags
+        self.choices = ch
         self.area.load_text(self._loaded)
-        self.area.move_cursor((0, 0))
-        title = self.query_one("#composer-title", Static)
-        label = Text("Reshare with comment", style="bold")
-        if draft:
-            label.append("  · draft saved", style="dim")
-        title.update(label)
+        self.area.move_cursor(self.area.document.end)
         self.area.disabled = item_id is None
+        self.query_one(ToggleBar).show(ch)
+        self.mark_saved(bool(draft))
 
     def mark_saved(self, saved: bool) -> None:
-        label = Text("Reshare with comment", style="bold")
+        self._saved = saved
+        label = Text(TITLE, style="bold")
+        if self.share_id:
+            label.append(f"  · editing failed share {self.share_id}", style="bold")
         if saved:
             label.append("  · draft saved", style="dim")
+        label.append("   ctrl+s send · ctrl+o to · ctrl+g tags · > quote · esc back", style="dim")
         self.query_one("#composer-title", Static).update(label)
+
+    def draft(self) -> dict[str, Any]:
+        """What the autosave keeps: the comment and every toggle."""
+        d: dict[str, Any] = {
+            "item": self.item_id,
+            "text": self.area.text,
+            "to": list(self.choices.ticked),
+            "hashtags": list(self.choices.tags_on),
+        }
+        if self.share_id:
+            d["share_id"] = self.share_id
+        return d
+
+    def show_preview(self, entries: list[PreviewEntry]) -> None:
+        self.preview.show(entries)
+
+    def set_ticked(self, group: str, names: list[str]) -> None:
+        """Replace the ticked destinations or hashtags (from a picker)."""
+        if group == "to":
+            self.choices.ticked = [n for n in self.choices.destinations if n in names]
+        else:
+            self.choices.tags_on = [t for t in self.choices.hashtags if t in names]
+        self._changed()
+
+    def toggle(self, group: str, name: str) -> None:
+        current = self.choices.ticked if group == "to" else self.choices.tags_on
+        names = [n for n in current if n != name] if name in current else [*current, name]
+        self.set_ticked(group, names)
+
+    def insert_quote(self, block: str) -> None:
+        """Add a quote block at the end of the comment, then a blank line to write on."""
+        text = self.area.text.rstrip("\n")
+        sep = "\n\n" if text else ""
+        self.area.load_text(text + sep + block + "\n\n")
+        self.area.move_cursor(self.area.document.end)
+        self._changed()
+
+    def _changed(self) -> None:
+        self.query_one(ToggleBar).show(self.choices)
+        if self.item_id is None:
+            return
+        self._loaded = self.area.text
+        self.post_message(self.DraftChanged(self.item_id, self.area.text))
+
+    def on_toggle_bar_toggled(self, event: ToggleBar.Toggled) -> None:
+        event.stop()
+        if self.item_id is not None:
+            self.toggle(event.group, event.name)
 
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
         event.stop()
         if self.item_id is None or self.area.text == self._loaded:
             return  # our own load_text, not an edit
-        self._loaded = self.area.text
-        self.post_message(self.DraftChanged(self.item_id, self.area.text))
+        self._changed()
 
 
-def heading(title: str) -> Text:
-    return Text(clean_line(title), style="bold")
+class ToggleScreen(ModalScreen[list[str] | None]):
+    """Tick destinations or hashtags from the keyboard: space toggles, enter keeps."""
+
+    BINDINGS = [
+        Binding("escape", "dismiss(None)", "Cancel", show=False),
+        Binding("enter", "keep", "Keep", show=False, priority=True),
+    ]
+
+    def __init__(self, title: str, options: list[tuple[str, str, bool]]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.options = options  # (value, label, ticked)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(Text(self.title_text, style="bold"))
+            yield SelectionList[str](
+                *[(Text(clean_line(label)), value, on) for value, label, on in self.options],
+                id="toggle-list",
+            )
+            yield Static(Text("space ticks · enter keeps · esc cancels", style="dim"))
+
+    def on_mount(self) -> None:
+        self.query_one(SelectionList).focus()
+
+    def action_keep(self) -> None:
+        self.dismiss(list(self.query_one(SelectionList).selected))
