@@ -8,7 +8,7 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from veille.share import atomfeed
+from veille import atomicfile
 from veille.share.atomfeed import entry_id, write_atom
 from veille.share.model import Share
 
@@ -133,7 +133,7 @@ def test_failed_write_keeps_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyP
     def broken_fsync(fd: int) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(atomfeed.os, "fsync", broken_fsync)
+    monkeypatch.setattr(atomicfile.os, "fsync", broken_fsync)
     with pytest.raises(OSError, match="No space"):
         write_atom(path, SHARES, **FEED)
     assert path.read_bytes() == before

@@ -13,8 +13,9 @@ from pathlib import Path
 import orjson
 import pytest
 
+from veille.atomicfile import write_atomic
 from veille.model import ParsedEntry, ParsedFeed
-from veille.store.jsonfile import atomic_write_bytes, load
+from veille.store.jsonfile import load
 from veille.store.store import Store, StoreError
 
 
@@ -184,10 +185,10 @@ def test_corrupt_file_is_set_aside_and_store_reopens(tmp_path: Path) -> None:
 
 def test_atomic_write_leaves_old_content_on_failure(tmp_path: Path) -> None:
     target = tmp_path / "f.json"
-    atomic_write_bytes(target, b'{"v": 1}')
+    write_atomic(target, b'{"v": 1}')
 
     with pytest.raises(TypeError):
-        atomic_write_bytes(target, object())  # type: ignore[arg-type]
+        write_atomic(target, object())  # type: ignore[arg-type]
     assert orjson.loads(target.read_bytes()) == {"v": 1}
     assert not list(tmp_path.glob(".*.tmp"))
 

@@ -181,12 +181,12 @@ def cmd_import(ctx: Ctx, a: argparse.Namespace) -> int:
 
 
 def cmd_export(ctx: Ctx, a: argparse.Namespace) -> int:
-    from veille.store.jsonfile import atomic_write_bytes
+    from veille.atomicfile import write_atomic
     from veille.subscriptions import export_opml
 
     text = export_opml(ctx.store)
     if a.file and a.file != "-":
-        atomic_write_bytes(Path(a.file), text.encode("utf-8"))
+        write_atomic(Path(a.file), text.encode("utf-8"))
         print(f"exported {len(ctx.store.feeds())} feeds to {a.file}", file=sys.stderr)
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")

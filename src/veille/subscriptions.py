@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 
 from veille.config import Config
 from veille.fetch.discover import FeedCandidate, discover
-from veille.fetch.http import Fetcher
 from veille.fetch.opml import OpmlError, OutlineFeed, read_opml, write_opml
+from veille.fetch.update import fetcher_for
 from veille.store.store import Store
 
 __all__ = ["AddResult", "OpmlError", "add_subscription", "export_opml", "import_opml"]
@@ -41,17 +41,6 @@ def normalize_url(url: str) -> str:
     return u
 
 
-def _fetcher(config: Config) -> Fetcher:
-    return Fetcher(
-        concurrency=config["fetch.concurrency"],
-        per_host=config["fetch.per_host"],
-        connect_timeout=config["fetch.connect_timeout"],
-        read_timeout=config["fetch.read_timeout"],
-        total_timeout=config["fetch.total_timeout"],
-        max_body=int(config["fetch.max_body_mb"] * 2**20),
-    )
-
-
 async def add_subscription(
     store: Store,
     config: Config,
@@ -70,7 +59,7 @@ async def add_subscription(
     if known is not None:
         return AddResult(known, False, message=f"already subscribed: {known['url']}")
 
-    async with _fetcher(config) as fetcher:
+    async with fetcher_for(config) as fetcher:
 
         async def get(u: str) -> tuple[int | None, str, bytes | None, str]:
             res = await fetcher.get_page(u)

@@ -118,6 +118,18 @@ def select_feeds(
     return chosen, held
 
 
+def fetcher_for(config: Config) -> Fetcher:
+    """A Fetcher with the limits and time-outs of ``[fetch]`` in config.toml."""
+    return Fetcher(
+        concurrency=config["fetch.concurrency"],
+        per_host=config["fetch.per_host"],
+        connect_timeout=config["fetch.connect_timeout"],
+        read_timeout=config["fetch.read_timeout"],
+        total_timeout=config["fetch.total_timeout"],
+        max_body=int(config["fetch.max_body_mb"] * 2**20),
+    )
+
+
 def parse_and_hash(body: bytes, url: str, headers: dict[str, str]) -> ParsedFeed:
     """parse_feed plus the entries' content hashes, computed in the worker."""
     parsed = parse_feed(body, url, headers)
@@ -170,14 +182,7 @@ async def refresh_feeds(
             executor, parse_and_hash, result.body or b"", result.final_url, headers
         )
 
-    fetcher = Fetcher(
-        concurrency=config["fetch.concurrency"],
-        per_host=config["fetch.per_host"],
-        connect_timeout=config["fetch.connect_timeout"],
-        read_timeout=config["fetch.read_timeout"],
-        total_timeout=config["fetch.total_timeout"],
-        max_body=int(config["fetch.max_body_mb"] * 2**20),
-    )
+    fetcher = fetcher_for(config)
     try:
         async with fetcher:
 

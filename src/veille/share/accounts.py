@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from veille.atomicfile import write_atomic
 from veille.config import Config, ConfigError, parse_config
-from veille.share.atomfeed import write_atomic
 from veille.share.secrets import SecretStore
 
 KINDS = ("mastodon", "bluesky", "micropub", "command")

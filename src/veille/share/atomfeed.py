@@ -9,17 +9,16 @@ atomically so a reader polling it never sees half a feed.
 
 from __future__ import annotations
 
-import contextlib
 import html
-import os
 import re
-import tempfile
 import uuid
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
 
 from veille import __version__
+from veille.atomicfile import write_atomic
+from veille.share.compose import paragraphs_html
 from veille.share.model import Share
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -67,16 +66,8 @@ def _safe_url(url: str) -> str:
 
 def comment_html(share: Share) -> str:
     """The comment as escaped HTML paragraphs, '> ' runs as blockquotes, then "via"."""
-    parts: list[str] = []
-    for para in re.split(r"\n\s*\n", xml_text(share.comment).strip()):
-        lines = [ln.rstrip() for ln in para.strip("\n").split("\n")]
-        if not any(lines):
-            continue
-        if all(ln.startswith(">") for ln in lines):
-            inner = "<br>".join(html.escape(ln[1:].lstrip()) for ln in lines)
-            parts.append(f"<blockquote><p>{inner}</p></blockquote>")
-        else:
-            parts.append("<p>" + "<br>".join(html.escape(ln) for ln in lines) + "</p>")
+    body = paragraphs_html(xml_text(share.comment))
+    parts: list[str] = [body] if body else []
     via = xml_text(share.via).strip()
     if via:
         link = _safe_url(share.source_url) or _safe_url(share.link)
@@ -144,43 +135,6 @@ def build_atom(
         _entry(feed, share, author)
     ET.indent(feed)
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so readers see the old file or the new, never half.
-
-    A temp file in the same directory is written, fsynced and renamed over
-    ``path``; on any error the temp file is removed and ``path`` is untouched.
-    The new file keeps the old one's mode (0644 under the umask when new).
-    """
-    path = Path(path)
-    try:
-        mode = path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o644 & ~umask
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fchmod(f.fileno(), mode)
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    try:  # make the rename itself durable; not possible everywhere
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def write_atom(

@@ -9,6 +9,7 @@ not reach attributes (``{title.__class__}``) nor fail on a stray brace.
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 
@@ -145,3 +146,20 @@ def quote_block(paragraph: str) -> str:
     """A paragraph as a '> ' quote, for quoting the item in the comment."""
     lines = clean_text(paragraph).strip("\n").split("\n")
     return "\n".join(f"> {line.rstrip()}" if line.strip() else ">" for line in lines)
+
+
+def paragraphs_html(comment: str) -> str:
+    """A comment as escaped HTML: blank-line paragraphs, "> " runs as blockquotes.
+
+    Shared by the Atom feed and the digest so a comment reads the same in both."""
+    parts: list[str] = []
+    for para in re.split(r"\n\s*\n", comment.strip()):
+        lines = [ln.rstrip() for ln in para.strip("\n").split("\n")]
+        if not any(lines):
+            continue
+        if all(ln.startswith(">") for ln in lines):
+            inner = "<br>".join(html.escape(ln[1:].lstrip()) for ln in lines)
+            parts.append(f"<blockquote><p>{inner}</p></blockquote>")
+        else:
+            parts.append("<p>" + "<br>".join(html.escape(ln) for ln in lines) + "</p>")
+    return "\n".join(parts)

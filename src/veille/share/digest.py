@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from itertools import groupby
 from typing import Literal
 
-from veille.share.compose import clean_text
+from veille.share.compose import clean_text, paragraphs_html
 from veille.share.model import Share
 
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -135,17 +135,7 @@ def _markdown(picked: list[tuple[datetime, Share]], title: str, span: str) -> st
 
 
 def _html_comment(comment: str) -> str:
-    parts = []
-    for para in re.split(r"\n\s*\n", clean_text(comment).strip()):
-        lines = [ln.rstrip() for ln in para.strip("\n").split("\n")]
-        if not any(lines):
-            continue
-        if all(ln.startswith(">") for ln in lines):
-            inner = "<br>".join(html.escape(ln[1:].lstrip()) for ln in lines)
-            parts.append(f"<blockquote><p>{inner}</p></blockquote>")
-        else:
-            parts.append("<p>" + "<br>".join(html.escape(ln) for ln in lines) + "</p>")
-    return "\n".join(parts)
+    return paragraphs_html(clean_text(comment))
 
 
 _CSS = (

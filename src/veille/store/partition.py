@@ -3,7 +3,7 @@
 TinyDB's stock ``JSONStorage`` re-reads and rewrites the whole file on every
 call (0.58 s per update at 50k items).  Here the storage keeps the parsed data
 in memory: ``write`` only marks it dirty, and the store's flusher thread writes
-the file later with :func:`atomic_write_bytes`.  Changes are also recorded as
+the file later with :func:`veille.atomicfile.write_atomic`.  Changes are also recorded as
 *pending operations* (put / patch / delete per document), so when another
 process replaced the file meanwhile we reload it and replay only our own
 changes on top: field-level merge, no lost writes.
@@ -22,7 +22,8 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Table
 
-from veille.store.jsonfile import atomic_write_bytes, dump, load
+from veille.atomicfile import write_atomic
+from veille.store.jsonfile import dump, load
 
 Sig = str | tuple[int, int, int] | None
 TOKEN_KEY = "_w"  # first key of every file we write: a random token per write
@@ -210,5 +211,5 @@ class Partition:
     def write(self, payload: tuple[str, bytes]) -> None:
         """Write what :meth:`serialize` returned and remember the version we wrote."""
         token, data = payload
-        atomic_write_bytes(self.path, data)
+        write_atomic(self.path, data)
         self.sig = token

@@ -6,13 +6,12 @@ previous state, never half a file; a damaged file just means defaults.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from veille.atomicfile import write_atomic
 
 STREAM_WIDTH = (20, 80)  # percent of the screen width
 COMPOSER_HEIGHT = (4, 30)  # rows
@@ -55,14 +54,4 @@ def load_state(path: Path) -> UIState:
 def save_state(path: Path, state: UIState) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = json.dumps(asdict(state), indent=2, sort_keys=True).encode()
-    fd, tmp = tempfile.mkstemp(prefix=".ui-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, payload)
