@@ -43,7 +43,8 @@ def test_tmux_smoke(tmp_path: Path):
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             screen = _capture(sock, session)
-            if "Story 0 from feed 0" in screen and "Reshare with comment" in screen:
+            wanted = ("Story 0 from feed 0", "Reshare with comment", "unread /", "Links:")
+            if all(w in screen for w in wanted):  # a loaded CI machine paints in steps
                 break
             time.sleep(0.2)
         assert "veille" in screen and "unread /" in screen  # status bar
@@ -52,7 +53,11 @@ def test_tmux_smoke(tmp_path: Path):
         assert "[@click=app.quit]Click[/]" in screen  # literal, not markup
         assert "Links:" in screen  # item pane with numbered links
         _tmux(sock, "send-keys", "-t", session, "j", check=True)
-        time.sleep(0.5)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if "Story 0 from feed 1" in _capture(sock, session):
+                break
+            time.sleep(0.1)
         assert "Story 0 from feed 1" in _capture(sock, session)
         _tmux(sock, "send-keys", "-t", session, "q", check=True)
         deadline = time.monotonic() + 10
