@@ -37,6 +37,15 @@ def main() -> int:
     ap.add_argument("--no-newsboat", action="store_true")
     args = ap.parse_args()
 
+    # Installed software has its bytecode cached; this environment sets
+    # PYTHONDONTWRITEBYTECODE, which would make every run recompile veille
+    # (~0.15 s per process).  Compile once, as `pip install` does.
+    import veille
+
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(Path(veille.__file__).parent)],
+        check=True,
+    )
     server = subprocess.Popen(
         [sys.executable, str(HERE / "feedserver.py"), str(args.feeds), str(args.items)],
         stdin=subprocess.PIPE,

@@ -151,6 +151,14 @@ def main() -> None:
         t = time.perf_counter()
         build(home, args.items)
         print(f"built a store of {args.items:,} items in {time.perf_counter() - t:.1f} s\n")
+        # As installed software: bytecode compiled once (this environment sets
+        # PYTHONDONTWRITEBYTECODE, which would recompile veille at every start).
+        import veille
+
+        subprocess.run(
+            [sys.executable, "-m", "compileall", "-q", str(Path(veille.__file__).parent)],
+            check=True,
+        )
         times, rss_kb, how = startup(home, args.runs)
         res = asyncio.run(in_process(home))
         rss_mb = res.pop("_rss_mb")[0]

@@ -194,6 +194,19 @@ def cmd_export(ctx: Ctx, a: argparse.Namespace) -> int:
 
 
 def cmd_refresh(ctx: Ctx, a: argparse.Namespace) -> int:
+    import os
+
+    from veille.fetch.update import fork_pool
+
+    # Before the store starts its flusher thread: forking is safe only now.
+    pool = fork_pool(ctx.config["fetch.workers"] or (os.cpu_count() or 1))
+    try:
+        return _refresh(ctx, a, pool)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _refresh(ctx: Ctx, a: argparse.Namespace, pool: Any) -> int:
     from veille.fetch.update import Progress, refresh_feeds
 
     store = ctx.store
@@ -211,7 +224,12 @@ def cmd_refresh(ctx: Ctx, a: argparse.Namespace) -> int:
 
     summary = asyncio.run(
         refresh_feeds(
-            store, ctx.config, feed_ids=ids, due_only=a.due, on_progress=show if tty else None
+            store,
+            ctx.config,
+            feed_ids=ids,
+            due_only=a.due,
+            on_progress=show if tty else None,
+            executor=pool,
         )
     )
     if tty and summary.feeds:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -142,6 +143,23 @@ def _warm() -> None:
     """Runs once in each worker so they start while the first bodies download."""
 
 
+def fork_pool(workers: int) -> Executor:
+    """Parser processes forked from a caller that has no other thread yet.
+
+    The CLI calls this before it opens the store (whose flusher is a thread):
+    forking is then safe, and ~0.3 s faster than a forkserver, whose fresh
+    interpreter must import feedparser before the first body can be parsed.
+    """
+    import feedparser  # noqa: F401  - imported once here, inherited by the workers
+
+    if threading.active_count() > 1:  # not safe to fork: fall back
+        return _pool(POOL_THRESHOLD, workers)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+    for _ in range(workers):
+        pool.submit(_warm)
+    return pool
+
+
 def _pool(n_feeds: int, workers: int) -> Executor:
     if n_feeds < POOL_THRESHOLD:
         return ThreadPoolExecutor(max_workers=1)
@@ -162,7 +180,14 @@ async def refresh_feeds(
     feed_ids: list[str] | None = None,
     due_only: bool = False,
     on_progress: Callable[[Progress], None] | None = None,
+    executor: Executor | None = None,
 ) -> Summary:
+    """Poll feeds (all not held back, the named ones, or the due ones).
+
+    ``executor``: parser processes the caller made (see :func:`fork_pool`); it
+    stays the caller's to shut down.  Without one, a pool is made when enough
+    feeds are polled to pay for it."""
+    own_executor = executor is None
     feeds, held = select_feeds(store, feed_ids=feed_ids, due_only=due_only)
     summary = Summary(feeds=len(feeds), held_back=held)
     if not feeds:
@@ -171,7 +196,8 @@ async def refresh_feeds(
     loop = asyncio.get_running_loop()
     progress = Progress(0, len(feeds), 0, 0)
 
-    executor: Executor | None = _pool(len(feeds), workers) if len(feeds) >= POOL_THRESHOLD else None
+    if executor is None and len(feeds) >= POOL_THRESHOLD:
+        executor = _pool(len(feeds), workers)
 
     async def parse(result: FetchResult) -> ParsedFeed:
         nonlocal executor
@@ -214,7 +240,7 @@ async def refresh_feeds(
                 if on_progress is not None:
                     on_progress(progress)
     finally:
-        if executor is not None:
+        if executor is not None and own_executor:
             executor.shutdown(wait=True, cancel_futures=True)
     store.apply_retention(keep_days=config["keep_days"], max_per_feed=config["max_items_per_feed"])
     return summary
