@@ -71,6 +71,8 @@ def startup(home: Path, runs: int) -> tuple[list[float], int, str]:
         env = {**os.environ, "VEILLE_HOME": str(home), "VEILLE_TUI_BENCH": str(marker)}
         t0 = time.time()
         if use_tmux:
+            # A session left by an interrupted run must not stop this one.
+            subprocess.run(["tmux", "kill-session", "-t", f"vbench{i}"], capture_output=True)
             inner = " ".join([f"VEILLE_HOME={home}", f"VEILLE_TUI_BENCH={marker}", *map(str, cmd)])
             subprocess.run(
                 ["tmux", "new-session", "-d", "-s", f"vbench{i}", "-x", "160", "-y", "50", inner],
@@ -80,10 +82,11 @@ def startup(home: Path, runs: int) -> tuple[list[float], int, str]:
             env["TEXTUAL_HEADLESS"] = "1"
             subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 60
-        while not marker.exists() and time.time() < deadline:
+        fields: list[str] = []
+        while len(fields) != 2 and time.time() < deadline:  # the app may be mid-write
             time.sleep(0.01)
-        time.sleep(0.05)
-        painted, kb = marker.read_text().split()
+            fields = marker.read_text().split() if marker.exists() else []
+        painted, kb = fields
         times.append(float(painted) - t0)
         rss = max(rss, int(kb))
         if use_tmux:

@@ -28,6 +28,7 @@ from veille.store.store import Store
 from veille.timeutil import age
 
 SOURCE_WIDTH = 18
+STRIP_CACHE = 2000  # rows kept drawn; cleared whole when full (cheap, rare)
 AGE_WIDTH = 4
 
 
@@ -76,6 +77,7 @@ class StreamList(ScrollView, can_focus=True):
         self._titles_version = -1
         self._painted = False
         self._styles: dict[str, Style] | None = None
+        self._strips: dict[tuple[Any, ...], Strip] = {}
         self._now: datetime | None = None
 
     # ----------------------------------------------------------------- data
@@ -135,6 +137,7 @@ class StreamList(ScrollView, can_focus=True):
 
     def refresh_rows(self) -> None:
         self._titles_version = -1
+        self._strips.clear()
         self.refresh()
 
     # --------------------------------------------------------------- cursor
@@ -184,6 +187,7 @@ class StreamList(ScrollView, can_focus=True):
 
     def notify_style_update(self) -> None:
         self._styles = None
+        self._strips.clear()
         super().notify_style_update()
 
     def on_focus(self) -> None:
@@ -228,7 +232,23 @@ class StreamList(ScrollView, can_focus=True):
                 return Strip(text.render(self.app.console), width).apply_style(base)
             return Strip.blank(width, base)
         d = self.store.get_item(self.ids[row])
-        return Strip(self._row_segments(d, width, row == self.cursor), width).apply_style(base)
+        selected = row == self.cursor
+        if d is None:
+            return Strip(self._row_segments(d, width, selected), width).apply_style(base)
+        # A scroll by one row repaints every row; all but one were drawn in the
+        # last frame, so they come from this cache (keyed by all they show).
+        key = (
+            d["id"], width, selected, selected and self.has_focus, d.get("read"),
+            d.get("starred"), d.get("shared"), d.get("hidden"), d.get("title"), d["feed"],
+            self._titles_version, age(d.get("published") or d.get("sort"), self._ref_now()),
+        )  # fmt: skip
+        strip = self._strips.get(key)
+        if strip is None:
+            strip = Strip(self._row_segments(d, width, selected), width).apply_style(base)
+            if len(self._strips) >= STRIP_CACHE:
+                self._strips.clear()
+            self._strips[key] = strip
+        return strip
 
     def _row_segments(self, d: dict[str, Any] | None, width: int, selected: bool) -> list[Segment]:
         """One row as Segments built by hand: ~10x cheaper than laying out a Rich
