@@ -223,3 +223,40 @@ def test_no_traceback_reaches_the_user(cli_proc) -> None:
     assert "Traceback" not in r.err and r.err.startswith("veille:")
     r = cli_proc("items", "--limit", "x")
     assert r.code == 2 and "Traceback" not in r.err
+
+
+def test_refresh_shows_a_progress_bar_on_a_terminal(home: Path, httpserver: HTTPServer) -> None:
+    """On a TTY: a bar with feeds done/total, new items and errors, then one summary."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from veille.paths import get_paths
+    from veille.store.store import Store
+
+    with Store(get_paths().store) as s:
+        for i in range(5):
+            s.add_feed(serve_feed(httpserver, f"/f{i}.xml", prefix=f"p{i}"))
+    main_fd, tty_fd = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "veille", "refresh"],
+        stdout=subprocess.PIPE,
+        stderr=tty_fd,
+        env={**os.environ, "VEILLE_HOME": str(home)},
+    )
+    out, _ = proc.communicate(timeout=60)
+    os.close(tty_fd)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(main_fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(main_fd)
+    assert proc.returncode == 0
+    assert b"5/5 feeds" in seen and b"15 new" in seen and b"0 errors" in seen
+    assert out.decode().strip() == "5 feeds polled, 15 new items"
