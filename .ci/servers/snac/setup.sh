@@ -14,14 +14,19 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 LIST=/etc/apt/sources.list.d/bookworm-backports.sources
 if ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
-    # Same mirror as the existing Debian entry (deb822 format).
-    $SUDO tee "$LIST" >/dev/null <<'SRC'
-Types: deb
-URIs: http://deb.debian.org/debian
-Suites: bookworm-backports
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SRC
+    # The same mirror as the machine's existing Debian entry (deb822 or one-line format).
+    MIRROR=$(grep -hs '^URIs:' /etc/apt/sources.list.d/*.sources | grep -v security \
+        | head -n 1 | awk '{print $2}')
+    if [ -z "$MIRROR" ]; then
+        MIRROR=$(grep -hs '^deb ' /etc/apt/sources.list | grep -v security \
+            | head -n 1 | awk '{print $2}')
+    fi
+    if [ -z "$MIRROR" ]; then
+        echo "no Debian entry in apt's sources to copy the mirror from" >&2
+        exit 1
+    fi
+    printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: %s\n' \
+        "$MIRROR" /usr/share/keyrings/debian-archive-keyring.gpg | $SUDO tee "$LIST" >/dev/null
 fi
 
 $SUDO apt-get update -qq
