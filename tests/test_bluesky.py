@@ -13,12 +13,11 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import pytest
 from pytest_httpserver import HTTPServer
 
 from tests.servers import bluesky as pds_module
-from tests.servers.bluesky import BlueskyServer, expired_access_token
+from tests.servers.bluesky import BlueskyServer, expired_access_token, list_posts
 from tests.servers.mastodon import free_port
 from veille.share.bluesky import (
     MAX_BLOB_BYTES,
@@ -58,16 +57,6 @@ async def client(bluesky_pds: BlueskyServer) -> AsyncIterator[BlueskyClient]:
         bluesky_pds.base_url, bluesky_pds.handle, bluesky_pds.app_password
     ) as c:
         yield c
-
-
-async def list_posts(base_url: str, did: str) -> list[dict]:
-    async with httpx.AsyncClient(base_url=base_url) as http:
-        r = await http.get(
-            "/xrpc/com.atproto.repo.listRecords",
-            params={"repo": did, "collection": "app.bsky.feed.post", "limit": 100},
-        )
-        r.raise_for_status()
-        return r.json()["records"]
 
 
 def share_key(name: str) -> str:

@@ -24,7 +24,7 @@ from pytest_httpserver import HTTPServer
 from tests.servers import bluesky as pds_module
 from tests.servers import fake_mastodon as fake_module
 from tests.servers import micropub as micropub_module
-from tests.servers.bluesky import BlueskyServer
+from tests.servers.bluesky import BlueskyServer, list_posts
 from tests.servers.fake_mastodon import FakeMastodon
 from tests.servers.micropub import MicropubServer
 from tests.test_bluesky import png
@@ -353,16 +353,6 @@ async def test_kill_9_while_posting_to_mastodon(env: Env, fake_mastodon: FakeMas
     assert share.deliveries["fake"].url == fake_mastodon.statuses[0]["url"]
     assert share.deliveries["atom"].status == "sent"
     assert share.comment == comment and env.store.get_item(env.items[1]["id"])["shared"]
-
-
-async def list_posts(base_url: str, did: str) -> list[dict]:
-    async with httpx.AsyncClient(base_url=base_url) as http:
-        r = await http.get(
-            "/xrpc/com.atproto.repo.listRecords",
-            params={"repo": did, "collection": "app.bsky.feed.post", "limit": 100},
-        )
-        r.raise_for_status()
-        return r.json()["records"]
 
 
 def bluesky_config(service: str, handle: str) -> str:

@@ -93,6 +93,17 @@ def _stop(proc: subprocess.Popen[str]) -> None:
             proc.wait()
 
 
+async def list_posts(base_url: str, did: str) -> list[dict]:
+    """The account's posts, read back from the PDS (to count what was created)."""
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        r = await http.get(
+            "/xrpc/com.atproto.repo.listRecords",
+            params={"repo": did, "collection": "app.bsky.feed.post", "limit": 100},
+        )
+        r.raise_for_status()
+        return r.json()["records"]
+
+
 def start_pds() -> tuple[subprocess.Popen[str], dict, float]:
     """Start pds.mjs; returns the process, its ready line and the start-up seconds.
 

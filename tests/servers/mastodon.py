@@ -22,6 +22,8 @@ from typing import NamedTuple
 import httpx
 import pytest
 
+from tests.servers import stop
+
 OOB = "urn:ietf:wg:oauth:2.0:oob"
 USERNAME = "veille"
 
@@ -192,9 +194,4 @@ def snac_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SnacServer
         token = oauth_token(base_url, USERNAME, password)
         yield SnacServer(base_url, token, USERNAME, password)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop(proc)

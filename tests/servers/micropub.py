@@ -16,6 +16,8 @@ from typing import Any, NamedTuple
 
 import pytest
 
+from tests.servers import stop
+
 from .mastodon import missing
 
 REPO = Path(__file__).resolve().parents[2]
@@ -64,10 +66,5 @@ def micropub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Microp
 
         yield MicropubServer(f"http://127.0.0.1:{port}/indieweb/micropub/", token, posts)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop(proc)
         log.close()
