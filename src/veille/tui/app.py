@@ -568,7 +568,7 @@ class VeilleApp(App[int]):
 
     def _store_changed_soon(self) -> None:
         main = self.main_screen()
-        if main is not None:
+        if main is not None and main.built:
             main.stream.refresh_rows()
 
     def _outbox_tick(self) -> None:

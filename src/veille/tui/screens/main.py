@@ -81,6 +81,8 @@ class MainScreen(Screen[None]):
                 yield Composer(cursor_blink=self.app.cursor_blink, id="composer")
         yield Footer(compact=True)
 
+    built = False  # set at the end of on_mount, once the panes exist
+
     @property
     def stream(self) -> StreamList:
         return self.query_one(StreamList)
@@ -101,6 +103,7 @@ class MainScreen(Screen[None]):
         self.apply_layout()
         self.stream.focus()
         self.load_view(self.view, reset=True)
+        self.built = True
 
     def on_resize(self) -> None:
         self.apply_layout()
@@ -200,6 +203,8 @@ class MainScreen(Screen[None]):
 
     def reload_view(self) -> None:
         """The store changed under us (refresh, another process): keep the cursor."""
+        if not self.built:  # on_mount loads the view anyway
+            return
         self.stream.refresh_rows()
         self.load_view(self.view, keep_id=self.stream.current_id)
         self._shown_id = None
@@ -219,7 +224,9 @@ class MainScreen(Screen[None]):
 
     # ------------------------------------------------------------- status
     def update_status(self) -> None:
-        if not self.is_mounted:
+        # The app's timers may tick while this screen is still being mounted:
+        # its widgets are not there until on_mount has run.
+        if not self.built:
             return
         app = self.app
         t = Text(no_wrap=True, overflow="ellipsis", end="")
