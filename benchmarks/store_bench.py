@@ -19,10 +19,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from veille.model import ParsedEntry, ParsedFeed
+from veille.domain.entries import ParsedEntry, ParsedFeed
 from veille.store.partition import file_sig
 from veille.store.store import Store
-from veille.timeutil import iso
+from veille.util.dates import iso
 
 WORDS = [
     "veille",
@@ -82,7 +82,7 @@ OPEN = """
 import time, sys
 t0 = time.perf_counter()
 from veille.store.store import Store
-from veille.timeutil import iso
+from veille.util.dates import iso
 t = time.perf_counter()
 s = Store(sys.argv[1], autoflush=False)
 n = len(s)

@@ -27,10 +27,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from veille.model import ParsedEntry, ParsedFeed  # noqa: E402
+from veille.domain.entries import ParsedEntry, ParsedFeed  # noqa: E402
 from veille.paths import get_paths  # noqa: E402
 from veille.store.store import Store  # noqa: E402
-from veille.timeutil import iso  # noqa: E402
+from veille.util.dates import iso  # noqa: E402
 
 FEEDS = 200
 

@@ -43,7 +43,7 @@ class Run:
 @pytest.fixture
 def cli(home: Path, capsys: pytest.CaptureFixture[str]):
     """Run `veille ARGS` in-process; returns exit code, stdout, stderr."""
-    from veille.cli import main
+    from veille.cli.main import main
 
     def run(*args: str) -> Run:
         capsys.readouterr()

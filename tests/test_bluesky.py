@@ -19,7 +19,7 @@ from pytest_httpserver import HTTPServer
 from tests.servers import bluesky as pds_module
 from tests.servers.bluesky import BlueskyServer, expired_access_token, list_posts
 from tests.servers.mastodon import free_port
-from veille.share.bluesky import (
+from veille.clients.bluesky import (
     MAX_BLOB_BYTES,
     BlueskyClient,
     BlueskyError,

@@ -32,7 +32,7 @@ def test_readme_documents_every_key_with_its_default() -> None:
 @pytest.mark.parametrize(
     ("text", "needle"),
     [
-        ("refresh_minutes = \"soon\"\n", "refresh_minutes (line 1): expected int"),
+        ('refresh_minutes = "soon"\n', "refresh_minutes (line 1): expected int"),
         ("\n\nkeep_days = 0\n", "keep_days (line 3): must be at least 1"),
         ("[fetch]\nper_host = true\n", "fetch.per_host (line 2): expected int"),
         ("[refresh.tags]\nnews = -5\n", "refresh.tags.news (line 2)"),
@@ -50,7 +50,7 @@ def test_invalid_values_give_one_line_naming_key_and_line(text: str, needle: str
 
 def test_intervals_per_feed_then_tag_then_global() -> None:
     cfg = parse_config(
-        'refresh_minutes = 45\n[refresh.tags]\nnews = 10\nslow = 600\n'
+        "refresh_minutes = 45\n[refresh.tags]\nnews = 10\nslow = 600\n"
         '[refresh.feeds]\n"https://a.example/feed" = 120\n'
     )
     assert cfg.interval_minutes("https://a.example/feed", ["news"]) == 120

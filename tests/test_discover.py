@@ -9,7 +9,7 @@ import httpx
 import pytest
 from pytest_httpserver import HTTPServer
 
-from veille.fetch.discover import (
+from veille.sources.feed.discover import (
     COMMON_PATHS,
     Discovery,
     FeedCandidate,

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from veille import USER_AGENT
-from veille.fetch.http import (
+from veille.net.fetcher import (
     ACCEPT_FEEDS,
     ACCEPT_PAGES,
     ERROR_KINDS,

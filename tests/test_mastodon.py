@@ -12,7 +12,7 @@ from tests.servers import fake_mastodon as fake_module
 from tests.servers import mastodon as snac_module
 from tests.servers.fake_mastodon import FakeMastodon
 from tests.servers.mastodon import SnacServer, free_port, oob_login
-from veille.share.mastodon import (
+from veille.clients.mastodon import (
     MastodonClient,
     MastodonError,
     authorize_url,

@@ -10,7 +10,7 @@ import pytest
 from tests.servers import micropub as micropub_module
 from tests.servers.mastodon import free_port
 from tests.servers.micropub import MicropubServer
-from veille.share.micropub import MicropubError, config, post_bookmark
+from veille.clients.micropub import MicropubError, config, post_bookmark
 
 micropub_server = micropub_module.micropub_server  # the fixture (conftest.py is the lead's)
 

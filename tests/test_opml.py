@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from veille.fetch.opml import (
+from veille.subscriptions.opml import (
     OpmlError,
     OutlineFeed,
     http_url,

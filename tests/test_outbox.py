@@ -29,9 +29,9 @@ from tests.servers.fake_mastodon import FakeMastodon
 from tests.servers.micropub import MicropubServer
 from tests.test_bluesky import png
 from veille.config import Config
+from veille.domain.share import Share
 from veille.share.accounts import load_accounts
 from veille.share.atomfeed import entry_id
-from veille.share.model import Share
 from veille.share.outbox import INTERRUPTED, create_share, retry, send_pending
 from veille.share.secrets import SecretStore
 from veille.store.store import Store

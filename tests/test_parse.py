@@ -10,9 +10,9 @@ from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
-from veille.fetch.jsonfeed import parse_json_feed
-from veille.fetch.parse import looks_like_html, parse_feed
-from veille.model import ParsedFeed
+from veille.domain.entries import ParsedFeed
+from veille.sources.feed.jsonfeed import parse_json_feed
+from veille.sources.feed.parse import looks_like_html, parse_feed
 
 FEED_URL = "https://example.com/blog/feed.xml"
 

@@ -12,7 +12,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from veille.config import Config
-from veille.fetch.update import refresh_feeds
+from veille.refresh.runner import refresh_feeds
 from veille.store.store import Store
 
 
@@ -161,7 +161,7 @@ def test_429_retry_after_is_honoured(httpserver: HTTPServer, store: Store) -> No
     f, _ = store.add_feed(httpserver.url_for("/busy"))
     refresh(store)
     doc = store.get_feed(f["id"])
-    from veille.timeutil import now, parse_iso
+    from veille.util.dates import now, parse_iso
 
     wait = (parse_iso(doc["retry_until"]) - now()).total_seconds()
     assert 3500 < wait <= 3600
@@ -181,7 +181,7 @@ def test_ttl_and_max_age_push_next_poll(httpserver: HTTPServer, store: Store) ->
     b, _ = store.add_feed(httpserver.url_for("/cc"))
     refresh(store)
     la, lb = store.get_feed(a["id"]), store.get_feed(b["id"])
-    from veille.timeutil import parse_iso
+    from veille.util.dates import parse_iso
 
     def minutes(doc):
         return (parse_iso(doc["next_poll"]) - parse_iso(doc["last_fetch"])).total_seconds() / 60

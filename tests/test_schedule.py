@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from veille.fetch.schedule import (
+from veille.refresh.schedule import (
     RETRY_AFTER_CAP_SECONDS,
     backoff_until,
     describe_next,

@@ -8,9 +8,9 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from veille import atomicfile
+from veille.domain.share import Share
 from veille.share.atomfeed import entry_id, write_atom
-from veille.share.model import Share
+from veille.util import atomicfile
 
 FEED = {"title": "Shared with veille", "author": "Ana Curator", "feed_id": "tag:veille,2026:shares"}
 

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from veille.config import SCHEMA
+from veille.domain.share import Delivery, Share, idempotency_key
 from veille.share.compose import (
     DEFAULT_TEMPLATE,
     hashtag_line,
@@ -15,7 +16,6 @@ from veille.share.compose import (
     render_text,
     suggest_hashtags,
 )
-from veille.share.model import Delivery, Share, idempotency_key
 
 
 def make_share(**kw: object) -> Share:

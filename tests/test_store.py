@@ -13,10 +13,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from veille.atomicfile import write_atomic
-from veille.model import ParsedEntry, ParsedFeed
+from veille.domain.entries import ParsedEntry, ParsedFeed
 from veille.store.jsonfile import load
 from veille.store.store import Store, StoreError
+from veille.util.atomicfile import write_atomic
 
 
 def feed_of(n: int, prefix: str = "k", **kw) -> ParsedFeed:
@@ -197,7 +197,7 @@ WRITER = textwrap.dedent(
     """
     import sys, itertools
     from veille.store.store import Store
-    from veille.model import ParsedEntry, ParsedFeed
+    from veille.domain.entries import ParsedEntry, ParsedFeed
     s = Store(sys.argv[1], flush_delay=0.0)
     f, _ = s.add_feed("https://a.example/feed")
     print("ready", flush=True)
@@ -236,7 +236,7 @@ TWO_PROC = textwrap.dedent(
     """
     import sys, time
     from veille.store.store import Store
-    from veille.model import ParsedEntry, ParsedFeed
+    from veille.domain.entries import ParsedEntry, ParsedFeed
     role, root = sys.argv[1], sys.argv[2]
     s = Store(root, flush_delay=0.01)
     if role == "tui":

@@ -158,7 +158,7 @@ async def test_mark_all_read_is_undoable(env):
 async def test_space_and_b_page_the_item(tmp_path):
     paths = make_paths(tmp_path)
     store = Store(paths.store)
-    from veille.model import ParsedEntry, ParsedFeed
+    from veille.domain.entries import ParsedEntry, ParsedFeed
 
     feed, _ = store.add_feed("https://long.example/feed", title="Long")
     body = "".join(f"<p>Paragraph {i} of a long article.</p>" for i in range(200))
@@ -423,7 +423,7 @@ async def test_feed_text_is_never_markup(env):
 async def test_new_items_do_not_move_the_cursor(env):
     store, paths = env
     from tests.tui_helpers import NOW, entries
-    from veille.model import ParsedFeed
+    from veille.domain.entries import ParsedFeed
 
     async with make_app(store, paths).run_test(size=(160, 16)) as pilot:
         screen = await started(pilot)
@@ -442,7 +442,7 @@ async def test_new_items_do_not_move_the_cursor(env):
 
 async def test_sync_shows_items_from_another_process(env):
     store, paths = env
-    from veille.model import ParsedEntry, ParsedFeed
+    from veille.domain.entries import ParsedEntry, ParsedFeed
 
     app = make_app(store, paths, sync_seconds=0.2)
     async with app.run_test(size=SIZE) as pilot:

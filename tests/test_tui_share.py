@@ -16,14 +16,14 @@ from rich.console import Console
 from tests.servers import fake_mastodon as fake_module
 from tests.servers.fake_mastodon import FakeMastodon
 from tests.tui_helpers import NOW, build_store, make_app, make_config, make_paths
-from veille.model import ParsedEntry, ParsedFeed
+from veille.domain.entries import ParsedEntry, ParsedFeed
+from veille.domain.share import Share
 from veille.share.accounts import open_secrets
-from veille.share.model import Share
 from veille.store.store import Store
-from veille.timeutil import iso
 from veille.tui.screens.main import MainScreen
 from veille.tui.screens.shares import SharesScreen
 from veille.tui.widgets.composer import ToggleScreen
+from veille.util.dates import iso
 
 fake_mastodon = fake_module.fake_mastodon  # the fixture, bound here by name
 

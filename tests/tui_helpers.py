@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from veille.config import Config, parse_config
-from veille.model import ParsedEntry, ParsedFeed
+from veille.domain.entries import ParsedEntry, ParsedFeed
 from veille.paths import Paths, get_paths
 from veille.store.store import Store
-from veille.timeutil import iso
+from veille.util.dates import iso
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -80,7 +80,7 @@ def build_store(root: Path, *, feeds: int = 3, per_feed: int = 8, hostile: bool 
 
 def corpus_store(root: Path, names: Iterable[str] = CORPUS_FEEDS) -> Store:
     """A store filled from real feeds of ../shared/corpus (caller skips if absent)."""
-    from veille.fetch.parse import parse_feed
+    from veille.sources.feed.parse import parse_feed
 
     store = Store(root)
     for name in names:

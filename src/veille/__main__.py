@@ -2,6 +2,6 @@
 
 import sys
 
-from veille.cli import main
+from veille.cli.main import main
 
 sys.exit(main())

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from veille.atomicfile import write_atomic
 from veille.config import Config, ConfigError, parse_config
 from veille.share.secrets import SecretStore
+from veille.util.atomicfile import write_atomic
 
 KINDS = ("mastodon", "bluesky", "micropub", "command")
 ATOM = "atom"  # the built-in destination: your own Atom feed

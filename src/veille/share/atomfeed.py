@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from veille import __version__
-from veille.atomicfile import write_atomic
+from veille.domain.share import Share
 from veille.share.compose import paragraphs_html
-from veille.share.model import Share
+from veille.util.atomicfile import write_atomic
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"

@@ -13,8 +13,8 @@ import html
 import re
 import unicodedata
 
+from veille.domain.share import Share
 from veille.render import hygiene
-from veille.share.model import Share
 
 DEFAULT_TEMPLATE = "{comment}\n\n{title}\n{link}\n{via}"  # = config "share.template"
 

@@ -19,16 +19,16 @@ from typing import Any
 import httpx
 
 from veille import USER_AGENT
+from veille.clients.bluesky import MAX_BLOB_BYTES, BlueskyClient, rkey_for
+from veille.clients.errors import RemoteError, clean_message
+from veille.clients.mastodon import MastodonClient
+from veille.clients.micropub import post_bookmark
 from veille.config import Config
+from veille.domain.share import Delivery, Share
 from veille.share import length
 from veille.share.accounts import ATOM, Account
 from veille.share.atomfeed import write_atom
-from veille.share.bluesky import MAX_BLOB_BYTES, BlueskyClient, rkey_for
 from veille.share.compose import clean_text
-from veille.share.errors import RemoteError, clean_message
-from veille.share.mastodon import MastodonClient
-from veille.share.micropub import post_bookmark
-from veille.share.model import Delivery, Share
 from veille.share.secrets import SecretStore
 
 COMMAND_TIMEOUT = 60.0

@@ -14,8 +14,8 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from itertools import groupby
 from typing import Literal
 
+from veille.domain.share import Share
 from veille.share.compose import clean_text, paragraphs_html
-from veille.share.model import Share
 
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _RELATIVE = re.compile(r"(\d{1,6})\s*([mhdw])")

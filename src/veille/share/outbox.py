@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from veille.config import Config
+from veille.domain.share import Delivery, Share
 from veille.share import length
 from veille.share.accounts import ATOM, Account, default_destinations, load_accounts
 from veille.share.compose import make_via, render_text, suggest_hashtags
 from veille.share.destinations import DeliveryError, send
-from veille.share.model import Delivery, Share
 from veille.share.secrets import SecretStore
 from veille.store.lock import ProcessLock
-from veille.timeutil import parse_iso
+from veille.util.dates import parse_iso
 
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = 30.0  # seconds, doubled per attempt

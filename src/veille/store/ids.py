@@ -7,7 +7,7 @@ import secrets
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from veille.model import ParsedEntry
+    from veille.domain.entries import ParsedEntry
 
 
 def item_id(source_id: str, entry_key: str) -> str:

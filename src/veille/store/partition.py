@@ -22,8 +22,8 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Table
 
-from veille.atomicfile import write_atomic
 from veille.store.jsonfile import dump, load
+from veille.util.atomicfile import write_atomic
 
 Sig = str | tuple[int, int, int] | None
 TOKEN_KEY = "_w"  # first key of every file we write: a random token per write

@@ -31,12 +31,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from veille.atomicfile import remove_stale_temps
-from veille.model import ParsedEntry, ParsedFeed
+from veille.domain.entries import ParsedEntry, ParsedFeed
 from veille.store.ids import entry_hash, item_id, new_feed_id
 from veille.store.lock import ProcessLock
 from veille.store.partition import Partition
-from veille.timeutil import iso, now, parse_iso
+from veille.util.atomicfile import remove_stale_temps
+from veille.util.dates import iso, now, parse_iso
 
 log = logging.getLogger(__name__)
 

@@ -36,11 +36,11 @@ from veille.tui.state import UIState, load_state, save_state
 from veille.tui.themes import DEFAULT_THEME, load_themes
 
 try:  # written in parallel with the TUI; the app must run without them
-    from veille.fetch.update import refresh_feeds
+    from veille.refresh.runner import refresh_feeds
 except ImportError:  # pragma: no cover
     refresh_feeds = None  # type: ignore[assignment]
 try:
-    from veille.subscriptions import OpmlError, add_subscription, import_opml
+    from veille.subscriptions.subscribe import OpmlError, add_subscription, import_opml
 except ImportError:  # pragma: no cover
     add_subscription = import_opml = None  # type: ignore[assignment]
     OpmlError = Exception  # type: ignore[assignment,misc]
@@ -500,7 +500,7 @@ class VeilleApp(App[int]):
 
     @work(thread=True, exit_on_error=False, group="limits")
     def _limits_worker(self, name: str, account: Any, on_done: Callable[[], None]) -> None:
-        from veille.share.mastodon import MastodonClient
+        from veille.clients.mastodon import MastodonClient
 
         async def ask() -> tuple[int, int]:
             token = self.secrets.get(account.secret("token")) or ""

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from veille.atomicfile import write_atomic
+from veille.util.atomicfile import write_atomic
 
 STREAM_WIDTH = (20, 80)  # percent of the screen width
 COMPOSER_HEIGHT = (4, 30)  # rows

@@ -20,10 +20,9 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
+from veille.domain.share import Share
 from veille.render.hygiene import clean_line
 from veille.share.compose import make_via, quote_block, render_text, suggest_hashtags
-from veille.share.model import Share
-from veille.timeutil import iso, now
 from veille.tui.keys import DIGIT_KEYS, MAIN_KEYS
 from veille.tui.query import ViewSpec, all_tags, iter_view
 from veille.tui.screens.pickers import AskScreen, PickScreen
@@ -32,6 +31,7 @@ from veille.tui.widgets.composer import Choices, Composer, ToggleBar, ToggleScre
 from veille.tui.widgets.item import ItemView
 from veille.tui.widgets.preview import PreviewEntry
 from veille.tui.widgets.stream import StreamList
+from veille.util.dates import iso, now
 
 if TYPE_CHECKING:
     from veille.tui.app import VeilleApp

@@ -18,8 +18,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
+from veille.domain.share import Share
 from veille.render.hygiene import clean_line
-from veille.share.model import Share
 from veille.tui.keys import SHARES_KEYS, effective_keys
 from veille.tui.screens.help import HelpScreen, _pretty
 

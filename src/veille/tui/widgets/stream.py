@@ -25,7 +25,7 @@ from textual.strip import Strip
 
 from veille.render.hygiene import clean_line
 from veille.store.store import Store
-from veille.timeutil import age
+from veille.util.dates import age
 
 SOURCE_WIDTH = 18
 STRIP_CACHE = 2000  # rows kept drawn; cleared whole when full (cheap, rare)

@@ -24,8 +24,8 @@ from html.parser import HTMLParser
 from typing import Literal
 from urllib.parse import urljoin, urlsplit
 
-from veille.fetch.opml import http_url
 from veille.render.hygiene import clean_line
+from veille.subscriptions.opml import http_url
 
 __all__ = [
     "COMMON_PATHS",

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from veille.model import ParsedEntry, ParsedFeed
+from veille.domain.entries import ParsedEntry, ParsedFeed
 from veille.render.hygiene import clean_line, clean_text, html_to_text
 
 __all__ = ["looks_like_html", "parse_feed"]
@@ -72,7 +72,9 @@ def _parse(body: bytes, url: str, headers: dict[str, str]) -> ParsedFeed:
         body = _BOM + stripped if body.startswith(_BOM) else stripped
     ctype = headers.get("content-type", "").split(";")[0].strip().lower()
     if stripped[:1] == b"{" or (ctype in _JSON_TYPES and stripped[:1] != b"<"):
-        from veille.fetch.jsonfeed import parse_json_feed  # lazy: it imports helpers from here
+        from veille.sources.feed.jsonfeed import (
+            parse_json_feed,  # lazy: it imports helpers from here
+        )
 
         return parse_json_feed(body, url)
     return _parse_xml(body, url, headers)

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 import httpx
 
 from veille import PROJECT_URL, USER_AGENT
-from veille.share.errors import RemoteError, clean_message
+from veille.clients.errors import RemoteError, clean_message
 
 OOB_REDIRECT = "urn:ietf:wg:oauth:2.0:oob"
 DEFAULT_SCOPES = "read write"

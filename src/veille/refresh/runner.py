@@ -19,13 +19,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from veille.config import Config
-from veille.fetch.http import Fetcher, FetchRequest, FetchResult
-from veille.fetch.parse import parse_feed
-from veille.fetch.schedule import backoff_until, next_poll
-from veille.model import ParsedFeed
+from veille.domain.entries import ParsedFeed
+from veille.net.fetcher import Fetcher, FetchRequest, FetchResult
+from veille.refresh.schedule import backoff_until, next_poll
+from veille.sources.feed.parse import parse_feed
 from veille.store.ids import entry_hash
 from veille.store.store import Store
-from veille.timeutil import iso, now, parse_iso
+from veille.util.dates import iso, now, parse_iso
 
 # Below this many bodies to parse, a process pool costs more than it saves.
 POOL_THRESHOLD = 4
@@ -166,7 +166,7 @@ def _pool(n_feeds: int, workers: int) -> Executor:
     # forkserver: the caller (TUI, store flusher) has threads, and forking a
     # threaded process can deadlock the child; the server preloads the parser.
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["veille.fetch.parse", "feedparser"])
+    ctx.set_forkserver_preload(["veille.sources.feed.parse", "feedparser"])
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
     for _ in range(workers):
         pool.submit(_warm)

@@ -21,7 +21,7 @@ from veille import __version__
 from veille.config import Config, ConfigError, load_config
 from veille.paths import Paths, get_paths
 from veille.store.store import Store, StoreError
-from veille.timeutil import age, now, parse_iso
+from veille.util.dates import age, now, parse_iso
 
 log = logging.getLogger("veille")
 LAZY_FIRST_ITEMS = 3000
@@ -76,7 +76,7 @@ def _relative(ts: str | None) -> str:
         return "never"
     secs = (dt - now()).total_seconds()
     if secs > 0:
-        from veille.fetch.schedule import describe_next
+        from veille.refresh.schedule import describe_next
 
         return describe_next(dt, now())
     if secs > -60:
@@ -86,7 +86,7 @@ def _relative(ts: str | None) -> str:
 
 # ----------------------------------------------------------------- commands
 def cmd_add(ctx: Ctx, a: argparse.Namespace) -> int:
-    from veille.subscriptions import add_subscription
+    from veille.subscriptions.subscribe import add_subscription
 
     res = asyncio.run(
         add_subscription(ctx.store, ctx.config, a.url, title=a.title or "", tags=a.tag, pick=a.pick)
@@ -101,7 +101,7 @@ def cmd_add(ctx: Ctx, a: argparse.Namespace) -> int:
         raise UserError(res.message)
     _out(res.message)
     if res.created and res.feed is not None and not a.no_fetch:
-        from veille.fetch.update import refresh_feeds
+        from veille.refresh.runner import refresh_feeds
 
         summary = asyncio.run(refresh_feeds(ctx.store, ctx.config, feed_ids=[res.feed["id"]]))
         out = summary.outcomes[0] if summary.outcomes else None
@@ -165,7 +165,7 @@ def cmd_feeds(ctx: Ctx, a: argparse.Namespace) -> int:
 
 
 def cmd_import(ctx: Ctx, a: argparse.Namespace) -> int:
-    from veille.subscriptions import OpmlError, import_opml
+    from veille.subscriptions.subscribe import OpmlError, import_opml
 
     try:
         added, known, skipped = import_opml(ctx.store, Path(a.file))
@@ -181,8 +181,8 @@ def cmd_import(ctx: Ctx, a: argparse.Namespace) -> int:
 
 
 def cmd_export(ctx: Ctx, a: argparse.Namespace) -> int:
-    from veille.atomicfile import write_atomic
-    from veille.subscriptions import export_opml
+    from veille.subscriptions.subscribe import export_opml
+    from veille.util.atomicfile import write_atomic
 
     text = export_opml(ctx.store)
     if a.file and a.file != "-":
@@ -196,7 +196,7 @@ def cmd_export(ctx: Ctx, a: argparse.Namespace) -> int:
 def cmd_refresh(ctx: Ctx, a: argparse.Namespace) -> int:
     import os
 
-    from veille.fetch.update import fork_pool
+    from veille.refresh.runner import fork_pool
 
     # Before the store starts its flusher thread: forking is safe only now.
     pool = fork_pool(ctx.config["fetch.workers"] or (os.cpu_count() or 1))
@@ -207,7 +207,7 @@ def cmd_refresh(ctx: Ctx, a: argparse.Namespace) -> int:
 
 
 def _refresh(ctx: Ctx, a: argparse.Namespace, pool: Any) -> int:
-    from veille.fetch.update import Progress, refresh_feeds
+    from veille.refresh.runner import Progress, refresh_feeds
 
     store = ctx.store
     ids = [_feed_by_ref(store, u)["id"] for u in a.urls] if a.urls else None
@@ -375,7 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--unstar", action="store_true")
     s.set_defaults(func=cmd_mark)
 
-    from veille.cli_share import register
+    from veille.cli.share import register
 
     register(sub)
     return p
@@ -438,7 +438,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 log.error("closing the store failed:\n%s", traceback.format_exc())
 
 
-if __name__ == "__main__":  # `python -m veille.cli`: run the imported module's main, so
-    from veille.cli import main as _main  # its exception classes are the ones raised
+if __name__ == "__main__":  # `python -m veille.cli.main`: run the imported module's main, so
+    from veille.cli.main import main as _main  # its exception classes are the ones raised
 
     sys.exit(_main())

@@ -17,12 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from veille.cli import Ctx, UserError, _json, _out
+from veille.cli.main import Ctx, UserError, _json, _out
+from veille.clients.errors import RemoteError
+from veille.domain.share import Delivery, Share
 from veille.share import accounts as acc
-from veille.share.errors import RemoteError
-from veille.share.model import Delivery, Share
 from veille.share.outbox import OutboxError
-from veille.timeutil import age, parse_iso
+from veille.util.dates import age, parse_iso
 
 
 def _guarded(func: Callable[[Ctx, argparse.Namespace], int]) -> Callable[..., int]:
@@ -275,7 +275,7 @@ def _save(ctx: Ctx, name: str, fields: dict[str, Any], secrets: dict[str, str]) 
 
 
 async def _add_mastodon(ctx: Ctx, a: argparse.Namespace) -> str:
-    from veille.share.mastodon import (
+    from veille.clients.mastodon import (
         MastodonClient,
         authorize_url,
         exchange_code,
@@ -320,7 +320,7 @@ async def _add_mastodon(ctx: Ctx, a: argparse.Namespace) -> str:
 
 
 async def _add_bluesky(ctx: Ctx, a: argparse.Namespace) -> str:
-    from veille.share.bluesky import BlueskyClient
+    from veille.clients.bluesky import BlueskyClient
 
     handle = a.target.strip().lstrip("@")
     service = (a.service or acc.DEFAULT_BLUESKY_SERVICE).rstrip("/")
@@ -343,7 +343,7 @@ async def _add_bluesky(ctx: Ctx, a: argparse.Namespace) -> str:
 
 
 async def _add_micropub(ctx: Ctx, a: argparse.Namespace) -> str:
-    from veille.share.micropub import config as micropub_config
+    from veille.clients.micropub import config as micropub_config
 
     endpoint = a.target.strip()
     if not endpoint.startswith(("http://", "https://")):

@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 
 from veille import USER_AGENT
-from veille.share.errors import RemoteError, clean_message
+from veille.clients.errors import RemoteError, clean_message
 from veille.share.facets import detect_facets, mention_handles, resolve_mentions
 from veille.share.length import (
     BLUESKY_MAX_BYTES,

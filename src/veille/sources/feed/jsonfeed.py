@@ -13,7 +13,9 @@ from typing import Any
 
 import orjson
 
-from veille.fetch.parse import (
+from veille.domain.entries import ParsedEntry, ParsedFeed
+from veille.render.hygiene import clean_line, clean_text
+from veille.sources.feed.parse import (
     ENCLOSURE_SCHEMES,
     entry_key,
     iso_utc,
@@ -22,8 +24,6 @@ from veille.fetch.parse import (
     safe_link,
     to_int,
 )
-from veille.model import ParsedEntry, ParsedFeed
-from veille.render.hygiene import clean_line, clean_text
 
 __all__ = ["parse_json_feed"]
 

@@ -14,8 +14,8 @@ from urllib.parse import urljoin
 
 import httpx
 
-from veille.share.errors import RemoteError
-from veille.share.mastodon import error_text, open_client, retry_after_seconds
+from veille.clients.errors import RemoteError
+from veille.clients.mastodon import error_text, open_client, retry_after_seconds
 
 
 class MicropubError(RemoteError):

@@ -11,10 +11,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from veille.config import Config
-from veille.fetch.discover import FeedCandidate, discover
-from veille.fetch.opml import OpmlError, OutlineFeed, read_opml, write_opml
-from veille.fetch.update import fetcher_for
+from veille.refresh.runner import fetcher_for
+from veille.sources.feed.discover import FeedCandidate, discover
 from veille.store.store import Store
+from veille.subscriptions.opml import OpmlError, OutlineFeed, read_opml, write_opml
 
 __all__ = ["AddResult", "OpmlError", "add_subscription", "export_opml", "import_opml"]
 

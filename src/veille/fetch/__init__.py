@@ -1,1 +1,0 @@
-"""Getting entries in: HTTP, parsing, discovery, OPML, scheduling. No Textual."""
