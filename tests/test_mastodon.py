@@ -18,8 +18,8 @@ from veille.clients.mastodon import (
     authorize_url,
     exchange_code,
     register_app,
-    retry_after_seconds,
 )
+from veille.net.httputil import retry_after_seconds
 
 # snac closes every connection after one answer: plain test clients must not keep them.
 ONE_SHOT = httpx.Limits(max_keepalive_connections=0)

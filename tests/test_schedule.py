@@ -6,13 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from veille.net.httputil import parse_max_age, parse_retry_after
 from veille.refresh.schedule import (
     RETRY_AFTER_CAP_SECONDS,
     backoff_until,
     describe_next,
     next_poll,
-    parse_max_age,
-    parse_retry_after,
 )
 
 NOW = datetime(2024, 3, 10, 12, 0, 0, tzinfo=UTC)

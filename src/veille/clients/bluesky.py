@@ -18,16 +18,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
 from veille import USER_AGENT
-from veille.clients.errors import RemoteError, clean_message
+from veille.clients.errors import RemoteError
+from veille.net.httputil import clean_message, is_transient, retry_after_seconds
 from veille.share.facets import detect_facets, mention_handles, resolve_mentions
 from veille.share.length import (
     BLUESKY_MAX_BYTES,
@@ -59,31 +58,6 @@ _EXPIRED = {"ExpiredToken", "InvalidToken"}
 
 class BlueskyError(RemoteError):
     """A failed XRPC call; ``error`` holds the XRPC error name, e.g. "ExpiredToken"."""
-
-
-def _retry_after(headers: Mapping[str, str], status: int) -> float | None:
-    """Seconds to wait: `Retry-After` (seconds or HTTP date), else on 429 `ratelimit-reset`.
-
-    `ratelimit-reset` (epoch seconds) rides on every response as the window's
-    end, so it only says when to retry once the limit was actually hit.
-    """
-    value = (headers.get("retry-after") or "").strip()
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            pass
-        try:
-            return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
-        except (TypeError, ValueError):
-            pass
-    reset = (headers.get("ratelimit-reset") or "").strip()
-    if status == 429 and reset:
-        try:
-            return max(0.0, float(reset) - time.time())
-        except ValueError:
-            pass
-    return None
 
 
 def is_tid(value: str) -> bool:
@@ -228,13 +202,13 @@ class BlueskyClient:
             error = body.get("error") if isinstance(body.get("error"), str) else None
             message = body.get("message") if isinstance(body.get("message"), str) else None
         text = clean_message(message or error or response.reason_phrase or "") or f"{nsid} failed"
-        transient = status == 429 or status >= 500 or status == 408
+        transient = is_transient(status)
         return BlueskyError(
             text,
             permanent=not transient,
             status=status,
             error=clean_message(error) if error else None,
-            retry_after=_retry_after(response.headers, status) if transient else None,
+            retry_after=retry_after_seconds(response.headers, status=status) if transient else None,
         )
 
     @staticmethod

@@ -2,16 +2,6 @@
 
 from __future__ import annotations
 
-from veille.render.hygiene import clean_line
-
-MESSAGE_MAX = 300
-
-
-def clean_message(text: str | None) -> str:
-    """Server text is untrusted: one line, no control characters, kept short."""
-    text = clean_line(text)
-    return text if len(text) <= MESSAGE_MAX else text[: MESSAGE_MAX - 1] + "…"
-
 
 class RemoteError(Exception):
     """A failed call; ``permanent`` is False when the same request may succeed later."""

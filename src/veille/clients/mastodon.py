@@ -10,15 +10,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 
 from veille import PROJECT_URL, USER_AGENT
-from veille.clients.errors import RemoteError, clean_message
+from veille.clients.errors import RemoteError
+from veille.net.httputil import error_text, is_transient, retry_after_seconds
 
 OOB_REDIRECT = "urn:ietf:wg:oauth:2.0:oob"
 DEFAULT_SCOPES = "read write"
@@ -31,41 +30,6 @@ class MastodonError(RemoteError):
     """A failed Mastodon API call."""
 
 
-def retry_after_seconds(headers: Mapping[str, str], now: datetime | None = None) -> float | None:
-    """Seconds to wait from `Retry-After` (seconds or HTTP date) or `X-RateLimit-Reset`.
-
-    Mastodon sends `X-RateLimit-Reset` as an ISO time; others send epoch seconds.
-    """
-    now = now or datetime.now(UTC)
-    value = headers.get("retry-after")
-    if value:
-        value = value.strip()
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            pass
-        try:
-            return max(0.0, (parsedate_to_datetime(value) - now).total_seconds())
-        except (TypeError, ValueError, IndexError):
-            pass
-    value = headers.get("x-ratelimit-reset") or headers.get("ratelimit-reset")
-    if value:
-        value = value.strip()
-        try:
-            number = float(value)
-        except ValueError:
-            try:
-                when = datetime.fromisoformat(value)
-            except ValueError:
-                return None
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)
-            return max(0.0, (when - now).total_seconds())
-        # Epoch seconds (large) or a delta in seconds (small, as in the IETF draft).
-        return max(0.0, number - now.timestamp()) if number > 1e9 else max(0.0, number)
-    return None
-
-
 def normalize_instance(instance: str) -> str:
     """`mastodon.social`, `https://mastodon.social/` → `https://mastodon.social`."""
     instance = instance.strip()
@@ -74,38 +38,17 @@ def normalize_instance(instance: str) -> str:
     return instance.rstrip("/")
 
 
-def error_text(response: httpx.Response) -> str:
-    """Mastodon and Micropub say `{"error", "error_description"}`; others send text or HTML.
-
-    A plain-text body is kept even when labelled text/html (django-indieweb does that);
-    a markup page is replaced by the reason phrase.
-    """
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        parts = [body.get("error"), body.get("error_description")]
-        text = ": ".join(str(p) for p in parts if isinstance(p, str) and p)
-        if text:
-            return clean_message(text)
-    text = response.text
-    if "<" in text and ">" in text:
-        text = ""
-    return clean_message(text) or response.reason_phrase or "request failed"
-
-
 def _raise_for(response: httpx.Response) -> None:
     """Map an unsuccessful response to MastodonError: 408/429/5xx may pass, the rest won't."""
     status = response.status_code
     if status < 400:
         return
-    transient = status in (408, 429) or status >= 500
+    transient = is_transient(status)
     raise MastodonError(
         error_text(response),
         permanent=not transient,
         status=status,
-        retry_after=retry_after_seconds(response.headers) if transient else None,
+        retry_after=retry_after_seconds(response.headers, status=status) if transient else None,
     )
 
 

@@ -15,7 +15,8 @@ from urllib.parse import urljoin
 import httpx
 
 from veille.clients.errors import RemoteError
-from veille.clients.mastodon import error_text, open_client, retry_after_seconds
+from veille.clients.mastodon import open_client
+from veille.net.httputil import error_text, is_transient, retry_after_seconds
 
 
 class MicropubError(RemoteError):
@@ -34,12 +35,12 @@ async def _send(
         raise MicropubError(f"network error: {type(exc).__name__}", permanent=False) from None
     status = response.status_code
     if status >= 400:
-        transient = status in (408, 429) or status >= 500
+        transient = is_transient(status)
         raise MicropubError(
             error_text(response),
             permanent=not transient,
             status=status,
-            retry_after=retry_after_seconds(response.headers) if transient else None,
+            retry_after=retry_after_seconds(response.headers, status=status) if transient else None,
         )
     return response
 

@@ -29,7 +29,7 @@ from types import TracebackType
 import httpx
 
 from veille import USER_AGENT
-from veille.refresh.schedule import parse_max_age, parse_retry_after
+from veille.net.httputil import parse_max_age, parse_retry_after
 
 try:  # httpx decodes `br` only when a brotli package is importable
     import brotli  # noqa: F401

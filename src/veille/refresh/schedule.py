@@ -9,63 +9,15 @@ cannot silence a feed for months.
 from __future__ import annotations
 
 import math
-import re
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import datetime, timedelta
 
 #: Retry-After values above this are treated as this: a server asking for a year is wrong,
 #: but one asking for a few days probably means it.
 RETRY_AFTER_CAP_SECONDS = 7 * 24 * 3600.0
 
-_DELTA_RE = re.compile(r"\d+(?:\.\d+)?")
 
 # 2**60 minutes is already far beyond any cap; bigger exponents would only overflow floats.
 _MAX_EXPONENT = 60
-
-
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date).
-
-    Returns None when absent or unparseable; a date in the past gives 0. ``now`` must be
-    timezone-aware (UTC) or naive UTC, matching how HTTP dates are interpreted.
-    """
-    if value is None:
-        return None
-    value = value.strip()
-    if not value:
-        return None
-    if _DELTA_RE.fullmatch(value):
-        return float(value)  # delta-seconds; a fraction is tolerated
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when is None:  # pragma: no cover - older Pythons returned None
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    ref = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
-    return max(0.0, (when - ref).total_seconds())
-
-
-def parse_max_age(cache_control: str | None) -> float | None:
-    """``max-age`` seconds from a Cache-Control header; None with no-cache/no-store.
-
-    ``s-maxage`` is for shared caches and is ignored: we are a private client.
-    """
-    if not cache_control:
-        return None
-    max_age: float | None = None
-    for part in cache_control.split(","):
-        name, _, arg = part.strip().partition("=")
-        name = name.strip().lower()
-        if name in ("no-cache", "no-store"):
-            return None
-        if name == "max-age":
-            arg = arg.strip().strip('"').strip()
-            if arg.isdigit():
-                max_age = float(int(arg))
-    return max_age
 
 
 def _hint_seconds(*hints: float | None) -> float:

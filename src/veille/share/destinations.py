@@ -20,11 +20,12 @@ import httpx
 
 from veille import USER_AGENT
 from veille.clients.bluesky import MAX_BLOB_BYTES, BlueskyClient, rkey_for
-from veille.clients.errors import RemoteError, clean_message
+from veille.clients.errors import RemoteError
 from veille.clients.mastodon import MastodonClient
 from veille.clients.micropub import post_bookmark
 from veille.config import Config
 from veille.domain.share import Delivery, Share
+from veille.net.httputil import clean_message
 from veille.share import length
 from veille.share.accounts import ATOM, Account
 from veille.share.atomfeed import write_atom
