@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from veille.cli.main import Ctx, UserError, _json, _out
+from veille.cli.context import Ctx, UserError
+from veille.cli.output import json_line, out
 from veille.clients.errors import RemoteError
 from veille.domain.share import Delivery, Share
 from veille.share import accounts as acc
@@ -97,7 +98,7 @@ def _print_status(share: Share) -> bool:
     failed = False
     width = max((len(n) for n in share.deliveries), default=0)
     for name, d in share.deliveries.items():
-        _out(f"  {name:<{width}}  {_status_line(d)}")
+        out(f"  {name:<{width}}  {_status_line(d)}")
         failed = failed or d.status == "failed"
     return failed
 
@@ -129,7 +130,7 @@ def cmd_share(ctx: Ctx, a: argparse.Namespace) -> int:
         if a.dry_run:
             raise UserError("--retry and --dry-run do not go together")
         share = retry(store, ctx.config, a.id, destinations=a.to or None, comment=comment)
-        _out(f"re-queued share {share.id}: {share.title or share.link}")
+        out(f"re-queued share {share.id}: {share.title or share.link}")
     else:
         if not comment or not comment.strip():
             raise UserError("say something: --comment TEXT (or --comment - to read stdin)")
@@ -146,14 +147,14 @@ def cmd_share(ctx: Ctx, a: argparse.Namespace) -> int:
             for name, d in share.deliveries.items():
                 counter, fits = _counter(share, d, accounts.get(name))
                 ok = ok and fits
-                _out(f"── {name}  {counter}")
+                out(f"── {name}  {counter}")
                 if d.kind == "mastodon" and share.content_warning:
-                    _out(f"CW: {share.content_warning}")
-                _out(d.text)
-                _out("")
+                    out(f"CW: {share.content_warning}")
+                out(d.text)
+                out("")
             return 0 if ok else 1
         share = create_share(store, ctx.config, a.id, comment, **kwargs)
-        _out(f"shared {share.title or share.link} as {share.id}")
+        out(f"shared {share.title or share.link} as {share.id}")
     if not a.no_send:
         _send(ctx, [share.id])
     share = Share.from_dict(store.get_share(share.id) or share.to_dict())
@@ -196,19 +197,19 @@ def cmd_shares(ctx: Ctx, a: argparse.Namespace) -> int:
     shares = [Share.from_dict(d) for d in ctx.store.shares()]
     if a.json:
         for share in shares:
-            _json(share_record(share))
+            json_line(share_record(share))
         return 0
     if not shares:
-        _out("No shares yet. Share an item with `veille share ID --comment TEXT`.")
+        out("No shares yet. Share an item with `veille share ID --comment TEXT`.")
         return 0
     for share in shares:
-        _out(f"{share.id}  {age(share.created):>4}  {share.title or share.link}")
+        out(f"{share.id}  {age(share.created):>4}  {share.title or share.link}")
         if share.link:
-            _out(f"      {share.link}")
+            out(f"      {share.link}")
         first = (share.comment.strip().splitlines() or [""])[0]
-        _out(f"      “{first}”")
+        out(f"      “{first}”")
         for name, d in share.deliveries.items():
-            _out(f"      {name}: {_status_line(d)}")
+            out(f"      {name}: {_status_line(d)}")
     return 0
 
 
@@ -216,11 +217,11 @@ def cmd_shares(ctx: Ctx, a: argparse.Namespace) -> int:
 def cmd_send(ctx: Ctx, a: argparse.Namespace) -> int:
     done = _send(ctx, None)
     if not done:
-        _out("nothing to send")
+        out("nothing to send")
         return 0
     failed = False
     for share_id, name, d in done:
-        _out(f"{share_id}  {name}  {_status_line(d)}")
+        out(f"{share_id}  {name}  {_status_line(d)}")
         failed = failed or d.status == "failed"
     return 1 if failed else 0
 
@@ -289,8 +290,8 @@ async def _add_mastodon(ctx: Ctx, a: argparse.Namespace) -> str:
         app = await register_app(instance)
     except RemoteError as exc:
         raise _remote(f"cannot register veille with {instance}", exc) from None
-    _out("Open this page in a browser, log in and authorize veille:")
-    _out(authorize_url(instance, app["client_id"]))
+    out("Open this page in a browser, log in and authorize veille:")
+    out(authorize_url(instance, app["client_id"]))
     sys.stdout.flush()
     code = _read_line("Then paste the code it shows here: ")
     if not code:
@@ -384,7 +385,7 @@ ADDERS = {
 @_guarded
 def cmd_account_add(ctx: Ctx, a: argparse.Namespace) -> int:
     _accounts(ctx)  # a broken config is reported before any network call
-    _out(asyncio.run(ADDERS[a.kind](ctx, a)))
+    out(asyncio.run(ADDERS[a.kind](ctx, a)))
     return 0
 
 
@@ -395,7 +396,7 @@ def cmd_account_list(ctx: Ctx, a: argparse.Namespace) -> int:
     width = max(len(n) for n in accounts)
     for account in accounts.values():
         if a.json:
-            _json(
+            json_line(
                 {
                     "name": account.name,
                     "type": account.type,
@@ -405,7 +406,7 @@ def cmd_account_list(ctx: Ctx, a: argparse.Namespace) -> int:
             )
             continue
         mark = "*" if account.name in defaults else " "
-        _out(f"{mark} {account.name:<{width}}  {account.type:<8}  {account.target}")
+        out(f"{mark} {account.name:<{width}}  {account.type:<8}  {account.target}")
     return 0
 
 
@@ -415,7 +416,7 @@ def cmd_account_remove(ctx: Ctx, a: argparse.Namespace) -> int:
         raise UserError("'atom' is built in; it cannot be removed")
     acc.remove_account(ctx.paths.config_file, a.name)
     n = acc.forget_secrets(_secrets(ctx), a.name)
-    _out(f"removed {a.name}" + (f" and its {n} secret{'s' if n != 1 else ''}" if n else ""))
+    out(f"removed {a.name}" + (f" and its {n} secret{'s' if n != 1 else ''}" if n else ""))
     return 0
 
 

@@ -1,0 +1,46 @@
+"""What every command gets: paths, config, the store (opened on first use), and the
+error type that becomes one line on stderr."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from veille.config import Config
+from veille.paths import Paths
+from veille.store.store import Store
+
+
+class UserError(Exception):
+    """Bad input from the user: printed as one line, exit status 1 (or .code)."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# ------------------------------------------------------------------ helpers
+class Ctx:
+    """Paths, config and (lazily) the store for one command."""
+
+    def __init__(self, paths: Paths, config: Config) -> None:
+        self.paths = paths
+        self.config = config
+        self._store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.paths.store)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+def feed_by_ref(store: Store, ref: str) -> dict[str, Any]:
+    """A feed by id or URL, or a UserError that says how to list them."""
+    feed = store.find_feed(ref)
+    if feed is None:
+        raise UserError(f"no such feed: {ref} (see `veille feeds`)")
+    return feed
