@@ -20,7 +20,7 @@ from tests.servers import micropub as micropub_module
 from tests.servers.bluesky import BlueskyServer
 from tests.servers.mastodon import SnacServer, oob_login
 from tests.servers.micropub import MicropubServer
-from veille.share.accounts import (
+from veille.accounts.config import (
     AccountError,
     append_account,
     remove_account,
@@ -204,7 +204,7 @@ def test_remove_keeps_the_rest_of_config_byte_identical(home: Path, cli) -> None
     dup = cli("account", "add", "command", "other", "--command", "cat")
     assert dup.code == 1 and "exists already" in dup.err
     assert config_file(home).read_text() == with_both
-    from veille.share.secrets import SecretStore
+    from veille.accounts.secrets import SecretStore
 
     SecretStore(secrets_file(home), use_keyring=False).set("account:my.hook:token", "s3cret")
     SecretStore(secrets_file(home), use_keyring=False).set("account:other:token", "keep")

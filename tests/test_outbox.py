@@ -28,12 +28,12 @@ from tests.servers.bluesky import BlueskyServer, list_posts
 from tests.servers.fake_mastodon import FakeMastodon
 from tests.servers.micropub import MicropubServer
 from tests.test_bluesky import png
+from veille.accounts.config import load_accounts
+from veille.accounts.secrets import SecretStore
 from veille.config import Config
 from veille.domain.share import Share
-from veille.share.accounts import load_accounts
 from veille.share.atomfeed import entry_id
 from veille.share.outbox import INTERRUPTED, create_share, retry, send_pending
-from veille.share.secrets import SecretStore
 from veille.store.store import Store
 
 # The fixtures, bound here by name (conftest.py is the lead's).

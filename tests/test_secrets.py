@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from veille.share.secrets import SERVICE, SecretStore
+from veille.accounts.secrets import SERVICE, SecretStore
 
 TOKEN = "s3cr3t-T0KEN-value"
 

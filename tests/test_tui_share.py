@@ -16,9 +16,9 @@ from rich.console import Console
 from tests.servers import fake_mastodon as fake_module
 from tests.servers.fake_mastodon import FakeMastodon
 from tests.tui_helpers import NOW, build_store, make_app, make_config, make_paths
+from veille.accounts.config import open_secrets
 from veille.domain.entries import ParsedEntry, ParsedFeed
 from veille.domain.share import Share
-from veille.share.accounts import open_secrets
 from veille.store.store import Store
 from veille.tui.screens.main import MainScreen
 from veille.tui.screens.shares import SharesScreen

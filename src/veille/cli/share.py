@@ -17,11 +17,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from veille.accounts import config as acc
 from veille.cli.context import Ctx, UserError
 from veille.cli.output import json_line, out
 from veille.clients.errors import RemoteError
 from veille.domain.share import Delivery, Share
-from veille.share import accounts as acc
 from veille.share.outbox import OutboxError
 from veille.util.dates import age, parse_iso
 

@@ -1,8 +1,7 @@
-"""Plain data shared by the fetcher, the store, the CLI and the TUI.
+"""What a source hands to refresh: entries, as parsed from a feed or a timeline.
 
-No I/O here.  An *item* is what the user triages; it can be reached through
-several *sightings* (a feed entry today; a Mastodon or Bluesky post later), so
-an item carries a list of them rather than a single ``feed`` field.
+No I/O here.  An entry becomes an item, or one more *sighting* of an item the
+store already has (the same article reached through another feed or a post).
 """
 
 from __future__ import annotations
@@ -28,6 +27,16 @@ class ParsedEntry:
     enclosures: list[dict[str, Any]] = field(default_factory=list)  # {url,type,length}
     image: str = ""  # a representative image URL, if any
     content_hash: str = ""  # filled in the parser processes, to spare the main one
+    base: str = ""  # xml:base (or the feed URL) that relative links in ``content`` resolve to
+    # A social post: who shared it and with what words.  For a post that links to an
+    # article, ``link`` is the article and these describe the post around it.
+    kind: str = "entry"  # entry | post | repost | quote | reply (see domain.records)
+    handle: str = ""  # @user@instance, @handle.bsky.social
+    post_url: str = ""
+    post_text: str = ""  # the sharer's own words, plain text
+    reposter: str = ""  # who reposted it, for a repost
+    content_warning: str = ""
+    reply_to: str = ""  # URI/URL of the post this one answers (feedback on your shares)
 
 
 @dataclass

@@ -19,6 +19,8 @@ from typing import Any
 import httpx
 
 from veille import USER_AGENT
+from veille.accounts.config import ATOM, Account
+from veille.accounts.secrets import SecretStore
 from veille.clients.bluesky import MAX_BLOB_BYTES, BlueskyClient, rkey_for
 from veille.clients.errors import RemoteError
 from veille.clients.mastodon import MastodonClient
@@ -27,10 +29,8 @@ from veille.config import Config
 from veille.domain.share import Delivery, Share
 from veille.net.httputil import clean_message
 from veille.share import length
-from veille.share.accounts import ATOM, Account
 from veille.share.atomfeed import write_atom
 from veille.share.compose import clean_text
-from veille.share.secrets import SecretStore
 
 COMMAND_TIMEOUT = 60.0
 THUMB_TIMEOUT = httpx.Timeout(10.0, connect=5.0)

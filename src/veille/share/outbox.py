@@ -15,13 +15,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from veille.accounts.config import ATOM, Account, default_destinations, load_accounts
+from veille.accounts.secrets import SecretStore
 from veille.config import Config
 from veille.domain.share import Delivery, Share
 from veille.share import length
-from veille.share.accounts import ATOM, Account, default_destinations, load_accounts
 from veille.share.compose import make_via, render_text, suggest_hashtags
 from veille.share.destinations import DeliveryError, send
-from veille.share.secrets import SecretStore
 from veille.store.lock import ProcessLock
 from veille.util.dates import parse_iso
 

@@ -462,7 +462,7 @@ class VeilleApp(App[int]):
     def secrets(self) -> Any:
         """The secret store, opened on first use (a keyring backend can be slow)."""
         if self._secrets is None:
-            from veille.share.accounts import open_secrets
+            from veille.accounts.config import open_secrets
 
             self._secrets = open_secrets(self.paths.config)
         return self._secrets
@@ -475,7 +475,7 @@ class VeilleApp(App[int]):
         """
         from dataclasses import replace
 
-        from veille.share.accounts import ATOM, Account, AccountError, atom_path, load_accounts
+        from veille.accounts.config import ATOM, Account, AccountError, atom_path, load_accounts
         from veille.share.outbox import data_dir
 
         try:

@@ -389,7 +389,7 @@ class MainScreen(Screen[None]):
     def _choices(self, item: dict[str, Any]) -> Choices:
         """Defaults for a new share of ``item``: the configured destinations ticked,
         every hashtag suggested by its categories ticked (the preview shows them)."""
-        from veille.share.accounts import default_destinations
+        from veille.accounts.config import default_destinations
 
         accounts = self.share_accounts()
         names = list(accounts)

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from veille.accounts.secrets import SecretStore
 from veille.config import Config, ConfigError, parse_config
-from veille.share.secrets import SecretStore
 from veille.util.atomicfile import write_atomic
 
 KINDS = ("mastodon", "bluesky", "micropub", "command")

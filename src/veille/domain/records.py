@@ -1,0 +1,295 @@
+"""The records that flow between layers: Feed, Item, Sighting, Content, Draft.
+
+Frozen dataclasses, so nothing outside the store can change stored state by
+accident: the store hands out records built from its documents, and takes
+changes back through its own methods.  ``from_doc``/``to_doc`` are the one place
+that knows the stored key names (``chash``, ``cats``, ``nupd``...), which stay
+short because 100,000 documents are held in memory.
+
+No I/O and nothing of veille is imported here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+#: Kinds of source; ``Feed.kind`` takes one of these.
+SOURCE_KINDS = ("feed", "mastodon", "bluesky")
+
+#: Kinds of sighting: an entry of a feed, a post that links to the item, a
+#: repost of such a post, a post quoting one, a reply to one of your shares.
+SIGHTING_KINDS = ("entry", "post", "repost", "quote", "reply")
+
+
+def _tuple(value: Any) -> tuple[Any, ...]:
+    if isinstance(value, (list, tuple)):
+        return tuple(value)
+    return ()
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """A subscription: an RSS/Atom/JSON feed or a social source, with its poll state."""
+
+    id: str
+    url: str  # the feed URL, or the source name ("mastodon:home", "bluesky:@alice.test")
+    kind: str = "feed"  # one of SOURCE_KINDS
+    title: str = ""
+    user_title: bool = False  # the title is the user's: a poll never overwrites it
+    site_url: str = ""
+    tags: tuple[str, ...] = ()
+    added: str | None = None
+    account: str = ""  # the account a social source reads through
+    # fetch state
+    status: str = "new"  # new | ok | error | gone
+    message: str = ""
+    errors: int = 0
+    parse_errors: int = 0
+    last_fetch: str | None = None
+    last_ok: str | None = None
+    next_poll: str | None = None
+    retry_until: str | None = None
+    disabled: str | None = None  # why it is not polled any more, or None
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    http_status: int | None = None
+    ttl: int | None = None
+    old_urls: tuple[str, ...] = ()
+    fetched_once: bool = False
+    cursor: Mapping[str, Any] = field(default_factory=dict)  # a social source's position
+    # the user's settings
+    interval: float | None = None  # minutes; None: the config's
+    full_text: bool = False  # always fetch the full article
+    muted: bool = False  # polled, but its items are hidden
+
+    @property
+    def name(self) -> str:
+        """What to call it on screen."""
+        return self.title or self.url
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any]) -> Feed:
+        kw = {k: doc[k] for k in _FEED_FIELDS if k in doc and doc[k] is not None}
+        kw["tags"] = _tuple(doc.get("tags"))
+        kw["old_urls"] = _tuple(doc.get("old_urls"))
+        cursor = doc.get("cursor")
+        kw["cursor"] = dict(cursor) if isinstance(cursor, Mapping) else {}
+        return cls(**kw)
+
+    def to_doc(self) -> dict[str, Any]:
+        doc = {f: getattr(self, f) for f in _FEED_FIELDS}
+        doc["tags"] = list(self.tags)
+        doc["old_urls"] = list(self.old_urls)
+        doc["cursor"] = dict(self.cursor)
+        return doc
+
+
+_FEED_FIELDS = tuple(f.name for f in fields(Feed))
+
+
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    """One place an item was seen: a feed's entry, or a post that shared its link.
+
+    For a feed entry ``handle`` and ``post_url`` are empty; for a post, ``text``
+    holds the sharer's own words as plain text: the context that makes a link
+    worth reading.
+    """
+
+    source: str  # the Feed id it came through
+    key: str  # its identity inside that source (entry key, post URI)
+    seen: str  # ISO time it first arrived
+    kind: str = "entry"  # one of SIGHTING_KINDS
+    author: str = ""  # display name of the person who posted or wrote it
+    handle: str = ""  # @user@instance, @handle.bsky.social
+    text: str = ""
+    post_url: str = ""
+    reposter: str = ""  # for a repost: who reposted it (the author wrote the post)
+    at: str | None = None  # when it was posted, per the source
+
+    @property
+    def account(self) -> str:
+        """Who counts as having shared it: one account is one sharer, however often."""
+        return (self.reposter or self.handle or self.source).casefold()
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any]) -> Sighting:
+        return cls(**{k: doc[k] for k in _SIGHTING_FIELDS if k in doc and doc[k] is not None})
+
+    def to_doc(self) -> dict[str, Any]:
+        # Empty fields stay out: sightings are many and held in memory.
+        return {
+            f: v
+            for f in _SIGHTING_FIELDS
+            if (v := getattr(self, f)) not in ("", None) or f in _KEEP
+        }
+
+
+_SIGHTING_FIELDS = tuple(f.name for f in fields(Sighting))
+_KEEP = frozenset({"source", "key", "seen"})
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """What the user triages: an article or a post, with every sighting of it."""
+
+    id: str
+    feed: str  # the source it first came through
+    key: str = ""
+    title: str = ""
+    link: str = ""
+    author: str = ""
+    published: str | None = None  # as the source dates it, else None
+    updated: str | None = None
+    sort: str = ""  # the stream's order: publication on a first fetch, else arrival
+    first_seen: str = ""
+    summary: str = ""
+    categories: tuple[str, ...] = ()
+    image: str = ""
+    content_hash: str = ""
+    kind: str = "article"  # article | post | reply (to one of your shares)
+    content_warning: str = ""
+    # the user's state
+    read: bool = False
+    read_at: str | None = None
+    starred: bool = False
+    hidden: bool = False  # dismissed
+    shared: bool = False
+    comment: str = ""  # the comment of your last share of it
+    tags: tuple[str, ...] = ()
+    sightings: tuple[Sighting, ...] = ()
+
+    @property
+    def unread(self) -> bool:
+        """Unread and not dismissed: what the Unread view and the counts mean."""
+        return not self.read and not self.hidden
+
+    @property
+    def sharers(self) -> int:
+        """Distinct accounts that shared it (feed entries do not count)."""
+        return len({s.account for s in self.sightings if s.kind != "entry"})
+
+    @property
+    def display_title(self) -> str:
+        """The title, else the first words of its text, else its link."""
+        if self.title:
+            return self.title
+        words = " ".join(self.summary.split()[:12])
+        if words:
+            return words if len(words) <= 80 else words[:79] + "…"
+        return self.link
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any]) -> Item:
+        kw = {k: doc[k] for k in _ITEM_DIRECT if k in doc and doc[k] is not None}
+        kw["categories"] = _tuple(doc.get("cats"))
+        kw["tags"] = _tuple(doc.get("tags"))
+        kw["content_hash"] = doc.get("chash") or ""
+        kw["content_warning"] = doc.get("cw") or ""
+        sightings = doc.get("sightings")
+        if sightings:
+            kw["sightings"] = tuple(Sighting.from_doc(s) for s in sightings)
+        return cls(**kw)
+
+    def to_doc(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {k: getattr(self, k) for k in _ITEM_DIRECT}
+        doc["cats"] = list(self.categories)
+        doc["tags"] = list(self.tags)
+        doc["chash"] = self.content_hash
+        if self.content_warning:
+            doc["cw"] = self.content_warning
+        if self.sightings:
+            doc["sightings"] = [s.to_doc() for s in self.sightings]
+        return doc
+
+    def with_state(self, **changes: Any) -> Item:
+        return replace(self, **changes)
+
+
+_ITEM_RENAMED = {"categories", "tags", "content_hash", "content_warning", "sightings"}
+_ITEM_DIRECT = tuple(f.name for f in fields(Item) if f.name not in _ITEM_RENAMED)
+
+#: The fields of an item the user changes (and undo restores).
+STATE_FIELDS = ("read", "starred", "hidden", "shared", "tags")
+
+
+@dataclass(frozen=True, slots=True)
+class Enclosure:
+    url: str
+    type: str = ""
+    length: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    """An item's body, kept apart from the item because it is big and read rarely."""
+
+    html: str = ""
+    type: str = "html"  # "html" or "text"
+    base: str = ""  # the URL relative links in ``html`` resolve against (xml:base)
+    enclosures: tuple[Enclosure, ...] = ()
+    article: str = ""  # the full article fetched from the page, when asked for
+    article_url: str = ""
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any] | None) -> Content:
+        if not doc:
+            return cls()
+        encs = []
+        for e in doc.get("enclosures") or ():
+            if isinstance(e, Mapping) and isinstance(e.get("url"), str):
+                length = e.get("length")
+                encs.append(
+                    Enclosure(
+                        e["url"],
+                        str(e.get("type") or ""),
+                        length if isinstance(length, int) else None,
+                    )
+                )
+        return cls(
+            html=str(doc.get("html") or ""),
+            type=str(doc.get("type") or "html"),
+            base=str(doc.get("base") or ""),
+            enclosures=tuple(encs),
+            article=str(doc.get("article") or ""),
+            article_url=str(doc.get("article_url") or ""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """A comment being written for an item, saved on every edit."""
+
+    item_id: str
+    text: str = ""
+    to: tuple[str, ...] | None = None  # destinations ticked; None: the defaults
+    hashtags: tuple[str, ...] | None = None
+    share_id: str | None = None  # editing this failed share
+    updated: str | None = None
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any]) -> Draft:
+        to, tags = doc.get("to"), doc.get("hashtags")
+        sid = doc.get("share_id")
+        text = doc.get("text")
+        return cls(
+            item_id=str(doc.get("item") or ""),
+            text=text if isinstance(text, str) else "",
+            to=tuple(str(n) for n in to) if isinstance(to, list) else None,
+            hashtags=tuple(str(t) for t in tags) if isinstance(tags, list) else None,
+            share_id=sid if isinstance(sid, str) else None,
+            updated=doc.get("updated") if isinstance(doc.get("updated"), str) else None,
+        )
+
+    def to_doc(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"item": self.item_id, "text": self.text, "updated": self.updated}
+        if self.to is not None:
+            doc["to"] = list(self.to)
+        if self.hashtags is not None:
+            doc["hashtags"] = list(self.hashtags)
+        if self.share_id:
+            doc["share_id"] = self.share_id
+        return doc
