@@ -99,7 +99,9 @@ class Env:
         return None
 
     def get(self, share_id: str) -> Share:
-        return Share.from_dict(self.store.get_share(share_id) or {})
+        share = self.store.get_share(share_id)
+        assert share is not None
+        return share
 
     def close(self) -> None:
         if self._store is not None:
@@ -343,11 +345,11 @@ async def test_kill_9_while_posting_to_mastodon(env: Env, fake_mastodon: FakeMas
         comment = f"Crash-proof {uuid.uuid4().hex[:8]}"
         share_and_kill(env, env.items[1]["id"], comment, "fake", proxy)
         assert fake_mastodon.created == 1  # the post went out; its answer never came back
-        (doc,) = env.store.shares()
-        assert doc["comment"] == comment
-        assert doc["deliveries"]["fake"]["status"] == "sending"
+        (stored,) = env.store.shares()
+        assert stored.comment == comment
+        assert stored.deliveries["fake"].status == "sending"
         await env.send_all()
-    share = env.get(doc["id"])
+    share = env.get(stored.id)
     assert fake_mastodon.created == 1
     assert share.deliveries["fake"].status == "sent"
     assert share.deliveries["fake"].url == fake_mastodon.statuses[0]["url"]
@@ -371,10 +373,10 @@ async def test_kill_9_while_posting_to_bluesky(env: Env, bluesky_pds: BlueskySer
             if comment in p["value"]["text"]
         ]
         assert len(mine) == 1  # created, answer lost with the process
-        (doc,) = env.store.shares()
-        assert doc["deliveries"]["sky"]["status"] == "sending"
+        (stored,) = env.store.shares()
+        assert stored.deliveries["sky"].status == "sending"
         await env.send_all()
-    share = env.get(doc["id"])
+    share = env.get(stored.id)
     d = share.deliveries["sky"]
     assert d.status == "sent", d.error
     mine = [
@@ -442,7 +444,7 @@ async def test_interrupted_micropub_is_failed_not_resent(env: Env, httpserver: H
     env.secrets.set("account:site:token", "t0ken")
     share = env.share(["site"])
     share.deliveries["site"].status = "sending"  # as a crash mid-request leaves it
-    env.store.put_share(share.to_dict())
+    env.store.put_share(share)
     await env.send_all()
     d = env.get(share.id).deliveries["site"]
     assert d.status == "failed" and d.error == INTERRUPTED

@@ -14,6 +14,7 @@ import orjson
 import pytest
 
 from veille.domain.entries import ParsedEntry, ParsedFeed
+from veille.domain.share import Share
 from veille.store.jsonfile import load
 from veille.store.store import Store, StoreError
 from veille.util.atomicfile import write_atomic
@@ -329,7 +330,8 @@ def test_search_covers_title_author_summary_comment_and_source(store: Store) -> 
     assert store.search_ids("STRASSE") == set(ids)  # casefold: ß == ss, via the source
     assert store.search_ids("nothing like this") == set()
     store.put_share(
-        {"id": "s1", "item_id": ids[2], "comment": "why this matters to curators"}, durable=False
+        Share(id="s1", item_id=ids[2], comment="why this matters to curators", created=""),
+        durable=False,
     )
     assert store.search_ids("matters to curators") == {ids[2]}
     pf.entries[2].title = "renamed headline"

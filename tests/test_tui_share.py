@@ -166,10 +166,10 @@ async def test_over_long_mastodon_turns_red_and_is_refused(env, fake_mastodon: F
         refused = [n for n in notes(pilot.app) if n.startswith("fake: not sent")]
         assert refused and "over Mastodon's limit" in refused[0] and "\n" not in refused[0]
     shares = store.shares()
-    assert len(shares) == 1 and list(shares[0]["deliveries"]) == ["atom"]
+    assert len(shares) == 1 and list(shares[0].deliveries) == ["atom"]
     assert fake_mastodon.created == 0
     assert not [r for r in fake_mastodon.requests if r[0] == "POST"]
-    assert shares[0]["item_id"] == cats
+    assert shares[0].item_id == cats
 
 
 async def test_ctrl_s_writes_atom_marks_shared_and_search_finds_comment(env):
@@ -196,9 +196,9 @@ async def test_ctrl_s_writes_atom_marks_shared_and_search_finds_comment(env):
     assert "Zanzibar-grade insight" in entry.content[0].value
     assert entry.link == CATS_LINK
     share = store.shares()[0]
-    assert share["comment"] == "Zanzibar-grade insight"
-    assert share["hashtags"] == ["Python", "MachineLearning"]
-    assert share["deliveries"]["atom"]["status"] == "sent"
+    assert share.comment == "Zanzibar-grade insight"
+    assert share.hashtags == ["Python", "MachineLearning"]
+    assert share.deliveries["atom"].status == "sent"
 
 
 async def test_ctrl_s_from_the_stream_with_no_comment_sends_nothing(env):
@@ -318,7 +318,7 @@ def put_share(store: Store, item_id: str, sid: str, created: str, **deliveries) 
         d = share.add_delivery(name, "atom" if name == "atom" else "mastodon")
         for k, v in fields.items():
             setattr(d, k, v)
-    store.put_share(share.to_dict())
+    store.put_share(share)
     return share
 
 
@@ -379,21 +379,21 @@ async def test_retry_of_a_failed_share_ends_sent(env, fake_mastodon: FakeMastodo
         await compose(pilot, "Second time lucky")
         await pilot.press("ctrl+s")
         await until(pilot, lambda: any(n.startswith("fake: queued") for n in notes(pilot.app)))
-        sid = store.shares()[0]["id"]
-        d = store.get_share(sid)["deliveries"]["fake"]
-        assert d["status"] == "queued" and d["error"] and fake_mastodon.created == 0
+        sid = store.shares()[0].id
+        d = store.get_share(sid).deliveries["fake"]
+        assert d.status == "queued" and d.error and fake_mastodon.created == 0
         await pilot.press("S")
         await pilot.pause(0.1)
         shares = pilot.app.screen
         assert isinstance(shares, SharesScreen)
         assert "fake: queued" in shares.listing.get_option_at_index(0).prompt.plain
         await pilot.press("r")
-        await until(pilot, lambda: store.get_share(sid)["deliveries"]["fake"]["status"] == "sent")
+        await until(pilot, lambda: store.get_share(sid).deliveries["fake"].status == "sent")
         await until(pilot, lambda: any(n.startswith("fake: sent") for n in notes(pilot.app)))
         await pilot.pause(0.1)
         assert "fake: sent — http" in shares.listing.get_option_at_index(0).prompt.plain
-    d = store.get_share(sid)["deliveries"]["fake"]
-    assert fake_mastodon.created == 1 and d["url"] == fake_mastodon.statuses[0]["url"]
+    d = store.get_share(sid).deliveries["fake"]
+    assert fake_mastodon.created == 1 and d.url == fake_mastodon.statuses[0]["url"]
     assert fake_mastodon.statuses[0]["content"].startswith("<p>Second time lucky")
 
 
@@ -422,11 +422,9 @@ async def test_edit_a_failed_share_then_send_retries_it(env):
         composer.area.load_text("A better comment")
         await pilot.pause()
         await pilot.press("ctrl+s")
-        await until(
-            pilot, lambda: store.get_share("s-fail")["deliveries"]["atom"]["status"] == "sent"
-        )
+        await until(pilot, lambda: store.get_share("s-fail").deliveries["atom"].status == "sent")
         assert len(store.shares()) == 1  # the same share, not a second one
-        assert store.get_share("s-fail")["comment"] == "A better comment"
+        assert store.get_share("s-fail").comment == "A better comment"
         assert store.get_draft(cats) is None
 
 
@@ -437,7 +435,7 @@ async def test_send_share_is_rebindable_listed_in_help_and_palette(env):
         await compose(pilot, "Via f9")
         await pilot.press("f9")
         await until(pilot, lambda: bool(store.shares()))
-        assert store.shares()[0]["comment"] == "Via f9"
+        assert store.shares()[0].comment == "Via f9"
         await pilot.press("escape", "question_mark")
         await pilot.pause(0.1)
         console = Console(width=120, record=True, file=io.StringIO())

@@ -157,7 +157,7 @@ def cmd_share(ctx: Ctx, a: argparse.Namespace) -> int:
         out(f"shared {share.title or share.link} as {share.id}")
     if not a.no_send:
         _send(ctx, [share.id])
-    share = Share.from_dict(store.get_share(share.id) or share.to_dict())
+    share = store.get_share(share.id) or share
     return 1 if _print_status(share) else 0
 
 
@@ -194,7 +194,7 @@ def share_record(share: Share) -> dict[str, Any]:
 def cmd_shares(ctx: Ctx, a: argparse.Namespace) -> int:
     if a.send:
         return cmd_send(ctx, a)
-    shares = [Share.from_dict(d) for d in ctx.store.shares()]
+    shares = ctx.store.shares()
     if a.json:
         for share in shares:
             json_line(share_record(share))
@@ -237,7 +237,7 @@ def cmd_digest(ctx: Ctx, a: argparse.Namespace) -> int:
         since = parse_since(a.since, now=until)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    shares = [Share.from_dict(d) for d in ctx.store.shares()]
+    shares = ctx.store.shares()
     text = render_digest(shares, since=since, until=until, fmt=a.format)
     if a.out and a.out != "-":
         out = Path(a.out)

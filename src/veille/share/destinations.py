@@ -241,11 +241,10 @@ async def _command(delivery: Delivery, share: Share, account: Account) -> SendRe
 
 
 # --------------------------------------------------------------------- atom
-def atom_shares(shares: list[dict[str, Any]]) -> list[Share]:
+def atom_shares(shares: list[Share]) -> list[Share]:
     """Shares that go to the Atom feed and have not failed there."""
     out = []
-    for doc in shares:
-        share = Share.from_dict(doc)
+    for share in shares:
         d = share.deliveries.get(ATOM)
         if d is not None and d.status != "failed":
             out.append(share)

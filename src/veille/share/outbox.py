@@ -161,7 +161,7 @@ def create_share(
         language=language,
         accounts=accounts,
     )
-    store.put_share(share.to_dict(), durable=True)
+    store.put_share(share, durable=True)
     return share
 
 
@@ -191,12 +191,12 @@ async def send_pending(
     accounts = _accounts(store, config, accounts)
     done: list[tuple[str, str, Delivery]] = []
     with ProcessLock(Path(store.root) / ".outbox.lock"):
-        docs = store.shares()
+        listed = store.shares()
         wanted = set(share_ids) if share_ids is not None else None
-        for doc in docs:
-            if wanted is not None and doc["id"] not in wanted:
+        for listed_share in listed:
+            if wanted is not None and listed_share.id not in wanted:
                 continue
-            share = Share.from_dict(store.get_share(doc["id"]) or doc)  # freshest copy
+            share = store.get_share(listed_share.id) or listed_share  # freshest copy
             for name in list(share.deliveries):
                 d = share.deliveries[name]
                 if not _due(d, now or datetime.now(UTC)):
@@ -207,7 +207,7 @@ async def send_pending(
 
 
 def _save(store: Any, share: Share) -> None:
-    store.put_share(share.to_dict(), durable=True)
+    store.put_share(share, durable=True)
 
 
 async def _send_one(
@@ -273,7 +273,9 @@ def retry(
         sid = store.resolve_share_id(share_id)
     except Exception as exc:
         raise OutboxError(str(exc)) from None
-    share = Share.from_dict(store.get_share(sid) or {})
+    share = store.get_share(sid)
+    if share is None:
+        raise OutboxError(f"unknown share id '{share_id}'")
     names = destinations or [n for n, d in share.deliveries.items() if d.status != "sent"]
     for name in names:
         if name not in share.deliveries:

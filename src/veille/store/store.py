@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from veille.domain.entries import ParsedEntry, ParsedFeed
+from veille.domain.share import Share
 from veille.store.ids import entry_hash, item_id, new_feed_id
 from veille.store.lock import ProcessLock
 from veille.store.partition import Partition
@@ -689,29 +690,31 @@ class Store:
         return n
 
     # ---------------------------------------------------------------- shares
-    def put_share(self, share: dict[str, Any], *, durable: bool = True) -> None:
-        """Save a share (a Share.to_dict()); ``durable`` writes it before returning,
-        because a share must be on disk before any network call is made for it."""
+    def put_share(self, share: Share, *, durable: bool = True) -> None:
+        """Save a share; ``durable`` writes it before returning, because a share
+        must be on disk before any network call is made for it."""
         with self._mu:
-            self.shares_p.put(share["id"], share)
-            iid = share.get("item_id")
+            self.shares_p.put(share.id, share.to_dict())
+            iid = share.item_id
             p = self._where.get(iid) if iid else None
             if p is not None:
-                p.patch(iid, {"shared": True, "comment": share.get("comment", "")})
+                p.patch(iid, {"shared": True, "comment": share.comment})
             self._text_version += 1
             self._touch()
         if durable:
             self.flush()
 
-    def get_share(self, share_id: str) -> dict[str, Any] | None:
+    def get_share(self, share_id: str) -> Share | None:
+        """A copy of the share: changing it changes nothing until put_share."""
         with self._mu:
-            return self.shares_p.get(share_id)
+            doc = self.shares_p.get(share_id)
+            return Share.from_dict(doc) if doc is not None else None
 
-    def shares(self) -> list[dict[str, Any]]:
-        """All shares, newest first."""
+    def shares(self) -> list[Share]:
+        """All shares (copies), newest first."""
         with self._mu:
-            docs = list(self.shares_p.docs().values())
-        return sorted(docs, key=lambda d: d.get("created") or "", reverse=True)
+            shares = [Share.from_dict(d) for d in self.shares_p.docs().values()]
+        return sorted(shares, key=lambda s: s.created or "", reverse=True)
 
     def resolve_share_id(self, prefix: str) -> str:
         with self._mu:

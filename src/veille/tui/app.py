@@ -574,9 +574,9 @@ class VeilleApp(App[int]):
     def _outbox_tick(self) -> None:
         """Queued deliveries whose back-off is over go out; nothing to do costs a scan."""
         pending = any(
-            d.get("status") in ("queued", "sending")
-            for doc in self.store.shares()
-            for d in (doc.get("deliveries") or {}).values()
+            d.status in ("queued", "sending")
+            for share in self.store.shares()
+            for d in share.deliveries.values()
         )
         if pending and not self._send_lock.locked():
             self.send_shares(None, None)

@@ -476,10 +476,11 @@ class MainScreen(Screen[None]):
         accounts = self.share_accounts()
         store, config = self.app.store, self.app.config
         try:
-            if composer.share_id and store.get_share(composer.share_id):
-                doc = store.get_share(composer.share_id) or {}
-                if doc.get("hashtags") != composer.choices.tags_on:
-                    store.put_share({**doc, "hashtags": list(composer.choices.tags_on)})
+            old = store.get_share(composer.share_id) if composer.share_id else None
+            if old is not None:
+                if old.hashtags != composer.choices.tags_on:
+                    old.hashtags = list(composer.choices.tags_on)
+                    store.put_share(old)
                 share = retry(
                     store, config, composer.share_id, to, composer.text, accounts=accounts
                 )

@@ -105,7 +105,7 @@ class SharesScreen(Screen[None]):
         """Re-read the shares (after a send or retry); keep the highlighted one."""
         listing = self.listing
         keep = listing.highlighted_option.id if listing.highlighted_option else None
-        shares = [Share.from_dict(doc) for doc in self.app.store.shares()]
+        shares = self.app.store.shares()
         styles = self._styles()
         listing.clear_options()
         listing.add_options(Option(share_row(s, styles), id=s.id) for s in shares)
@@ -131,8 +131,7 @@ class SharesScreen(Screen[None]):
 
     def current(self) -> Share | None:
         option = self.listing.highlighted_option
-        doc = self.app.store.get_share(option.id) if option and option.id else None
-        return Share.from_dict(doc) if doc else None
+        return self.app.store.get_share(option.id) if option and option.id else None
 
     # ------------------------------------------------------------- actions
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
