@@ -354,7 +354,7 @@ async def test_kill_9_while_posting_to_mastodon(env: Env, fake_mastodon: FakeMas
     assert share.deliveries["fake"].status == "sent"
     assert share.deliveries["fake"].url == fake_mastodon.statuses[0]["url"]
     assert share.deliveries["atom"].status == "sent"
-    assert share.comment == comment and env.store.get_item(env.items[1]["id"])["shared"]
+    assert share.comment == comment and env.store.get_item(env.items[1]["id"]).shared
 
 
 def bluesky_config(service: str, handle: str) -> str:

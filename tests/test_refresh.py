@@ -65,7 +65,7 @@ def test_conditional_get_uses_first_validators(httpserver: HTTPServer, store: St
     assert seen[1].get("If-None-Match") == '"v1"'
     assert seen[0]["User-Agent"].startswith("veille/")
     assert "application/atom+xml" in seen[0]["Accept"]
-    assert store.get_feed(f["id"])["status"] == "ok"
+    assert store.get_feed(f.id).status == "ok"
 
 
 def test_identical_body_skips_parsing(httpserver: HTTPServer, store: Store) -> None:
@@ -93,7 +93,7 @@ def test_failing_feed_never_stops_others(httpserver: HTTPServer, store: Store) -
     store.add_feed("http://nope.invalid/feed")
     s = refresh(store)
     assert s.new_items == 4 and s.errors == 7
-    msgs = {f["url"].rsplit("/", 1)[-1]: f["message"] for f in store.feeds()}
+    msgs = {f.url.rsplit("/", 1)[-1]: f.message for f in store.feeds()}
     assert "404" in msgs["missing"]
     assert "500" in msgs["broken"]
     assert "HTML" in msgs["html"]
@@ -113,10 +113,10 @@ def test_backoff_grows_with_each_failure(httpserver: HTTPServer, store: Store) -
     f, _ = store.add_feed(httpserver.url_for("/bad"))
     gaps = []
     for _ in range(3):
-        refresh(store, feed_ids=[f["id"]])  # named: a manual refresh skips the back-off
-        doc = store.get_feed(f["id"])
-        gaps.append(doc["next_poll"])
-    assert store.get_feed(f["id"])["errors"] == 3
+        refresh(store, feed_ids=[f.id])  # named: a manual refresh skips the back-off
+        doc = store.get_feed(f.id)
+        gaps.append(doc.next_poll)
+    assert store.get_feed(f.id).errors == 3
     assert gaps == sorted(gaps) and len(set(gaps)) == 3
 
 
@@ -133,8 +133,8 @@ def test_permanent_redirect_updates_url_temporary_does_not(
     a, _ = store.add_feed(httpserver.url_for("/old"))
     b, _ = store.add_feed(httpserver.url_for("/tmp"))
     refresh(store)
-    assert store.get_feed(a["id"])["url"] == httpserver.url_for("/new")
-    assert store.get_feed(b["id"])["url"] == httpserver.url_for("/tmp")
+    assert store.get_feed(a.id).url == httpserver.url_for("/new")
+    assert store.get_feed(b.id).url == httpserver.url_for("/tmp")
 
 
 def test_redirect_loop_is_an_error(httpserver: HTTPServer, store: Store) -> None:
@@ -142,15 +142,15 @@ def test_redirect_loop_is_an_error(httpserver: HTTPServer, store: Store) -> None
     httpserver.expect_request("/b").respond_with_data("", status=302, headers={"Location": "/a"})
     f, _ = store.add_feed(httpserver.url_for("/a"))
     refresh(store)
-    assert "loop" in store.get_feed(f["id"])["message"]
+    assert "loop" in store.get_feed(f.id).message
 
 
 def test_410_disables_the_feed(httpserver: HTTPServer, store: Store) -> None:
     httpserver.expect_request("/gone").respond_with_data("", status=410)
     f, _ = store.add_feed(httpserver.url_for("/gone"))
     refresh(store)
-    doc = store.get_feed(f["id"])
-    assert doc["disabled"] and "410" in doc["disabled"]
+    doc = store.get_feed(f.id)
+    assert doc.disabled and "410" in doc.disabled
     assert refresh(store).feeds == 0  # never polled again unless named
 
 
@@ -160,14 +160,14 @@ def test_429_retry_after_is_honoured(httpserver: HTTPServer, store: Store) -> No
     )
     f, _ = store.add_feed(httpserver.url_for("/busy"))
     refresh(store)
-    doc = store.get_feed(f["id"])
+    doc = store.get_feed(f.id)
     from veille.util.dates import now, parse_iso
 
-    wait = (parse_iso(doc["retry_until"]) - now()).total_seconds()
+    wait = (parse_iso(doc.retry_until) - now()).total_seconds()
     assert 3500 < wait <= 3600
-    assert parse_iso(doc["next_poll"]) >= parse_iso(doc["retry_until"])
+    assert parse_iso(doc.next_poll) >= parse_iso(doc.retry_until)
     # Held back even when named: the server asked for it.
-    s = refresh(store, feed_ids=[f["id"]])
+    s = refresh(store, feed_ids=[f.id])
     assert s.feeds == 0 and s.held_back == 1
     assert len(httpserver.log) == 1
 
@@ -180,11 +180,11 @@ def test_ttl_and_max_age_push_next_poll(httpserver: HTTPServer, store: Store) ->
     a, _ = store.add_feed(httpserver.url_for("/ttl"))
     b, _ = store.add_feed(httpserver.url_for("/cc"))
     refresh(store)
-    la, lb = store.get_feed(a["id"]), store.get_feed(b["id"])
+    la, lb = store.get_feed(a.id), store.get_feed(b.id)
     from veille.util.dates import parse_iso
 
     def minutes(doc):
-        return (parse_iso(doc["next_poll"]) - parse_iso(doc["last_fetch"])).total_seconds() / 60
+        return (parse_iso(doc.next_poll) - parse_iso(doc.last_fetch)).total_seconds() / 60
 
     assert 239 <= minutes(la) <= 241
     assert 119 <= minutes(lb) <= 121
@@ -205,7 +205,7 @@ def test_body_over_cap_is_refused(httpserver: HTTPServer, store: Store) -> None:
     )
     f, _ = store.add_feed(httpserver.url_for("/big"))
     refresh(store, config(**{"fetch.max_body_mb": 1}))
-    assert "larger" in store.get_feed(f["id"])["message"]
+    assert "larger" in store.get_feed(f.id).message
 
 
 def test_timeout_from_a_slow_server(store: Store) -> None:
@@ -236,7 +236,7 @@ def test_timeout_from_a_slow_server(store: Store) -> None:
     stop.set()
     t.join()
     srv.close()
-    assert "timed out" in store.get_feed(f["id"])["message"]
+    assert "timed out" in store.get_feed(f.id).message
 
 
 def test_updated_entry_keeps_read_state(httpserver: HTTPServer, store: Store) -> None:
@@ -251,9 +251,9 @@ def test_updated_entry_keeps_read_state(httpserver: HTTPServer, store: Store) ->
     body["v"] = rss(2).replace("Item 0", "Item zero (corrected)")
     s = refresh(store)
     assert (s.new_items, s.updated_items) == (0, 1)
-    titles = {store.get_item(i)["title"] for i in ids}
+    titles = {store.get_item(i).title for i in ids}
     assert "Item zero (corrected)" in titles
-    assert all(store.get_item(i)["read"] and store.get_item(i)["starred"] for i in ids)
+    assert all(store.get_item(i).read and store.get_item(i).starred for i in ids)
 
 
 def test_mislabelled_encoding_still_gives_entries(httpserver: HTTPServer, store: Store) -> None:
@@ -284,8 +284,8 @@ def test_json_feed_is_parsed(httpserver: HTTPServer, store: Store) -> None:
     )
     f, _ = store.add_feed(httpserver.url_for("/feed.json"))
     assert refresh(store).new_items == 1
-    assert store.get_feed(f["id"])["title"] == "JF"
-    assert store.items()[0]["published"] == "2026-06-01T10:00:00Z"
+    assert store.get_feed(f.id).title == "JF"
+    assert store.items()[0].published == "2026-06-01T10:00:00Z"
 
 
 def test_control_sequences_stripped_at_ingest(httpserver: HTTPServer, store: Store) -> None:
@@ -293,6 +293,6 @@ def test_control_sequences_stripped_at_ingest(httpserver: HTTPServer, store: Sto
     httpserver.expect_request("/evil").respond_with_data(evil, content_type="text/xml")
     store.add_feed(httpserver.url_for("/evil"))
     refresh(store)
-    title = store.items()[0]["title"]
+    title = store.items()[0].title
     assert "\x1b" not in title and "\x07" not in title
     assert "[@click=app.quit]x[/]" in title

@@ -14,6 +14,7 @@ import orjson
 import pytest
 
 from veille.domain.entries import ParsedEntry, ParsedFeed
+from veille.domain.filter import ItemFilter
 from veille.domain.share import Share
 from veille.store.jsonfile import load
 from veille.store.store import Store, StoreError
@@ -47,19 +48,19 @@ def store(tmp_path: Path):
 def test_reupsert_never_duplicates_and_update_keeps_state(store: Store) -> None:
     f, created = store.add_feed("https://example.com/feed")
     assert created
-    assert store.upsert_entries(f["id"], feed_of(10)).new == 10
-    assert store.upsert_entries(f["id"], feed_of(10)).new == 0
+    assert store.upsert_entries(f.id, feed_of(10)).new == 10
+    assert store.upsert_entries(f.id, feed_of(10)).new == 0
     assert len(store) == 10
     first = store.ordered_ids()[0]
     store.set_state([first], read=True, starred=True)
     changed = feed_of(10)
     for e in changed.entries:
         e.title += " (updated)"
-    res = store.upsert_entries(f["id"], changed)
+    res = store.upsert_entries(f.id, changed)
     assert (res.new, res.updated) == (0, 10)
     item = store.get_item(first)
-    assert item["title"].endswith("(updated)")
-    assert item["read"] and item["starred"]
+    assert item.title.endswith("(updated)")
+    assert item.read and item.starred
 
 
 def test_content_only_changes_update_at_most_24_times(store: Store) -> None:
@@ -68,7 +69,7 @@ def test_content_only_changes_update_at_most_24_times(store: Store) -> None:
     for i in range(30):
         pf = feed_of(1)
         pf.entries[0].content = f"<p>generated at {i}</p>"
-        updates += store.upsert_entries(f["id"], pf).updated
+        updates += store.upsert_entries(f.id, pf).updated
     assert updates == 24
 
 
@@ -76,42 +77,47 @@ def test_adding_same_feed_twice_is_a_noop(store: Store) -> None:
     a, created_a = store.add_feed("https://example.com/feed")
     b, created_b = store.add_feed("https://example.com/feed/")
     assert created_a and not created_b
-    assert a["id"] == b["id"]
+    assert a.id == b.id
     assert len(store.feeds()) == 1
 
 
 def test_items_newest_first_and_filters(store: Store) -> None:
     f, _ = store.add_feed("https://a.example/feed", tags=["news"])
     g, _ = store.add_feed("https://b.example/feed")
-    store.upsert_entries(f["id"], feed_of(5, "a"))
-    store.upsert_entries(g["id"], feed_of(5, "b"))
+    store.upsert_entries(f.id, feed_of(5, "a"))
+    store.upsert_entries(g.id, feed_of(5, "b"))
     items = store.items()
-    sorts = [d["sort"] for d in items]
+    sorts = [d.sort for d in items]
     assert sorts == sorted(sorts, reverse=True)
-    assert {d["feed"] for d in store.items(tag="news")} == {f["id"]}
-    store.set_state([items[0]["id"]], starred=True)
-    assert [d["id"] for d in store.items(starred=True)] == [items[0]["id"]]
-    assert len(store.items(search="TITLE 3")) == 2
-    assert len(store.items(unread=True, limit=3)) == 3
+    assert {d.feed for d in store.items(ItemFilter(tag="news"))} == {f.id}
+    store.set_state([items[0].id], starred=True)
+    assert [d.id for d in store.items(ItemFilter(starred=True))] == [items[0].id]
+    assert len(store.items(ItemFilter(search="TITLE 3"))) == 2
+    assert len(store.items(ItemFilter(unread=True), limit=3)) == 3
 
 
 def test_new_entries_of_known_feed_sort_by_arrival(store: Store) -> None:
     f, _ = store.add_feed("https://a.example/feed")
-    store.upsert_entries(f["id"], feed_of(3))
+    store.upsert_entries(f.id, feed_of(3))
     late = ParsedFeed(
         entries=[ParsedEntry(key="old", title="back-dated", published="2001-01-01T00:00:00Z")]
     )
-    store.upsert_entries(f["id"], late)
-    assert store.items(limit=1)[0]["title"] == "back-dated"
+    store.upsert_entries(f.id, late)
+    assert store.items(limit=1)[0].title == "back-dated"
 
 
 def test_state_change_is_written_by_the_flusher(tmp_path: Path) -> None:
     s = Store(tmp_path / "st", flush_delay=0.05)
     f, _ = s.add_feed("https://a.example/feed")
-    s.upsert_entries(f["id"], feed_of(3))
+    s.upsert_entries(f.id, feed_of(3))
     iid = s.ordered_ids()[0]
+    s.flush()
+    part = next(
+        p
+        for p in (tmp_path / "st" / "items").glob("*.json")
+        if iid in (load(p) or {}).get("items", {})
+    )
     s.set_state([iid], read=True)
-    part = s._where[iid].path
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         data = load(part)
@@ -125,7 +131,7 @@ def test_state_change_is_written_by_the_flusher(tmp_path: Path) -> None:
 
 def test_unknown_and_ambiguous_ids(store: Store) -> None:
     f, _ = store.add_feed("https://a.example/feed")
-    store.upsert_entries(f["id"], feed_of(3))
+    store.upsert_entries(f.id, feed_of(3))
     iid = store.ordered_ids()[0]
     assert store.resolve_id(iid[:6]) == iid
     with pytest.raises(StoreError, match="unknown item id"):
@@ -136,7 +142,7 @@ def test_unknown_and_ambiguous_ids(store: Store) -> None:
 
 def test_retention_spares_unread_starred_shared_and_stays_dead(store: Store) -> None:
     f, _ = store.add_feed("https://a.example/feed")
-    store.upsert_entries(f["id"], feed_of(10))
+    store.upsert_entries(f.id, feed_of(10))
     ids = store.ordered_ids()
     store.set_state(ids, read=True)
     store.set_state(ids[5:6], starred=True)
@@ -148,15 +154,15 @@ def test_retention_spares_unread_starred_shared_and_stays_dead(store: Store) -> 
     assert {ids[5], ids[6], ids[7]} <= kept
     assert removed == 4
     # The dropped entries are still in the feed: they must not come back unread.
-    assert store.upsert_entries(f["id"], feed_of(10)).new == 0
+    assert store.upsert_entries(f.id, feed_of(10)).new == 0
 
 
 def test_remove_feed_keeps_starred(store: Store) -> None:
     f, _ = store.add_feed("https://a.example/feed")
-    store.upsert_entries(f["id"], feed_of(4))
+    store.upsert_entries(f.id, feed_of(4))
     keep = store.ordered_ids()[0]
     store.set_state([keep], starred=True)
-    assert store.remove_feed(f["id"]) == 3
+    assert store.remove_feed(f.id) == 3
     assert store.ordered_ids() == [keep]
     assert store.feeds() == []
 
@@ -164,24 +170,29 @@ def test_remove_feed_keeps_starred(store: Store) -> None:
 def test_reopen_reads_everything_back(tmp_path: Path) -> None:
     with Store(tmp_path / "s") as s:
         f, _ = s.add_feed("https://a.example/feed")
-        s.upsert_entries(f["id"], feed_of(20))
+        s.upsert_entries(f.id, feed_of(20))
         iid = s.ordered_ids()[3]
         s.set_state([iid], starred=True, tags=["ai"])
     with Store(tmp_path / "s") as s2:
         assert len(s2) == 20
-        assert s2.get_item(iid)["tags"] == ["ai"]
-        assert s2.get_content(iid)["html"].startswith("<p>body")
+        assert s2.get_item(iid).tags == ("ai",)
+        assert s2.get_content(iid).html.startswith("<p>body")
 
 
 def test_corrupt_file_is_set_aside_and_store_reopens(tmp_path: Path) -> None:
     with Store(tmp_path / "s") as s:
         f, _ = s.add_feed("https://a.example/feed")
-        s.upsert_entries(f["id"], feed_of(3))
+        s.upsert_entries(f.id, feed_of(3), feed_fields={"etag": '"v1"', "body_hash": "abc"})
+        assert s.get_feed(f.id).etag == '"v1"'
     part = next((tmp_path / "s" / "items").glob("*.json"))
     part.write_bytes(b'{"items": {"abc": ')
     with Store(tmp_path / "s") as s2:
         assert s2.feeds()  # the rest is intact
-    assert list((tmp_path / "s" / "items").glob("*.corrupt-*"))
+        # Named, not silently dropped; and its feed will be fetched in full again.
+        assert any(part.name in p and "damaged" in p for p in s2.problems)
+        assert s2.get_feed(f.id).etag is None and s2.get_feed(f.id).body_hash is None
+    (aside,) = (tmp_path / "s" / "items").glob("*.damaged-*")
+    assert aside.read_bytes() == b'{"items": {"abc": '  # its bytes are kept
 
 
 def test_atomic_write_leaves_old_content_on_failure(tmp_path: Path) -> None:
@@ -203,7 +214,7 @@ WRITER = textwrap.dedent(
     f, _ = s.add_feed("https://a.example/feed")
     print("ready", flush=True)
     for n in itertools.count():
-        s.upsert_entries(f["id"], ParsedFeed(entries=[
+        s.upsert_entries(f.id, ParsedFeed(entries=[
             ParsedEntry(key=f"k{n}-{i}", title="x" * 200, content="<p>" + "y" * 2000 + "</p>")
             for i in range(20)]))
         ids = s.ordered_ids()[:50]
@@ -241,7 +252,7 @@ TWO_PROC = textwrap.dedent(
     role, root = sys.argv[1], sys.argv[2]
     s = Store(root, flush_delay=0.01)
     if role == "tui":
-        ids = [i for i in s.ordered_ids() if s.get_item(i)["title"] != "new"]
+        ids = [i for i in s.ordered_ids() if s.get_item(i).title != "new"]
         for i, iid in enumerate(ids):       # mark every item read, one keypress at a time
             s.set_state([iid], read=True)
             if i % 7 == 0:
@@ -252,7 +263,7 @@ TWO_PROC = textwrap.dedent(
     else:                                    # a cron refresh adding items meanwhile
         f = s.feeds()[0]
         for n in range(40):
-            s.upsert_entries(f["id"], ParsedFeed(entries=[
+            s.upsert_entries(f.id, ParsedFeed(entries=[
                 ParsedEntry(key=f"new{n}-{i}", title="new", published="2026-03-01T00:00:00Z")
                 for i in range(5)]))
             s.flush()
@@ -266,7 +277,7 @@ def test_two_processes_never_lose_each_others_writes(tmp_path: Path) -> None:
     root = tmp_path / "s"
     with Store(root) as s:
         f, _ = s.add_feed("https://a.example/feed")
-        s.upsert_entries(f["id"], feed_of(300))  # spread over 9 month files
+        s.upsert_entries(f.id, feed_of(300))  # spread over 9 month files
         before = set(s.ordered_ids())
     procs = [
         subprocess.Popen([sys.executable, "-c", TWO_PROC, role, str(root)])
@@ -279,8 +290,8 @@ def test_two_processes_never_lose_each_others_writes(tmp_path: Path) -> None:
         assert len(after) == 300 + 200  # every item the cron process added
         assert before <= set(after)
         old = [s.get_item(i) for i in before]
-        assert all(d["read"] for d in old)  # every keypress of the "TUI"
-        assert sum(bool(d.get("starred")) for d in old) == len(range(0, 300, 7))
+        assert all(d.read for d in old)  # every keypress of the "TUI"
+        assert sum(bool(d.starred) for d in old) == len(range(0, 300, 7))
 
 
 def test_sync_sees_other_process_items(tmp_path: Path) -> None:
@@ -289,7 +300,7 @@ def test_sync_sees_other_process_items(tmp_path: Path) -> None:
     f, _ = a.add_feed("https://a.example/feed")
     a.flush()
     b = Store(root, flush_delay=0.01)
-    b.upsert_entries(f["id"], feed_of(4))
+    b.upsert_entries(f.id, feed_of(4))
     b.flush()
     assert len(a) == 0
     assert a.sync() is True
@@ -302,7 +313,7 @@ def test_sync_sees_other_process_items(tmp_path: Path) -> None:
 def test_lazy_open_reads_newest_months_first_then_the_rest(tmp_path: Path) -> None:
     with Store(tmp_path / "s") as s:
         f, _ = s.add_feed("https://a.example/feed")
-        s.upsert_entries(f["id"], feed_of(90))  # 9 month files of 10 items
+        s.upsert_entries(f.id, feed_of(90))  # 9 month files of 10 items
         newest = s.ordered_ids()[:10]
         everything = s.ordered_ids()
     lazy = Store(tmp_path / "s", lazy=10)
@@ -313,7 +324,7 @@ def test_lazy_open_reads_newest_months_first_then_the_rest(tmp_path: Path) -> No
         assert lazy.loaded.is_set()
         assert lazy.ordered_ids() == everything
         # A refresh after a lazy open never mistakes an old entry for a new one.
-        assert lazy.upsert_entries(f["id"], feed_of(90)).new == 0
+        assert lazy.upsert_entries(f.id, feed_of(90)).new == 0
     finally:
         lazy.close()
 
@@ -323,9 +334,9 @@ def test_search_covers_title_author_summary_comment_and_source(store: Store) -> 
     pf = feed_of(3)
     pf.entries[0].author = "Ada LOVELACE"
     pf.entries[1].summary = "about Analytical Engines"
-    store.upsert_entries(f["id"], pf)
+    store.upsert_entries(f.id, pf)
     ids = store.ordered_ids()
-    assert store.search_ids("lovelace") == {store.items(search="Lovelace")[0]["id"]}
+    assert store.search_ids("lovelace") == {store.items(ItemFilter(search="Lovelace"))[0].id}
     assert len(store.search_ids("analytical engines")) == 1
     assert store.search_ids("STRASSE") == set(ids)  # casefold: ß == ss, via the source
     assert store.search_ids("nothing like this") == set()
@@ -335,5 +346,5 @@ def test_search_covers_title_author_summary_comment_and_source(store: Store) -> 
     )
     assert store.search_ids("matters to curators") == {ids[2]}
     pf.entries[2].title = "renamed headline"
-    store.upsert_entries(f["id"], pf)
+    store.upsert_entries(f.id, pf)
     assert len(store.search_ids("renamed headline")) == 1  # the index follows updates

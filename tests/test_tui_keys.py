@@ -22,6 +22,7 @@ from tests.tui_helpers import (
     make_config,
     make_paths,
 )
+from veille.domain.records import Draft
 from veille.store.store import Store
 from veille.tui.screens.main import MainScreen
 from veille.tui.screens.pickers import AskScreen, PickScreen
@@ -97,12 +98,12 @@ async def test_opening_marks_read_and_m_toggles(env):
     async with make_app(store, paths).run_test(size=SIZE) as pilot:
         screen = await started(pilot)
         iid = screen.stream.current_id
-        assert store.get_item(iid)["read"] is True  # mark_read_delay = 0
+        assert store.get_item(iid).read is True  # mark_read_delay = 0
         await pilot.press("m")
-        assert store.get_item(iid)["read"] is False
+        assert store.get_item(iid).read is False
         assert row_text(screen, 0).startswith("●")
         await pilot.press("m")
-        assert store.get_item(iid)["read"] is True
+        assert store.get_item(iid).read is True
 
 
 async def test_mark_read_delay(env):
@@ -111,7 +112,7 @@ async def test_mark_read_delay(env):
     async with app.run_test(size=SIZE) as pilot:
         screen = await started(pilot)
         await pilot.pause(0.2)
-        assert store.get_item(screen.stream.current_id)["read"] is False
+        assert store.get_item(screen.stream.current_id).read is False
 
 
 async def test_star_dismiss_and_multilevel_undo(env):
@@ -120,15 +121,15 @@ async def test_star_dismiss_and_multilevel_undo(env):
         screen = await started(pilot)
         first = screen.stream.current_id
         await pilot.press("s")
-        assert store.get_item(first)["starred"] is True
+        assert store.get_item(first).starred is True
         assert "★" in row_text(screen, 0)
         await pilot.press("x")  # dismiss: read + hidden, then on to the next
-        assert store.get_item(first)["hidden"] is True
+        assert store.get_item(first).hidden is True
         assert screen.stream.current_id != first
         await pilot.press("u")
-        assert store.get_item(first)["hidden"] is False
+        assert store.get_item(first).hidden is False
         await pilot.press("u")
-        assert store.get_item(first)["starred"] is False
+        assert store.get_item(first).starred is False
 
 
 async def test_dismiss_removes_from_unread_view(env):
@@ -149,9 +150,9 @@ async def test_mark_all_read_is_undoable(env):
     async with make_app(store, paths).run_test(size=SIZE) as pilot:
         screen = await started(pilot)
         await pilot.press("A")
-        assert all(store.get_item(i)["read"] for i in screen.stream.ids)
+        assert all(store.get_item(i).read for i in screen.stream.ids)
         await pilot.press("u")
-        unread = [i for i in screen.stream.ids if not store.get_item(i)["read"]]
+        unread = [i for i in screen.stream.ids if not store.get_item(i).read]
         assert len(unread) == len(screen.stream.ids) - 1  # the opened one stays read
 
 
@@ -163,7 +164,7 @@ async def test_space_and_b_page_the_item(tmp_path):
     feed, _ = store.add_feed("https://long.example/feed", title="Long")
     body = "".join(f"<p>Paragraph {i} of a long article.</p>" for i in range(200))
     store.upsert_entries(
-        feed["id"],
+        feed.id,
         ParsedFeed(entries=[ParsedEntry(key=k, title=k, content=body) for k in ("a", "b")]),
     )
     try:
@@ -195,20 +196,20 @@ async def test_enter_tab_escape_and_composer_draft(env):
         await pilot.press("c")
         assert pilot.app.focused is screen.composer.area
         # The text box holds your comment; title, link and "via" are in the preview.
-        assert current(screen)["title"] in screen.composer.preview.text_of("atom")
+        assert current(screen).title in screen.composer.preview.text_of("atom")
         await pilot.press(*"Must read")
         iid = screen.stream.current_id
-        assert store.get_draft(iid)["text"].startswith("Must read")
+        assert store.get_draft(iid).text.startswith("Must read")
         await pilot.pause(0.3)
     # the draft is on disk, as another process sees it
     other = Store(paths.store, autoflush=False)
-    assert other.get_draft(iid)["text"].startswith("Must read")
+    assert other.get_draft(iid).text.startswith("Must read")
 
 
 async def test_draft_comes_back_for_its_item(env):
     store, paths = env
     iid = store.ordered_ids()[1]
-    store.save_draft(iid, {"item": iid, "text": "half-written thought"})
+    store.save_draft(Draft(item_id=iid, text="half-written thought"))
     async with make_app(store, paths).run_test(size=SIZE) as pilot:
         screen = await started(pilot)
         await pilot.press("j")
@@ -229,7 +230,7 @@ async def test_open_link_numbered_links_and_refusal(env, monkeypatch):
         await pilot.press("3", "o")  # [3] the image
         await pilot.press("9", "o")  # no such link
         await pilot.pause(0.2)
-        assert opened[0] == item["link"]
+        assert opened[0] == item.link
         assert opened[1].startswith("https://site") and "/rel/" in opened[1]
         assert opened[2].startswith("https://img.example/")
         assert len(opened) == 3
@@ -245,7 +246,7 @@ async def test_copy_link(env):
     async with make_app(store, paths).run_test(size=SIZE) as pilot:
         screen = await started(pilot)
         await pilot.press("y")
-        assert pilot.app.clipboard == current(screen)["link"]
+        assert pilot.app.clipboard == current(screen).link
         await pilot.press("1", "y")
         assert pilot.app.clipboard.endswith("/a/0")
 
@@ -259,7 +260,7 @@ async def test_search_is_incremental_and_escape_clears(env):
         await pilot.pause(0.2)
         ids = screen.stream.ids
         assert ids and len(ids) < total
-        assert all("Story 3" in store.get_item(i)["title"] for i in ids)
+        assert all("Story 3" in store.get_item(i).title for i in ids)
         await pilot.press("escape")
         await pilot.pause(0.1)
         assert len(screen.stream.ids) == total
@@ -271,7 +272,7 @@ async def test_search_matches_source_and_author(env):
         screen = await started(pilot)
         await pilot.press("slash", *"site 1", "enter")
         await pilot.pause(0.2)
-        feed_ids = {store.get_item(i)["feed"] for i in screen.stream.ids}
+        feed_ids = {store.get_item(i).feed for i in screen.stream.ids}
         assert len(feed_ids) == 1
         assert pilot.app.focused is screen.stream
 
@@ -293,7 +294,7 @@ async def test_filter_views(env):
         await pilot.press("home", "down", "down", "down", "down", "enter")  # the first feed
         await pilot.pause()
         assert screen.view.kind == "feed"
-        assert {store.get_item(i)["feed"] for i in screen.stream.ids} == {screen.view.value}
+        assert {store.get_item(i).feed for i in screen.stream.ids} == {screen.view.value}
     saved = json.loads((paths.state / "ui.json").read_text())
     assert saved["view"]["kind"] == "feed"
 
@@ -308,9 +309,9 @@ async def test_edit_tags_and_tag_view(env):
         assert isinstance(pilot.app.screen, AskScreen)
         await pilot.press(*"ai, ml", "enter")
         await pilot.pause()
-        assert store.get_item(iid)["tags"] == ["ai", "ml"]
+        assert store.get_item(iid).tags == ("ai", "ml")
         await pilot.press("u")
-        assert not store.get_item(iid).get("tags")
+        assert not store.get_item(iid).tags
 
 
 async def test_help_lists_rebound_keys_and_q_quits(env):
@@ -415,7 +416,7 @@ async def test_feed_text_is_never_markup(env):
         await pilot.click("#stream", offset=(40, row))
         await pilot.pause()
         assert app.is_running
-        assert current(screen)["title"] == HOSTILE_TITLE
+        assert current(screen).title == HOSTILE_TITLE
         body = str(screen.query_one("#item-body").render())
         assert "\x1b" not in body and "[red]markup[/red]" in body
 
@@ -432,7 +433,7 @@ async def test_new_items_do_not_move_the_cursor(env):
         row_on_screen = screen.stream.cursor - screen.stream.scroll_offset.y
         feed = store.feeds()[0]
         new = entries(7, 5, start=NOW.replace(year=2027))
-        store.upsert_entries(feed["id"], ParsedFeed(entries=new))
+        store.upsert_entries(feed.id, ParsedFeed(entries=new))
         pilot.app._store_changed()
         await pilot.pause()
         assert screen.stream.current_id == iid
@@ -451,7 +452,7 @@ async def test_sync_shows_items_from_another_process(env):
         other = Store(paths.store, autoflush=False)
         feed = other.feeds()[0]
         other.upsert_entries(
-            feed["id"], ParsedFeed(entries=[ParsedEntry(key="zz", title="From cron")])
+            feed.id, ParsedFeed(entries=[ParsedEntry(key="zz", title="From cron")])
         )
         other.flush()
         for _ in range(40):
@@ -512,14 +513,14 @@ async def test_refresh_keys_fetch_in_background(tmp_path, corpus_server):
             while time.monotonic() < deadline and (not screen.stream.ids or pilot.app._refreshing):
                 await pilot.pause(0.1)
             assert screen.stream.ids
-            feeds = {store.get_item(i)["feed"] for i in screen.stream.ids}
-            assert feeds == {a["id"], b["id"]}
+            feeds = {store.get_item(i).feed for i in screen.stream.ids}
+            assert feeds == {a.id, b.id}
             await pilot.press("R")  # this feed only
             deadline = time.monotonic() + 20
             await pilot.pause(0.1)
             while time.monotonic() < deadline and pilot.app._refreshing:
                 await pilot.pause(0.1)
-            assert store.get_feed(a["id"])["status"] != "new"
+            assert store.get_feed(a.id).status != "new"
     finally:
         store.close()
 
@@ -536,7 +537,7 @@ async def test_real_feeds_render_with_numbered_links(tmp_path):
             for _ in range(len(screen.stream.ids)):
                 await pilot.pause(0.1)
                 header = str(screen.query_one("#item-header").render())
-                assert store.get_item(screen.stream.current_id)["title"][:20] in header
+                assert store.get_item(screen.stream.current_id).title[:20] in header
                 seen_links += len(screen.item_view.links)
                 await pilot.press("j")
             assert seen_links > 0

@@ -37,7 +37,7 @@ def add_cats_feed(store: Store) -> str:
     """A feed whose one (newest) item has categories and many paragraphs."""
     feed, _ = store.add_feed("https://cats.example/feed.xml", title="Cats blog")
     store.upsert_entries(
-        feed["id"],
+        feed.id,
         ParsedFeed(
             title="Cats blog",
             entries=[
@@ -55,7 +55,7 @@ def add_cats_feed(store: Store) -> str:
     )
     store.flush()
     iid = store.ordered_ids()[0]
-    assert store.get_item(iid)["title"] == CATS_TITLE
+    assert store.get_item(iid).title == CATS_TITLE
     return iid
 
 
@@ -141,7 +141,7 @@ async def test_typing_updates_preview_and_counter(env):
         assert entry.text.startswith("Read it\n")
         count = int(before.split()[0])
         assert entry.counter == f"{count + len('Read it') + 2} characters"  # + blank line
-        assert store.get_draft(screen.composer.item_id)["text"] == "Read it"
+        assert store.get_draft(screen.composer.item_id).text == "Read it"
 
 
 async def test_over_long_mastodon_turns_red_and_is_refused(env, fake_mastodon: FakeMastodon):
@@ -182,7 +182,7 @@ async def test_ctrl_s_writes_atom_marks_shared_and_search_finds_comment(env):
         assert pilot.app.focused is screen.stream  # back to reading
         assert store.get_draft(cats) is None
         assert screen.composer.text == ""  # a fresh composer for this item
-        assert store.get_item(cats)["shared"]
+        assert store.get_item(cats).shared
         assert "↗" in screen.stream.render_line(0).text
         # searching finds it by your comment
         await pilot.press("slash", *"zanzibar")
@@ -218,7 +218,7 @@ async def test_quote_paragraph_at_the_top_of_the_item_pane(env):
         await pilot.press("greater_than_sign")
         await pilot.pause()
         assert screen.composer.text == f"> {PARAGRAPHS[0]}\n\n"
-        assert store.get_draft(cats)["text"].startswith(f"> {PARAGRAPHS[0]}")
+        assert store.get_draft(cats).text.startswith(f"> {PARAGRAPHS[0]}")
         assert pilot.app.focused is screen.stream  # keep reading; quote more
         # scroll the item so paragraph 12 is the top line, quote again
         await pilot.press("enter")
@@ -261,7 +261,7 @@ async def test_hashtag_toggles(env):
         await pilot.click("#composer-toggles", offset=(start + 1 + 1, 0))  # padding + 1
         await pilot.pause()
         assert composer.choices.tags_on == ["Python", "MachineLearning"]  # suggested order
-        assert store.get_draft(composer.item_id)["hashtags"] == ["Python", "MachineLearning"]
+        assert store.get_draft(composer.item_id).hashtags == ("Python", "MachineLearning")
         # a click beside the toggles changes nothing
         await pilot.click("#composer-toggles", offset=(1, 0))
         await pilot.pause()
@@ -310,8 +310,8 @@ def put_share(store: Store, item_id: str, sid: str, created: str, **deliveries) 
         item_id=item_id,
         comment=f"Comment of {sid}\nsecond line",
         created=created,
-        title=item["title"],
-        link=item["link"],
+        title=item.title,
+        link=item.link,
         source="Site",
     )
     for name, fields in deliveries.items():
@@ -348,7 +348,7 @@ async def test_shares_view_lists_statuses_newest_first_and_opens(env):
             "s-old",
         ]
         row = listing.get_option_at_index(0).prompt.plain
-        assert "2026-02-03 10:00" in row and store.get_item(ids[2])["title"] in row
+        assert "2026-02-03 10:00" in row and store.get_item(ids[2]).title in row
         assert "“Comment of s-new”" in row and "second line" not in row
         assert "atom: sent — file:///x/shares.atom" in row
         assert "fake: failed — [bold]422[/bold] Validation failed" in row  # literally

@@ -60,7 +60,7 @@ async def test_welcome_then_add_a_feed(tmp_path: Path, feed_url: str):
             await _wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
             screen = app.screen
             await _wait_for(pilot, lambda: bool(screen.stream.ids))
-            assert store.get_item(screen.stream.ids[0])["title"] == "Hello [bold]world"
+            assert store.get_item(screen.stream.ids[0]).title == "Hello [bold]world"
             assert "Hello [bold]world" in screen.stream.render_line(0).text
     finally:
         store.close()

@@ -59,7 +59,7 @@ def build_store(root: Path, *, feeds: int = 3, per_feed: int = 8, hostile: bool 
     for f in range(feeds):
         feed, _ = store.add_feed(f"https://site{f}.example/feed.xml", title=f"Site {f}")
         store.upsert_entries(
-            feed["id"], ParsedFeed(title=f"Site {f}", entries=entries(f, per_feed))
+            feed.id, ParsedFeed(title=f"Site {f}", entries=entries(f, per_feed))
         )
     if hostile:
         feed, _ = store.add_feed("https://evil.example/feed.xml", title="[b]Evil[/b] feed")
@@ -73,7 +73,7 @@ def build_store(root: Path, *, feeds: int = 3, per_feed: int = 8, hostile: bool 
             )
             for i, title in enumerate([HOSTILE_TITLE, MARKUP_TITLE, ANSI_TITLE])
         ]
-        store.upsert_entries(feed["id"], ParsedFeed(title="Evil", entries=bad))
+        store.upsert_entries(feed.id, ParsedFeed(title="Evil", entries=bad))
     store.flush()
     return store
 
@@ -87,7 +87,7 @@ def corpus_store(root: Path, names: Iterable[str] = CORPUS_FEEDS) -> Store:
         path = CORPUS / "feeds" / name
         parsed = parse_feed(path.read_bytes(), f"https://corpus.example/{name}")
         feed, _ = store.add_feed(f"https://corpus.example/{name}", title=parsed.title or name)
-        store.upsert_entries(feed["id"], parsed)
+        store.upsert_entries(feed.id, parsed)
     store.flush()
     return store
 

@@ -3,14 +3,14 @@ error type that becomes one line on stderr."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from veille.config import Config
+from veille.domain.errors import VeilleError
+from veille.domain.records import Feed
 from veille.paths import Paths
-from veille.store.store import Store
+from veille.store.store import Store, StoreWriteError
 
 
-class UserError(Exception):
+class UserError(VeilleError):
     """Bad input from the user: printed as one line, exit status 1 (or .code)."""
 
     def __init__(self, message: str, code: int = 1) -> None:
@@ -18,7 +18,12 @@ class UserError(Exception):
         self.code = code
 
 
-# ------------------------------------------------------------------ helpers
+class Terminated(VeilleError):
+    """SIGTERM arrived: the command stopped cleanly (exit status 143)."""
+
+    code = 143
+
+
 class Ctx:
     """Paths, config and (lazily) the store for one command."""
 
@@ -33,12 +38,28 @@ class Ctx:
             self._store = Store(self.paths.store)
         return self._store
 
+    def open_store(self, **options: object) -> Store:
+        """Open the store with options (``autoflush=False`` before forking, ``lazy``)."""
+        if self._store is None:
+            self._store = Store(self.paths.store, **options)  # type: ignore[arg-type]
+        return self._store
+
+    def save(self) -> None:
+        """Write pending changes now: a command must not claim a change the disk
+        refused (full, read-only)."""
+        if self._store is None:
+            return
+        try:
+            self._store.flush()
+        except StoreWriteError as exc:
+            raise UserError(f"{exc}; nothing was changed on disk") from None
+
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
 
 
-def feed_by_ref(store: Store, ref: str) -> dict[str, Any]:
+def feed_by_ref(store: Store, ref: str) -> Feed:
     """A feed by id or URL, or a UserError that says how to list them."""
     feed = store.find_feed(ref)
     if feed is None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from pathlib import Path
 from typing import Any
 
-from veille.cli.context import Ctx, UserError, feed_by_ref
+from veille.cli.context import Ctx, Terminated, UserError, feed_by_ref
 from veille.cli.output import json_line, out, relative
-from veille.store.store import Store
+from veille.domain.records import Feed
 
 
 def cmd_add(ctx: Ctx, a: argparse.Namespace) -> int:
@@ -27,11 +28,13 @@ def cmd_add(ctx: Ctx, a: argparse.Namespace) -> int:
         return 1 if res.feed is None else 0
     if not res.ok:
         raise UserError(res.message)
+    ctx.save()
     out(res.message)
     if res.created and res.feed is not None and not a.no_fetch:
         from veille.refresh.runner import refresh_feeds
 
-        summary = asyncio.run(refresh_feeds(ctx.store, ctx.config, feed_ids=[res.feed["id"]]))
+        summary = asyncio.run(refresh_feeds(ctx.store, ctx.config, feed_ids=[res.feed.id]))
+        ctx.save()
         outcome = summary.outcomes[0] if summary.outcomes else None
         if outcome is not None:
             out(f"fetched: {outcome.message}")
@@ -40,43 +43,52 @@ def cmd_add(ctx: Ctx, a: argparse.Namespace) -> int:
 
 def cmd_remove(ctx: Ctx, a: argparse.Namespace) -> int:
     feed = feed_by_ref(ctx.store, a.feed)
-    dropped = ctx.store.remove_feed(feed["id"])
-    out(f"removed {feed['url']} ({dropped} items dropped; starred and shared items kept)")
+    dropped = ctx.store.remove_feed(feed.id)
+    ctx.save()
+    out(f"removed {feed.url} ({dropped} items dropped; starred and shared items kept)")
     return 0
 
 
-def _feed_record(
-    store: Store, f: dict[str, Any], counts: dict[str, tuple[int, int]]
-) -> dict[str, Any]:
-    items, unread = counts.get(f["id"], (0, 0))
+def feed_record(f: Feed, counts: dict[str, tuple[int, int]]) -> dict[str, Any]:
+    """A feed as `veille feeds --json` prints it (a contract: keep the names)."""
+    items, unread = counts.get(f.id, (0, 0))
     return {
-        "id": f["id"],
-        "url": f["url"],
-        "title": f.get("title") or "",
-        "tags": f.get("tags", []),
-        "last_fetch": f.get("last_fetch"),
-        "status": f.get("status"),
-        "message": f.get("message") or "",
-        "disabled": f.get("disabled"),
+        "id": f.id,
+        "url": f.url,
+        "kind": f.kind,
+        "title": f.title,
+        "tags": list(f.tags),
+        "account": f.account or None,
+        "last_fetch": f.last_fetch,
+        "status": f.status,
+        "message": f.message,
+        "disabled": f.disabled,
         "items": items,
         "unread": unread,
-        "next_poll": None if f.get("disabled") else f.get("next_poll"),
+        "next_poll": None if f.disabled else f.next_poll,
+        "interval": f.interval,
+        "full_text": f.full_text,
+        "muted": f.muted,
     }
 
 
 def cmd_feeds(ctx: Ctx, a: argparse.Namespace) -> int:
     store = ctx.store
+    for problem in store.problems:
+        print(f"veille: warning: {problem}", file=sys.stderr)
     counts = store.counts()
     feeds = store.feeds()
     if a.json:
         for f in feeds:
-            json_line(_feed_record(store, f, counts))
+            json_line(feed_record(f, counts))
         return 0
     if not feeds:
+        if store.problems:
+            raise UserError("no feeds could be read: see the warnings above")
         out("No feeds yet. Add one with `veille add URL` or `veille import FILE.opml`.")
         return 0
     for f in feeds:
-        r = _feed_record(store, f, counts)
+        r = feed_record(f, counts)
         tags = f"  [{', '.join(r['tags'])}]" if r["tags"] else ""
         out(f"{r['id']}  {r['title'] or r['url']}{tags}")
         out(f"          {r['url']}")
@@ -99,6 +111,7 @@ def cmd_import(ctx: Ctx, a: argparse.Namespace) -> int:
         added, known, skipped = import_opml(ctx.store, Path(a.file))
     except OpmlError as exc:
         raise UserError(f"{a.file}: {exc}") from None
+    ctx.save()
     msg = f"imported {added} feed{'s' if added != 1 else ''}"
     if known:
         msg += f", {known} already subscribed"
@@ -122,23 +135,29 @@ def cmd_export(ctx: Ctx, a: argparse.Namespace) -> int:
 
 
 def cmd_refresh(ctx: Ctx, a: argparse.Namespace) -> int:
-    import os
+    from veille.refresh.decide import select_feeds
+    from veille.refresh.pool import fork_pool
+    from veille.refresh.runner import needs_pool, workers_for
+    from veille.util.dates import now
 
-    from veille.refresh.runner import fork_pool
-
-    # Before the store starts its flusher thread: forking is safe only now.
-    pool = fork_pool(ctx.config["fetch.workers"] or (os.cpu_count() or 1))
+    # The store opens without its flusher thread, so the parser pool can be
+    # forked safely (only when enough bodies will need parsing: a warm refresh
+    # never starts processes); then the flusher starts.
+    store = ctx.open_store(autoflush=False)
+    ids = [feed_by_ref(store, u).id for u in a.urls] if a.urls else None
+    chosen, _ = select_feeds(store.feeds(), when=now(), feed_ids=ids, due_only=a.due)
+    pool = fork_pool(workers_for(ctx.config)) if needs_pool(chosen) else None
+    store.start_flusher()
     try:
-        return _refresh(ctx, a, pool)
+        return _refresh(ctx, a, ids, pool)
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _refresh(ctx: Ctx, a: argparse.Namespace, pool: Any) -> int:
-    from veille.refresh.runner import Progress, refresh_feeds
+def _refresh(ctx: Ctx, a: argparse.Namespace, ids: list[str] | None, pool: Any) -> int:
+    from veille.refresh.runner import Progress, Summary, refresh_feeds
 
-    store = ctx.store
-    ids = [feed_by_ref(store, u)["id"] for u in a.urls] if a.urls else None
     tty = sys.stderr.isatty() and not a.quiet
 
     def show(p: Progress) -> None:
@@ -150,23 +169,59 @@ def _refresh(ctx: Ctx, a: argparse.Namespace, pool: Any) -> int:
         )
         sys.stderr.flush()
 
-    summary = asyncio.run(
-        refresh_feeds(
-            store,
-            ctx.config,
-            feed_ids=ids,
-            due_only=a.due,
-            on_progress=show if tty else None,
-            executor=pool,
-        )
-    )
+    async def run() -> Summary:
+        # SIGTERM (timeout, init systems) cancels the refresh like ctrl+c does:
+        # the tasks unwind, the store is flushed in order, the pool shut down.
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        terminated = []
+
+        def on_term() -> None:
+            terminated.append(True)
+            task.cancel()
+
+        loop.add_signal_handler(signal.SIGTERM, on_term)
+        try:
+            return await refresh_feeds(
+                ctx.store,
+                ctx.config,
+                feed_ids=ids,
+                due_only=a.due,
+                on_progress=show if tty else None,
+                executor=pool,
+                accounts=_accounts(ctx),
+                secrets=None,
+            )
+        except asyncio.CancelledError:
+            if terminated:
+                raise Terminated from None
+            raise
+        finally:
+            loop.remove_signal_handler(signal.SIGTERM)
+
+    summary = asyncio.run(run())
     if tty and summary.feeds:
         sys.stderr.write("\r\x1b[K")
+    ctx.save()
     if not a.quiet or summary.errors:
         out(summary.line())
     if summary.feeds and summary.fetched == 0:
         return 1
     return 0
+
+
+def _accounts(ctx: Ctx) -> dict[str, Any]:
+    """Accounts for social sources; a broken [accounts] table only affects those."""
+    if not any(f.kind != "feed" for f in ctx.store.feeds()):
+        return {}
+    from veille.accounts.config import AccountError, load_accounts
+    from veille.share.outbox import data_dir
+
+    try:
+        return dict(load_accounts(ctx.config, data_dir(ctx.store)))
+    except AccountError:
+        return {}
 
 
 def register(sub: Any) -> None:

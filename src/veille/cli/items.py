@@ -7,55 +7,84 @@ from typing import Any
 
 from veille.cli.context import Ctx, UserError, feed_by_ref
 from veille.cli.output import json_line, out
-from veille.store.store import Store, StoreError
+from veille.domain.filter import ItemFilter
+from veille.domain.records import Feed, Item, Sighting
+from veille.render.hygiene import clean_line
+from veille.store.store import StoreError
 from veille.util.dates import age
 
 
-def _item_record(
-    store: Store, d: dict[str, Any], feeds: dict[str, dict[str, Any]]
-) -> dict[str, Any]:
-    f = feeds.get(d["feed"], {})
+def item_record(item: Item, feeds: dict[str, Feed]) -> dict[str, Any]:
+    """An item as `veille items --json` prints it (a contract: keep the names)."""
+    f = feeds.get(item.feed)
     return {
-        "id": d["id"],
-        "feed": f.get("url", ""),
-        "feed_title": f.get("title", ""),
-        "title": d.get("title", ""),
-        "link": d.get("link", ""),
-        "author": d.get("author", ""),
-        "published": d.get("published"),
-        "summary": d.get("summary", ""),
-        "read": bool(d.get("read")),
-        "starred": bool(d.get("starred")),
-        "shared": bool(d.get("shared")),
-        "tags": d.get("tags", []),
-        "categories": d.get("cats", []),
-        "first_seen": d.get("first_seen"),
+        "id": item.id,
+        "feed": f.url if f else "",
+        "feed_title": f.title if f else "",
+        "kind": item.kind,
+        "title": item.title,
+        "link": item.link,
+        "author": item.author,
+        "published": item.published,
+        "updated": item.updated,
+        "first_seen": item.first_seen,
+        "summary": item.summary,
+        "read": item.read,
+        "starred": item.starred,
+        "dismissed": item.hidden,
+        "shared": item.shared,
+        "tags": list(item.tags),
+        "categories": list(item.categories),
+        "sharers": item.sharers,
+        "sightings": [_sighting_record(s, feeds) for s in item.sightings],
+    }
+
+
+def _sighting_record(s: Sighting, feeds: dict[str, Feed]) -> dict[str, Any]:
+    f = feeds.get(s.source)
+    post = s.kind != "entry"
+    return {
+        "source": f.url if f else s.source,
+        "kind": s.kind,
+        "author": s.author,
+        "handle": (s.handle or None) if post else None,
+        "text": s.text,
+        "post_url": (s.post_url or None) if post else None,
+        "seen": s.seen,
     }
 
 
 def cmd_items(ctx: Ctx, a: argparse.Namespace) -> int:
     store = ctx.store
-    feed_ids = [feed_by_ref(store, u)["id"] for u in a.feed] if a.feed else None
+    feed_ids = frozenset(feed_by_ref(store, u).id for u in a.feed) if a.feed else None
     if a.limit is not None and a.limit < 0:
         raise UserError("--limit must be positive")
-    rows = store.items(
+    flt = ItemFilter(
         unread=True if a.unread else None,
         starred=True if a.starred else None,
         feed_ids=feed_ids,
         tag=a.tag,
-        search=a.search,
-        limit=a.limit,
+        search=a.search or "",
     )
-    feeds = {f["id"]: f for f in store.feeds()}
-    for d in rows:
-        if a.json:
-            json_line(_item_record(store, d, feeds))
+    feeds = {f.id: f for f in store.feeds()}
+    n = 0
+    for iid in store.ids(flt):
+        if a.limit is not None and n >= a.limit:
+            break
+        item = store.get_item(iid)
+        if item is None:
             continue
-        mark = "●" if not d.get("read") else " "
-        star = "★" if d.get("starred") else " "
-        src = (feeds.get(d["feed"], {}).get("title") or "")[:24]
-        when = age(d.get("published") or d["first_seen"])
-        out(f"{d['id']}  {mark}{star} {when:>4}  {src:<24}  {d.get('title') or d.get('link')}")
+        n += 1
+        if a.json:
+            json_line(item_record(item, feeds))
+            continue
+        mark = "●" if item.unread else " "
+        star = "★" if item.starred else " "
+        f = feeds.get(item.feed)
+        src = clean_line(f.name if f else "")[:24]
+        when = age(item.published) if item.published else "seen " + age(item.first_seen)
+        title = clean_line(item.display_title)
+        out(f"{item.id}  {mark}{star} {when:>4}  {src:<24}  {title}")
     return 0
 
 
@@ -82,6 +111,7 @@ def cmd_mark(ctx: Ctx, a: argparse.Namespace) -> int:
     if not fields:
         raise UserError("say what to mark: --read, --unread, --star or --unstar")
     n = store.set_state(ids, **fields)
+    ctx.save()
     out(f"marked {n} item{'s' if n != 1 else ''}")
     return 0
 

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
 
 from veille import __version__
 from veille.cli import feeds, items, share
-from veille.cli.context import Ctx, UserError
+from veille.cli.context import Ctx, Terminated
 from veille.config import ConfigError, load_config
+from veille.domain.errors import VeilleError
 from veille.paths import Paths, get_paths
-from veille.store.store import Store, StoreError
 
 log = logging.getLogger("veille")
 LAZY_FIRST_ITEMS = 3000
@@ -51,11 +52,18 @@ def _setup_logging(paths: Paths) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # never log URLs with tokens
 
 
+def _on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM outside a refresh: unwind like ctrl+c, so the store is flushed."""
+    raise Terminated("terminated")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     paths = get_paths()
     ctx: Ctx | None = None
+    code = 0
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         paths.ensure()
         _setup_logging(paths)
@@ -64,35 +72,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             from veille.tui.app import run_app
 
-            # Lazy: the newest items now, older months in a thread, so the first
+            # Lazy: the newest items now, older ones in a thread, so the first
             # screen paints before 100k items are read.
-            ctx._store = Store(paths.store, lazy=LAZY_FIRST_ITEMS)
-            return run_app(paths, config, ctx.store)
-        return int(args.func(ctx, args) or 0)
+            store = ctx.open_store(lazy=LAZY_FIRST_ITEMS)
+            return run_app(paths, config, store)
+        code = int(args.func(ctx, args) or 0)
     except ConfigError as exc:
         print(f"veille: {exc}", file=sys.stderr)
-        return 2
-    except (UserError, StoreError) as exc:
+        code = 2
+    except Terminated:
+        print("veille: terminated", file=sys.stderr)
+        code = 143
+    except VeilleError as exc:
         print(f"veille: {exc}", file=sys.stderr)
-        return getattr(exc, "code", 1)
+        code = getattr(exc, "code", 1)
     except KeyboardInterrupt:
         print("veille: interrupted", file=sys.stderr)
-        return 130
+        code = 130
     except BrokenPipeError:
-        return 0
+        code = 0
     except Exception as exc:
         log.error("unexpected error:\n%s", traceback.format_exc())
         print(
             f"veille: internal error: {type(exc).__name__}: {exc} (details in {paths.log_file})",
             file=sys.stderr,
         )
-        return 70
+        code = 70
     finally:
         if ctx is not None:
             try:
                 ctx.close()
+            except VeilleError as exc:
+                print(f"veille: {exc}", file=sys.stderr)
+                code = code or 1
             except Exception:
                 log.error("closing the store failed:\n%s", traceback.format_exc())
+                code = code or 70
+        signal.signal(signal.SIGTERM, previous)
+    return code
 
 
 if __name__ == "__main__":  # `python -m veille.cli.main`: run the imported module's main, so

@@ -189,9 +189,21 @@ class Item:
         kw["tags"] = _tuple(doc.get("tags"))
         kw["content_hash"] = doc.get("chash") or ""
         kw["content_warning"] = doc.get("cw") or ""
-        sightings = doc.get("sightings")
-        if sightings:
-            kw["sightings"] = tuple(Sighting.from_doc(s) for s in sightings)
+        sightings = tuple(Sighting.from_doc(s) for s in doc.get("sightings") or ())
+        feed = kw.get("feed", "")
+        if not any(s.source == feed for s in sightings):
+            # Items that came first through a feed do not store that entry's
+            # sighting (100k of them would cost memory for nothing): rebuild it.
+            first = Sighting(
+                source=feed,
+                key=kw.get("key", ""),
+                seen=kw.get("first_seen", ""),
+                kind="entry",
+                author=kw.get("author", ""),
+                at=kw.get("published"),
+            )
+            sightings = (first, *sightings)
+        kw["sightings"] = sightings
         return cls(**kw)
 
     def to_doc(self) -> dict[str, Any]:
@@ -201,8 +213,9 @@ class Item:
         doc["chash"] = self.content_hash
         if self.content_warning:
             doc["cw"] = self.content_warning
-        if self.sightings:
-            doc["sightings"] = [s.to_doc() for s in self.sightings]
+        stored = [s.to_doc() for s in self.sightings if s.kind != "entry" or s.source != self.feed]
+        if stored:
+            doc["sightings"] = stored
         return doc
 
     def with_state(self, **changes: Any) -> Item:

@@ -26,6 +26,7 @@ from veille.clients.errors import RemoteError
 from veille.clients.mastodon import MastodonClient
 from veille.clients.micropub import post_bookmark
 from veille.config import Config
+from veille.domain.records import Item
 from veille.domain.share import Delivery, Share
 from veille.net.httputil import clean_message
 from veille.share import length
@@ -120,10 +121,10 @@ async def fetch_thumb(url: str) -> tuple[bytes, str] | None:
     return (bytes(data), mime) if data else None
 
 
-async def _link_card(share: Share, item: dict[str, Any] | None) -> dict[str, Any] | None:
+async def _link_card(share: Share, item: Item | None) -> dict[str, Any] | None:
     if not share.link.startswith(("http://", "https://")):
         return None
-    summary = clean_text((item or {}).get("summary") or "", multiline=False)
+    summary = clean_text(item.summary if item else "", multiline=False)
     if len(summary) > DESCRIPTION_MAX:
         summary = summary[: DESCRIPTION_MAX - 1].rstrip() + "…"
     card: dict[str, Any] = {
@@ -131,8 +132,8 @@ async def _link_card(share: Share, item: dict[str, Any] | None) -> dict[str, Any
         "title": clean_text(share.title, multiline=False),
         "description": summary,
     }
-    image = (item or {}).get("image")
-    if isinstance(image, str) and image:
+    image = item.image if item else ""
+    if image:
         thumb = await fetch_thumb(image)
         if thumb is not None:
             card["thumb"], card["thumb_mime"] = thumb
@@ -153,7 +154,7 @@ async def _bluesky(
     share: Share,
     account: Account,
     secrets: SecretStore,
-    item: dict[str, Any] | None,
+    item: Item | None,
 ) -> SendResult:
     password = _secret(secrets, account, "app_password")
     before = _load_session(secrets, account)

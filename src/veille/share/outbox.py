@@ -106,28 +106,31 @@ def build_share(
         iid = store.resolve_id(item_id)
     except Exception as exc:  # StoreError: unknown or ambiguous
         raise OutboxError(str(exc)) from None
-    item = store.get_item(iid) or {}
-    feed = store.get_feed(item.get("feed", "")) or {}
+    item = store.get_item(iid)
+    if item is None:
+        raise OutboxError(f"unknown item id '{item_id}'")
+    feed = store.get_feed(item.feed)
     names = list(dict.fromkeys(to or default_destinations(config, accounts)))
     unknown = [n for n in names if n not in accounts]
     if unknown:
         known = ", ".join(accounts)
         raise OutboxError(f"unknown destination '{unknown[0]}' (known: {known})")
-    source = feed.get("title") or feed.get("url") or ""
-    author = item.get("author") or ""
+    source = feed.name if feed else ""
     share = Share(
         id=_secrets.token_hex(6),
         item_id=iid,
         comment=comment,
         created=_iso(now or datetime.now(UTC)),
-        title=item.get("title") or "",
-        link=item.get("link") or "",
+        title=item.title,
+        link=item.link,
         source=source,
-        source_url=feed.get("url") or "",
-        author=author,
-        published=item.get("published"),
-        via=make_via(source, author=author),
-        hashtags=list(hashtags) if hashtags is not None else suggest_hashtags(item.get("cats", [])),
+        source_url=feed.url if feed else "",
+        author=item.author,
+        published=item.published,
+        via=make_via(source, author=item.author),
+        hashtags=list(hashtags)
+        if hashtags is not None
+        else suggest_hashtags(list(item.categories)),
         language=language or None,
         content_warning=content_warning,
     )

@@ -1,30 +1,51 @@
-"""JSON files of the store: fast (orjson) and tolerant of a damaged file.
+"""JSON files of the store: fast (orjson) and honest about a damaged file.
 
-After ``kill -9`` at any moment a file holds either its old or its new
-content, never half of each.  A file that still fails to parse (disk trouble,
-a hand edit) is moved aside and the store reopens without it.
+After ``kill -9`` at any moment a file holds either its old or its new content,
+never half of each (every write is temp file + fsync + rename).  A file that
+still fails to parse, or parses to the wrong shape (disk trouble, a hand edit,
+a file cut in half by a full disk), is moved aside with its bytes intact and
+reported as :class:`Damaged`, so the store can say so and recover what it can
+instead of carrying on as if the file had been empty.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from veille.util.atomicfile import fsync_dir
+
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Damaged:
+    """A file that could not be read; its bytes were kept at ``aside``."""
+
+    path: Path
+    aside: Path | None
+    reason: str
+
+    def line(self) -> str:
+        kept = f"; its bytes are kept in {self.aside.name}" if self.aside else ""
+        return f"{self.path.name} is damaged ({self.reason}){kept}"
 
 
 def dump(data: Any) -> bytes:
     return orjson.dumps(data)
 
 
-def load(path: Path) -> Any | None:
-    """Parse a JSON file; None when missing or empty; a corrupt file is set aside."""
+def load(path: Path, *, table: str | None = None) -> dict[str, Any] | Damaged | None:
+    """Parse a store file: None when missing or empty, :class:`Damaged` when unusable.
+
+    ``table``: the TinyDB table the file must hold as a mapping of documents.
+    """
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -32,10 +53,36 @@ def load(path: Path) -> Any | None:
     if not raw.strip():
         return None
     try:
-        return orjson.loads(raw)
+        data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
-        log.warning("%s is not valid JSON (%s); moved to %s", path, exc, aside.name)
-        with contextlib.suppress(OSError):
-            os.replace(path, aside)
-        return None
+        return _set_aside(path, f"not valid JSON: {str(exc).splitlines()[0]}")
+    reason = _shape_problem(data, table)
+    if reason:
+        return _set_aside(path, reason)
+    return data  # type: ignore[no-any-return]
+
+
+def _shape_problem(data: Any, table: str | None) -> str:
+    if not isinstance(data, dict):
+        return f"expected an object, found {type(data).__name__}"
+    if table is None or table not in data:
+        return ""
+    docs = data[table]
+    if not isinstance(docs, dict):
+        return f"'{table}' is {type(docs).__name__}, not an object"
+    for key, doc in docs.items():
+        if not isinstance(doc, dict):
+            return f"'{table}' entry {key[:20]!r} is {type(doc).__name__}, not an object"
+    return ""
+
+
+def _set_aside(path: Path, reason: str) -> Damaged:
+    aside = path.with_name(f"{path.name}.damaged-{int(time.time())}")
+    try:
+        os.replace(path, aside)
+    except OSError as exc:
+        log.error("%s is damaged (%s) and could not be moved aside: %s", path, reason, exc)
+        return Damaged(path, None, reason)
+    log.warning("%s is damaged (%s); moved to %s", path, reason, aside.name)
+    fsync_dir(path.parent)
+    return Damaged(path, aside, reason)

@@ -2,11 +2,20 @@
 
 TinyDB's stock ``JSONStorage`` re-reads and rewrites the whole file on every
 call (0.58 s per update at 50k items).  Here the storage keeps the parsed data
-in memory: ``write`` only marks it dirty, and the store's flusher thread writes
-the file later with :func:`veille.atomicfile.write_atomic`.  Changes are also recorded as
-*pending operations* (put / patch / delete per document), so when another
-process replaced the file meanwhile we reload it and replay only our own
+in memory: ``write`` only replaces it, and the store's flusher thread writes the
+file later with :func:`veille.util.atomicfile.write_atomic`.  Changes are also
+recorded as *pending operations* (put / patch / delete per document), so when
+another process replaced the file meanwhile we reload it and replay only our own
 changes on top: field-level merge, no lost writes.
+
+Only TinyDB's public extension points are used: a custom ``Storage``, a
+``table_class`` whose ``document_id_class`` is ``str`` (our ids are hashes), and
+the public ``Table`` methods (``insert_multiple`` with ``Document`` ids,
+``update(..., doc_ids=...)``, ``remove(doc_ids=...)``).  Those methods copy the
+table's id mapping on every call, so their cost grows with the file: the store
+keeps each item file small (a day, split further past ``SHARD_SIZE`` documents),
+which bounds a keypress's cost whatever the size of the store.  Reads go
+straight to the storage's data, which is ours.
 """
 
 from __future__ import annotations
@@ -20,9 +29,9 @@ from typing import Any
 
 from tinydb import TinyDB
 from tinydb.storages import Storage
-from tinydb.table import Table
+from tinydb.table import Document, Table
 
-from veille.store.jsonfile import dump, load
+from veille.store.jsonfile import Damaged, dump, load
 from veille.util.atomicfile import write_atomic
 
 Sig = str | tuple[int, int, int] | None
@@ -50,17 +59,29 @@ def file_sig(path: Path) -> Sig:
 
 
 class MemoryFileStorage(Storage):
-    """TinyDB storage: data lives in memory; the owner decides when it hits the disk."""
+    """TinyDB storage: data lives in memory; the owner decides when it hits the disk.
 
-    def __init__(self, path: str | Path) -> None:
+    ``damaged`` says why the file could not be read (it was set aside), so the
+    store can tell the user instead of carrying on as if it were empty.
+    """
+
+    def __init__(self, path: str | Path, table: str = "_default") -> None:
         self.path = Path(path)
+        self.table_name = table
         self.data: dict[str, dict[str, Any]] | None = None
+        self.damaged: Damaged | None = None
 
     def read(self) -> dict[str, dict[str, Any]] | None:
         if self.data is None:
-            loaded = load(self.path)
-            self.data = loaded if isinstance(loaded, dict) else {}
+            self.data = self._load()
         return self.data
+
+    def _load(self) -> dict[str, dict[str, Any]]:
+        loaded = load(self.path, table=self.table_name)
+        if isinstance(loaded, Damaged):
+            self.damaged = loaded
+            return {}
+        return loaded or {}
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
         self.data = data
@@ -70,26 +91,9 @@ class MemoryFileStorage(Storage):
 
 
 class KeyedTable(Table):
-    """A TinyDB table whose document ids are our own string ids, updated in place.
-
-    The stock ``_update_table`` copies the whole table twice per update to
-    convert ids; with string ids that work is pointless, and at 100k items it
-    is what makes a keypress slow.
-    """
+    """A TinyDB table whose document ids are our own string ids."""
 
     document_id_class = str  # type: ignore[assignment]
-
-    def _update_table(self, updater: Any) -> None:
-        tables = self._storage.read()
-        if tables is None:
-            tables = {}
-        raw = tables.setdefault(self.name, {})
-        updater(raw)
-        self._storage.write(tables)
-        self.clear_cache()
-
-    def _get_next_id(self) -> str:  # pragma: no cover - we always pass ids
-        raise ValueError("documents in veille tables always carry their own id")
 
 
 class VeilleDB(TinyDB):
@@ -106,12 +110,16 @@ class Partition:
         self.path = path
         self.table_name = table
         self.order_by = order_by  # write documents sorted by this field, newest first
-        self.db = VeilleDB(path, storage=MemoryFileStorage)
+        self.db = VeilleDB(path, storage=MemoryFileStorage, table=table)
         self.table: KeyedTable = self.db.table(table, cache_size=0)  # type: ignore[assignment]
         self._storage: MemoryFileStorage = self.db.storage  # type: ignore[assignment]
         self.pending: dict[str, Any] = {}  # id -> ("put", doc) | ("patch", fields) | _DELETE
         self.sig: Sig = None
         self.loaded = False
+
+    @property
+    def damaged(self) -> Damaged | None:
+        return self._storage.damaged
 
     # -- reading ---------------------------------------------------------
     def ensure_loaded(self) -> None:
@@ -124,7 +132,8 @@ class Partition:
     def docs(self) -> dict[str, dict[str, Any]]:
         """The live id -> document mapping (read-only for callers)."""
         self.ensure_loaded()
-        return self.table._read_table()  # type: ignore[return-value]
+        data = self._storage.data or {}
+        return data.get(self.table_name) or {}
 
     def get(self, doc_id: str) -> dict[str, Any] | None:
         return self.docs().get(doc_id)
@@ -137,31 +146,37 @@ class Partition:
         self.put_many({doc_id: doc})
 
     def put_many(self, docs: Mapping[str, dict[str, Any]]) -> None:
-        """Insert or replace whole documents: one TinyDB table update for the batch."""
+        """Insert or replace whole documents: one table update per batch."""
         self.ensure_loaded()
-        self.table._update_table(lambda table: table.update(docs))
-        for doc_id, doc in docs.items():
-            self.pending[doc_id] = ("put", doc)
+        if not docs:
+            return
+        existing = self.docs()
+        replaced = [doc_id for doc_id in docs if doc_id in existing]
+        if replaced:
+            self.table.remove(doc_ids=replaced)
+        self.table.insert_multiple(Document(doc, doc_id) for doc_id, doc in docs.items())
+        stored = self.docs()
+        for doc_id in docs:
+            self.pending[doc_id] = ("put", stored[doc_id])
 
     def patch(self, doc_id: str, fields: Mapping[str, Any]) -> bool:
         """Change some fields of an existing document; False if it is not here."""
         self.ensure_loaded()
-        docs = self.table._read_table()
-        if doc_id not in docs:
+        if doc_id not in self.docs():
             return False
         self.table.update(dict(fields), doc_ids=[doc_id])
         prev = self.pending.get(doc_id)
         if prev is None or prev is _DELETE:
             self.pending[doc_id] = ("patch", dict(fields))
         elif prev[0] == "put":
-            self.pending[doc_id] = ("put", docs[doc_id])
+            self.pending[doc_id] = ("put", self.docs()[doc_id])
         else:
             prev[1].update(fields)
         return True
 
     def delete(self, doc_ids: Iterable[str]) -> int:
         self.ensure_loaded()
-        docs = self.table._read_table()
+        docs = self.docs()
         ids = [i for i in doc_ids if i in docs]
         if ids:
             self.table.remove(doc_ids=ids)
@@ -179,7 +194,7 @@ class Partition:
 
     def reload(self) -> None:
         """Re-read the file (another process wrote it) and replay our pending changes."""
-        fresh = load(self.path)
+        fresh = load(self.path, table=self.table_name)
         data: dict[str, dict[str, Any]] = fresh if isinstance(fresh, dict) else {}
         table = data.setdefault(self.table_name, {})
         for doc_id, op in self.pending.items():

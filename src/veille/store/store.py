@@ -1,21 +1,26 @@
-"""The veille store: feeds, items, content, shares and drafts in TinyDB files.
+"""The veille store: feeds, items, content, shares, drafts and undo history in TinyDB files.
 
 Layout under the store folder::
 
-    feeds.json            feeds and their fetch state (small)
+    meta.json             schema version (see store/schema.py)
+    feeds.json            feeds and social sources with their poll state (small)
     items/2026-11-27.json light item documents + read/star/tag state, by day
-                          (items/2025-03.json by month for back-dated ones)
-    content/2026-11-27.json  HTML bodies, same partitions, loaded on demand
-    shares.json drafts.json tombstones.json
+                          (items/2025-03.json by month for back-dated ones; a busy
+                          day spills into 2026-11-27~1.json, ~2...)
+    content/<same>.json   bodies, same partitions, loaded on demand
+    shares.json drafts.json tombstones.json undo.json
     .lock                 inter-process flush lock
 
 Why this shape (measured in benchmarks/store_bench.py): a state change touches
-one small in-memory dict and returns in microseconds; a background thread
-writes the changed partition files within ``flush_delay`` (atomic replace +
-fsync), so a keypress never waits for the disk and a crash loses at most that
-delay.  Opening reads only the light item files; bodies stay on disk until an
-item is shown.  A day is the partition because a refresh mostly adds to
-today, so it rewrites one small file, not the whole store.
+one small in-memory document and returns in microseconds; a background thread
+writes the changed files within ``flush_delay`` (atomic replace + fsync), so a
+keypress never waits for the disk and a crash loses at most that delay.  Opening
+reads only the light item files; bodies stay on disk until an item is shown.
+Files stay small (a day, at most ``SHARD_SIZE`` items) because TinyDB's table
+methods cost in proportion to the file they touch.
+
+Records go out as frozen copies (domain.records); nothing outside this module
+reads or writes a stored document.
 """
 
 from __future__ import annotations
@@ -23,47 +28,65 @@ from __future__ import annotations
 import atexit
 import gc
 import logging
+import os
 import threading
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from veille.domain.entries import ParsedEntry, ParsedFeed
+from veille.domain.errors import VeilleError
+from veille.domain.filter import ItemFilter
+from veille.domain.links import canonical_url, link_key
+from veille.domain.records import Content, Draft, Feed, Item, Sighting
 from veille.domain.share import Share
+from veille.store import schema
 from veille.store.ids import entry_hash, item_id, new_feed_id
+from veille.store.index import ItemIndex, doc_sources, sort_key
 from veille.store.lock import ProcessLock
 from veille.store.partition import Partition
 from veille.util.atomicfile import remove_stale_temps
 from veille.util.dates import iso, now, parse_iso
+from veille.util.urls import url_key
 
 log = logging.getLogger(__name__)
 
 STATE_KEYS = {"read", "starred", "hidden", "tags", "shared"}
 DAY_FILES_FOR = 62  # days: items newer than this at arrival get a file per day
+SHARD_SIZE = 2000  # items per file at most: TinyDB's updates cost O(file)
 MAX_CONTENT_ONLY_UPDATES = 24  # entries that embed timestamps change on every poll
 SUMMARY_LIMIT = 300  # searchable text kept in memory; the body stays on disk
+UNDO_DEPTH = 100
+FEED_FIELDS = frozenset(f.name for f in fields(Feed))
+EVERYTHING = ItemFilter()
 
 
-class StoreError(Exception):
+class StoreError(VeilleError):
     """A store operation got bad input (unknown id, ambiguous prefix...)."""
+
+
+class StoreWriteError(VeilleError):
+    """Changes could not reach the disk (full, read-only, damaged): they are kept
+    in memory and retried, but the caller must not claim they were saved."""
 
 
 @dataclass
 class UpsertResult:
     new: int = 0
     updated: int = 0
+    merged: int = 0  # entries that became one more sighting of an item already here
+    new_ids: list[str] | None = None
 
 
 def _partition_key(sort: str, stamp: str) -> str:
-    """Which file an item lives in, fixed when it arrives.
+    """Which file an item lives in (before sharding), fixed when it arrives.
 
     Recent items go by day, so the file a refresh or a keypress rewrites stays
-    small (a day of items, not a month: ~1 ms to serialise instead of ~40 ms at
-    a heavy 1,000 items a day); back-dated ones by month, so a feed's ten-year
-    archive does not make thousands of files.  File names sort in time order.
+    small; back-dated ones by month, so a feed's ten-year archive does not make
+    thousands of files.  File names sort in time order.
     """
     ref = parse_iso(stamp) or now()
     if sort[:10] >= (ref - timedelta(days=DAY_FILES_FOR)).strftime("%Y-%m-%d"):
@@ -88,61 +111,106 @@ class Store:
         now, so the app can paint its first screen at once; :meth:`load_rest`
         reads the others (``loaded`` is set then).  Operations that need every
         item (refresh, retention, id prefixes) call it themselves.
+
+        A store on a read-only file system opens for reading; writing then
+        raises StoreWriteError.  Damaged files are set aside and listed in
+        ``problems``; the rest opens.
         """
         self.root = Path(root)
-        (self.root / "items").mkdir(parents=True, exist_ok=True)
-        (self.root / "content").mkdir(parents=True, exist_ok=True)
-        for folder in (self.root, self.root / "items", self.root / "content"):
-            remove_stale_temps(folder)
+        self.problems: list[str] = []
+        self.readonly = False
+        try:
+            for folder in (self.root, self.root / "items", self.root / "content"):
+                folder.mkdir(parents=True, exist_ok=True)
+                remove_stale_temps(folder)
+        except OSError as exc:
+            if not (self.root / "items").is_dir():
+                raise StoreWriteError(
+                    f"cannot create the store in {self.root}: {exc.strerror or exc}"
+                ) from None
+            self.readonly = True
+        self.readonly = self.readonly or not os.access(self.root, os.W_OK)
         self.flush_delay = flush_delay
         self._mu = threading.RLock()
         self._plock = ProcessLock(self.root / ".lock")
+        self.meta_p = Partition(self.root / "meta.json", "meta")
         self.feeds_p = Partition(self.root / "feeds.json", "feeds")
         self.shares_p = Partition(self.root / "shares.json", "shares")
         self.drafts_p = Partition(self.root / "drafts.json", "drafts")
         self.tomb_p = Partition(self.root / "tombstones.json", "tombstones")
+        self.undo_p = Partition(self.root / "undo.json", "undo")
         self._items: dict[str, Partition] = {}
         self._content: dict[str, Partition] = {}
-        self._where: dict[str, Partition] = {}  # item id -> its items partition
-        self._unread: set[str] = set()  # unread and not dismissed: counts in O(1)
-        self._order: list[str] | None = None  # item ids, newest first
+        self._ix = ItemIndex()
+        self._url_ix: dict[str, str] | None = None  # url key -> feed id
+        self._feeds_cache: tuple[int, list[Feed]] | None = None
+        self._feeds_version = 0
         self.version = 0  # bumped on every change, for views to notice
         self._text_version = 0  # bumped when searchable text changes
         self._search: tuple[int, str, list[int], list[str]] | None = None
+        self.write_error: str | None = None  # why the last flush failed, until one succeeds
         self.loaded = threading.Event()
         self._load_lock = threading.Lock()
-        with self._mu:
-            self._rest = self._load_items(first=lazy)
-        if not self._rest:
-            self.loaded.set()
+        self._damaged_items = False
         self._wake = threading.Event()
         self._closed = False
         self._flusher: threading.Thread | None = None
-        self.flush_errors = 0
+        with self._mu:
+            for p in (self.meta_p, self.feeds_p, self.shares_p, self.drafts_p, self.tomb_p):
+                p.ensure_loaded()
+                self._note_damage(p)
+            self._rest = self._load_items(first=lazy)
+            schema.check(self)
+        if not self._rest:
+            self.loaded.set()
         if autoflush:
-            self._flusher = threading.Thread(
-                target=self._flush_loop, name="veille-flush", daemon=True
-            )
-            self._flusher.start()
-            atexit.register(self.close)
+            self.start_flusher()
+
+    def start_flusher(self) -> None:
+        """Start writing changes in the background (a thread: the CLI starts it
+        after forking its parser pool, which is only safe without threads)."""
+        if self._flusher is not None:
+            return
+        self._flusher = threading.Thread(target=self._flush_loop, name="veille-flush", daemon=True)
+        self._flusher.start()
+        atexit.register(self._close_at_exit)
 
     # ------------------------------------------------------------------ load
-    def _items_partition(self, month: str) -> Partition:
-        p = self._items.get(month)
+    def _note_damage(self, p: Partition) -> None:
+        damaged = p.damaged
+        if damaged is None or damaged.line() in self.problems:
+            return
+        self.problems.append(damaged.line())
+        if p.table_name == "items":
+            # Its items are gone from memory, but their feeds would answer 304 or
+            # "unchanged" and never send them again: forget the validators, so
+            # the next refresh brings back whatever the feeds still publish.
+            self._damaged_items = True
+
+    def _after_damage(self) -> None:
+        if not self._damaged_items:
+            return
+        self._damaged_items = False
+        for fid in list(self.feeds_p.docs()):
+            self.feeds_p.patch(fid, {"etag": None, "last_modified": None, "body_hash": None})
+        self._touch()
+
+    def _items_partition(self, stem: str) -> Partition:
+        p = self._items.get(stem)
         if p is None:
-            p = self._items[month] = Partition(
-                self.root / "items" / f"{month}.json", "items", order_by="sort"
+            p = self._items[stem] = Partition(
+                self.root / "items" / f"{stem}.json", "items", order_by="sort"
             )
         return p
 
-    def _content_partition(self, month: str) -> Partition:
-        p = self._content.get(month)
+    def _content_partition(self, stem: str) -> Partition:
+        p = self._content.get(stem)
         if p is None:
-            p = self._content[month] = Partition(self.root / "content" / f"{month}.json", "content")
+            p = self._content[stem] = Partition(self.root / "content" / f"{stem}.json", "content")
         return p
 
     def _load_items(self, first: int | None = None) -> list[Path]:
-        """Load month files newest first; with ``first``, stop once that many items
+        """Load item files newest first; with ``first``, stop once that many items
         are in and return the paths left for the background loader."""
         paths = sorted((self.root / "items").glob("*.json"), reverse=True)
         count = 0
@@ -151,21 +219,20 @@ class Store:
                 return paths[i:]
             p = self._items_partition(path.stem)
             p.ensure_loaded()
+            self._note_damage(p)
             self._index_loaded(p)
             count += len(p.docs())
-        self._order = None
+        self._after_damage()
         return []
 
     def _index_loaded(self, p: Partition) -> None:
-        docs = p.docs()
-        self._where.update(dict.fromkeys(docs, p))
-        self._unread.update(k for k, d in docs.items() if not d.get("read") and not d.get("hidden"))
+        self._ix.add_many(p.docs(), p)
         # 100k long-lived documents make every full garbage collection walk them
         # (a 30 ms pause, mid-keypress); frozen, the collector skips them.
         gc.freeze()
 
     def load_rest(self) -> None:
-        """Read the month files a lazy open left out (at once, in this thread).
+        """Read the item files a lazy open left out (at once, in this thread).
 
         The app calls it from a worker after its first paint; anything that needs
         every item calls it too, and waits if another thread is already at it."""
@@ -184,23 +251,38 @@ class Store:
                 if path.stem in self._items:  # a refresh or sync got there first
                     continue
                 self._items[path.stem] = p
+                self._note_damage(p)
                 self._index_loaded(p)
-                self._order = None
                 self.version += 1
                 self._text_version += 1
+        with self._mu:
+            self._after_damage()
         self.loaded.set()
 
+    def load_rest_now(self) -> None:
+        """During opening (migrations): read every item file in this thread."""
+        self._load_rest(self._rest)
+        self._rest = []
+
+    def items_partitions(self) -> list[Partition]:
+        return list(self._items.values())
+
+    def index_link(self, link: str, iid: str) -> None:
+        self._ix.canon.setdefault(link_key(link), iid)
+
+    def _doc(self, iid: str) -> dict[str, Any] | None:
+        p = self._ix.where.get(iid)
+        return p.get(iid) if p is not None else None
+
     def _all_partitions(self) -> list[Partition]:
-        # Flush order matters after a crash: bodies before the items that point
-        # to them, items before the feed's validators (a saved ETag with lost
-        # items would make the next poll skip them for good).
         return [
             *self._content.values(),
             *self._items.values(),
             self.tomb_p,
-            self.feeds_p,
             self.shares_p,
             self.drafts_p,
+            self.undo_p,
+            self.meta_p,
         ]
 
     # ----------------------------------------------------------------- flush
@@ -209,6 +291,7 @@ class Store:
         self._wake.set()
 
     def _flush_loop(self) -> None:
+        failing = ""
         while not self._closed:
             self._wake.wait()
             if self._closed:
@@ -218,77 +301,117 @@ class Store:
             self._wake.clear()
             try:
                 self.flush()
-            except Exception:  # keep the thread alive; the data stays pending
-                self.flush_errors += 1
-                log.exception("flushing the store failed; will retry")
+                failing = ""
+            except Exception as exc:  # keep the thread alive; the data stays pending
+                if str(exc) != failing:  # log each new trouble once, not every second
+                    failing = str(exc)
+                    log.exception("flushing the store failed; will retry")
                 threading.Event().wait(1.0)
                 self._wake.set()
+
+    @property
+    def dirty(self) -> bool:
+        with self._mu:
+            return self.feeds_p.dirty or any(p.dirty for p in self._all_partitions())
 
     def flush(self) -> None:
         """Write every changed file now (merging with other processes' writes).
 
         One file at a time, taking the thread lock only to snapshot it, so a
         keypress waits for at most one small serialisation, never for the disk.
+
+        Crash order: the feeds file (status, ETag, Last-Modified, body hash) is
+        snapshotted *first* and written *last*: whatever it says was fetched is
+        then already on disk in the item files, so a kill at any moment never
+        leaves a feed that looks up to date with its items missing.
+
+        Raises StoreWriteError when the disk refuses (full, read-only); what was
+        not written stays pending and is tried again.
         """
-        with self._plock:
-            with self._mu:
-                dirty = [p for p in self._all_partitions() if p.dirty]
-            for p in dirty:
-                with self._mu:
-                    if not p.dirty:
-                        continue
-                    if p.changed_on_disk():
-                        p.reload()
-                        self._reindex_partition(p)
-                    payload, done = p.serialize(), p.pending
-                    p.pending = {}
+        if not self.dirty:
+            return
+        try:
+            with self._plock:
+                feeds = self._snapshot(self.feeds_p)
                 try:
-                    p.write(payload)
+                    with self._mu:
+                        others = [p for p in self._all_partitions() if p.dirty]
+                    for p in others:
+                        snap = self._snapshot(p)
+                        if snap is not None:
+                            self._write(p, *snap)
                 except BaseException:
-                    with self._mu:  # keep what was not written for the next try
-                        done.update(p.pending)
-                        p.pending = done
+                    if feeds is not None:
+                        self._restore(self.feeds_p, feeds[1])
                     raise
+                if feeds is not None:
+                    self._write(self.feeds_p, *feeds)
+        except OSError as exc:
+            self.write_error = _disk_reason(exc, self.root)
+            raise StoreWriteError(f"could not save changes: {self.write_error}") from None
+        self.write_error = None
+
+    def _snapshot(self, p: Partition) -> tuple[tuple[str, bytes], dict[str, Any]] | None:
+        with self._mu:
+            if not p.dirty:
+                return None
+            if p.changed_on_disk():
+                p.reload()
+                self._reindex_partition(p)
+            payload, done = p.serialize(), p.pending
+            p.pending = {}
+            return payload, done
+
+    def _write(self, p: Partition, payload: tuple[str, bytes], done: dict[str, Any]) -> None:
+        try:
+            p.write(payload)
+        except BaseException:
+            self._restore(p, done)
+            raise
+
+    def _restore(self, p: Partition, done: dict[str, Any]) -> None:
+        with self._mu:  # keep what was not written for the next try
+            done.update(p.pending)
+            p.pending = done
 
     def sync(self) -> bool:
         """Pick up what other processes wrote; True when anything changed."""
         changed = False
-        with self._plock, self._mu:
+        with self._mu:
             known = set(self._items)
             for path in (self.root / "items").glob("*.json"):
                 if path.stem not in known:
                     p = self._items_partition(path.stem)
                     p.ensure_loaded()
-                    self._reindex_partition(p)
+                    self._index_loaded(p)
                     changed = True
-            for p in self._all_partitions():
+            for p in [*self._all_partitions(), self.feeds_p]:
                 if p.changed_on_disk():
                     p.reload()
                     self._reindex_partition(p)
                     changed = True
             if changed:
-                self._order = None
+                self._feeds_changed()
                 self.version += 1
                 self._text_version += 1
-        if changed:
-            self.flush()  # our pending changes were merged in: write them
+        if changed and self.dirty and not self.readonly:
+            try:
+                self.flush()  # our pending changes were merged in: write them
+            except StoreWriteError:
+                log.warning("could not write merged changes: %s", self.write_error)
         return changed
 
     def _reindex_partition(self, p: Partition) -> None:
-        if p not in self._items.values():
+        if p is self.feeds_p:
+            self._feeds_changed()
+            return
+        if p.table_name != "items" or self._items.get(p.path.stem) is not p:
             return
         docs = p.docs()
-        for doc_id, where in list(self._where.items()):
-            if where is p and doc_id not in docs:
-                del self._where[doc_id]
-                self._unread.discard(doc_id)
-        for doc_id, d in docs.items():
-            self._where[doc_id] = p
-            if _is_unread(d):
-                self._unread.add(doc_id)
-            else:
-                self._unread.discard(doc_id)
-        self._order = None
+        self._ix.forget_partition(p, docs)
+        for iid, d in docs.items():
+            self._ix.add(iid, d, p)
+        self._ix.order = None
 
     def close(self) -> None:
         if self._closed:
@@ -297,8 +420,14 @@ class Store:
         self._wake.set()
         if self._flusher is not None and self._flusher is not threading.current_thread():
             self._flusher.join(timeout=5)
+        atexit.unregister(self._close_at_exit)
         self.flush()
-        atexit.unregister(self.close)
+
+    def _close_at_exit(self) -> None:
+        try:
+            self.close()
+        except Exception:  # at exit there is no one left to tell but the log
+            log.exception("the store could not be saved at exit")
 
     def __enter__(self) -> Store:
         return self
@@ -307,58 +436,80 @@ class Store:
         self.close()
 
     # ----------------------------------------------------------------- feeds
-    def feeds(self) -> list[dict[str, Any]]:
-        with self._mu:
-            return sorted(
-                self.feeds_p.docs().values(), key=lambda f: (f.get("title") or f["url"]).lower()
-            )
+    def _feeds_changed(self) -> None:
+        self._feeds_version += 1
+        self._url_ix = None
 
-    def get_feed(self, feed_id: str) -> dict[str, Any] | None:
+    def feeds(self) -> list[Feed]:
+        """Every subscription, by name (a cached list of frozen records)."""
         with self._mu:
-            return self.feeds_p.get(feed_id)
+            cached = self._feeds_cache
+            if cached is None or cached[0] != self._feeds_version:
+                feeds = [Feed.from_doc(d) for d in self.feeds_p.docs().values()]
+                feeds.sort(key=lambda f: f.name.lower())
+                cached = self._feeds_cache = (self._feeds_version, feeds)
+            return list(cached[1])
 
-    def find_feed(self, url_or_id: str) -> dict[str, Any] | None:
-        """A feed by id, by exact URL, or by URL ignoring a trailing slash / scheme."""
+    def get_feed(self, feed_id: str) -> Feed | None:
+        with self._mu:
+            d = self.feeds_p.get(feed_id)
+            return Feed.from_doc(d) if d is not None else None
+
+    def _url_index(self) -> dict[str, str]:
+        if self._url_ix is None:
+            ix: dict[str, str] = {}
+            for fid, d in self.feeds_p.docs().items():
+                for u in (d["url"], *(d.get("old_urls") or ())):
+                    ix.setdefault(url_key(u), fid)
+            self._url_ix = ix
+        return self._url_ix
+
+    def find_feed(self, url_or_id: str) -> Feed | None:
+        """A feed by id, by URL (ignoring scheme and a trailing slash) or an old URL."""
         with self._mu:
             docs = self.feeds_p.docs()
             if url_or_id in docs:
-                return docs[url_or_id]
-            want = _norm_url(url_or_id)
-            for f in docs.values():
-                if f["url"] == url_or_id or _norm_url(f["url"]) == want:
-                    return f
-                if any(_norm_url(u) == want for u in f.get("old_urls", ())):
-                    return f
-        return None
+                return Feed.from_doc(docs[url_or_id])
+            fid = self._url_index().get(url_key(url_or_id))
+            return Feed.from_doc(docs[fid]) if fid in docs else None
 
     def add_feed(
-        self, url: str, *, title: str = "", tags: Iterable[str] = (), site_url: str = ""
-    ) -> tuple[dict[str, Any], bool]:
+        self,
+        url: str,
+        *,
+        kind: str = "feed",
+        title: str = "",
+        tags: Iterable[str] = (),
+        site_url: str = "",
+        account: str = "",
+    ) -> tuple[Feed, bool]:
         """Subscribe; returns (feed, created).  An existing URL is left as it is."""
         with self._mu:
             existing = self.find_feed(url)
             if existing is not None:
                 return existing, False
+            docs = self.feeds_p.docs()
             fid = new_feed_id()
-            while fid in self.feeds_p.docs():
+            while fid in docs:
                 fid = new_feed_id()
-            feed = {
-                "id": fid,
-                "url": url,
-                "title": title,
-                "user_title": bool(title),
-                "site_url": site_url,
-                "tags": sorted(set(tags)),
-                "added": iso(now()),
-                "status": "new",
-                "message": "not fetched yet",
-                "errors": 0,
-                "next_poll": None,
-                "disabled": None,
-            }
-            self.feeds_p.put(fid, feed)
+            feed = Feed(
+                id=fid,
+                url=url,
+                kind=kind,
+                title=title,
+                user_title=bool(title),
+                site_url=site_url,
+                tags=tuple(sorted(set(tags))),
+                added=iso(now()),
+                account=account,
+                message="not fetched yet",
+            )
+            self.feeds_p.put(fid, feed.to_doc())
+            if self._url_ix is not None:
+                self._url_ix.setdefault(url_key(url), fid)
+            self._feeds_version += 1
             self._touch()
-            return self.feeds_p.get(fid) or feed, True
+            return feed, True
 
     def add_feeds(self, feeds: Iterable[tuple[str, str, list[str], str]]) -> tuple[int, int]:
         """Subscribe many (url, title, tags, site_url) at once; (added, already there)."""
@@ -370,78 +521,179 @@ class Store:
                 known += not created
         return added, known
 
-    def update_feed(self, feed_id: str, **fields: Any) -> None:
+    def update_feed(self, feed_id: str, **changes: Any) -> Feed:
+        """Change a feed's fields (names of ``Feed``'s fields); returns the new record."""
+        bad = set(changes) - FEED_FIELDS
+        if bad:
+            raise StoreError(f"not a feed field: {', '.join(sorted(bad))}")
+        fields_ = {k: list(v) if isinstance(v, tuple) else v for k, v in changes.items()}
+        if "cursor" in fields_ and fields_["cursor"] is not None:
+            fields_["cursor"] = dict(fields_["cursor"])
         with self._mu:
-            if not self.feeds_p.patch(feed_id, fields):
+            if not self.feeds_p.patch(feed_id, fields_):
                 raise StoreError(f"no feed with id {feed_id}")
-            if "title" in fields:
+            if {"title", "url", "old_urls"} & set(changes):
                 self._text_version += 1
+            self._feeds_changed()
             self._touch()
+            d = self.feeds_p.get(feed_id)
+            assert d is not None
+            return Feed.from_doc(d)
 
     def remove_feed(self, feed_id: str) -> int:
-        """Unsubscribe and drop its items, except starred or shared ones (kept forever)."""
+        """Unsubscribe and drop its items, except starred or shared ones (kept
+        forever) and ones also seen through another source."""
         self.load_rest()
         with self._mu:
             if self.feeds_p.get(feed_id) is None:
                 raise StoreError(f"no feed with id {feed_id}")
-            doomed = [
-                i
-                for i, p in self._where.items()
-                if (d := p.get(i))
-                and d["feed"] == feed_id
-                and not d.get("starred")
-                and not d.get("shared")
-            ]
+            doomed = []
+            for iid in list(self._ix.by_feed.get(feed_id, ())):
+                d = self._doc(iid)
+                if d is None or d.get("starred") or d.get("shared"):
+                    continue
+                if len(doc_sources(d)) > 1:
+                    continue
+                doomed.append(iid)
             self._delete_items(doomed)
             self.feeds_p.delete([feed_id])
+            self._feeds_changed()
             self._touch()
             return len(doomed)
 
     # ----------------------------------------------------------------- items
     def __len__(self) -> int:
-        return len(self._where)
+        return len(self._ix.where)
 
-    def get_item(self, iid: str) -> dict[str, Any] | None:
+    def get_item(self, iid: str) -> Item | None:
         with self._mu:
-            p = self._where.get(iid)
-            return p.get(iid) if p else None
+            d = self._doc(iid)
+            return Item.from_doc(d) if d is not None else None
+
+    def item_count(self, feed_id: str) -> int:
+        return len(self._ix.by_feed.get(feed_id, ()))
 
     def resolve_id(self, prefix: str) -> str:
         """Full item id from an id or a unique prefix (at least 4 characters)."""
         self.load_rest()
         with self._mu:
-            if prefix in self._where:
+            if prefix in self._ix.where:
                 return prefix
             if len(prefix) < 4:
-                raise StoreError(f"unknown item id '{prefix}'")
-            hits = [i for i in self._where if i.startswith(prefix)]
+                raise StoreError(
+                    f"unknown item id '{prefix}' (a prefix needs at least 4 characters)"
+                )
+            hits = [i for i in self._ix.where if i.startswith(prefix)]
         if not hits:
             raise StoreError(f"unknown item id '{prefix}'")
         if len(hits) > 1:
             raise StoreError(f"item id '{prefix}' is ambiguous ({len(hits)} items)")
         return hits[0]
 
-    def get_content(self, iid: str) -> dict[str, Any]:
-        """The item's body: {"html": str, "type": "html"|"text", "enclosures": [...]}."""
+    def get_content(self, iid: str) -> Content:
+        """The item's body (html or text, its base URL, enclosures, a fetched article)."""
         with self._mu:
-            item = self.get_item(iid)
-            if item is None:
-                return {}
-            return self._content_partition(self._where[iid].path.stem).get(iid) or {}
+            p = self._ix.where.get(iid)
+            if p is None:
+                return Content()
+            return Content.from_doc(self._content_partition(p.path.stem).get(iid))
+
+    def save_article(self, iid: str, html: str, url: str) -> None:
+        """Keep the full article fetched from the item's page beside its body."""
+        with self._mu:
+            p = self._ix.where.get(iid)
+            if p is None:
+                raise StoreError(f"unknown item id '{iid}'")
+            cp = self._content_partition(p.path.stem)
+            if not cp.patch(iid, {"article": html, "article_url": url}):
+                cp.put(iid, {"html": "", "type": "html", "article": html, "article_url": url})
+            self._touch()
 
     def ordered_ids(self) -> list[str]:
         """All item ids, newest first (cached until items are added or removed)."""
         with self._mu:
-            if self._order is None:
-                # Month files are named by sort month and written in sort order,
-                # so this is a concatenation plus a sort over presorted runs.
-                docs: list[dict[str, Any]] = []
-                for month in sorted(self._items, reverse=True):
-                    docs.extend(self._items[month].docs().values())
-                docs.sort(key=_sort_key, reverse=True)
-                self._order = [d["id"] for d in docs]
-            return self._order
+            return self._ix.ordered(self._doc)
 
+    def ids(
+        self,
+        flt: ItemFilter = EVERYTHING,
+        *,
+        keep: frozenset[str] | set[str] = frozenset(),
+        stop: Any = None,
+    ) -> Iterator[str]:
+        """Ids of the items passing ``flt``, newest first, lazily: a view can stop
+        after a screenful.  ``keep`` and ``stop``: see ItemIndex.select."""
+        with self._mu:
+            order = self._ix.ordered(self._doc)
+            tag = flt.tag
+            tagged = {f for f, d in self.feeds_p.docs().items() if tag and tag in d.get("tags", ())}
+        matched = self.search_ids(flt.search) if flt.search else None
+        return self._ix.select(
+            flt, order, self._doc, tagged_feeds=tagged, matched=matched, keep=keep, stop=stop
+        )
+
+    def items(self, flt: ItemFilter = EVERYTHING, *, limit: int | None = None) -> list[Item]:
+        out: list[Item] = []
+        for iid in self.ids(flt):
+            item = self.get_item(iid)
+            if item is not None:
+                out.append(item)
+            if limit is not None and len(out) >= limit:
+                break
+        return out
+
+    def count(self, flt: ItemFilter = EVERYTHING) -> int:
+        return sum(1 for _ in self.ids(flt))
+
+    def totals(self) -> tuple[int, int]:
+        """(unread and not dismissed, total) over all items, in O(1)."""
+        return len(self._ix.unread), len(self._ix.where)
+
+    def counts(self) -> dict[str, tuple[int, int]]:
+        """feed id -> (items, unread and not dismissed)."""
+        with self._mu:
+            unread = self._ix.unread
+            return {
+                fid: (len(ids), len(ids & unread)) for fid, ids in self._ix.by_feed.items() if ids
+            }
+
+    def all_tags(self) -> list[str]:
+        """Tags of feeds and of items, sorted."""
+        with self._mu:
+            tags: set[str] = set()
+            for d in self.feeds_p.docs().values():
+                tags.update(d.get("tags") or ())
+            for iid in self._ix.tagged:
+                d = self._doc(iid)
+                if d:
+                    tags.update(d.get("tags") or ())
+        return sorted(tags)
+
+    def set_state(self, ids: Iterable[str], **changes: Any) -> int:
+        """Change read/starred/hidden/tags/shared of items: memory now, disk within
+        ``flush_delay``.  Marking an item unread brings a dismissed one back."""
+        bad = set(changes) - STATE_KEYS
+        if bad:
+            raise StoreError(f"not a state field: {', '.join(sorted(bad))}")
+        fields_ = {k: list(v) if isinstance(v, tuple) else v for k, v in changes.items()}
+        if "read" in fields_:
+            fields_["read_at"] = iso(now()) if fields_["read"] else None
+            if not fields_["read"]:
+                fields_.setdefault("hidden", False)
+        n = 0
+        with self._mu:
+            for iid in ids:
+                p = self._ix.where.get(iid)
+                if p is None:
+                    raise StoreError(f"unknown item id '{iid}'")
+                p.patch(iid, fields_)
+                self._ix.restate(iid, p.get(iid) or {})
+                n += 1
+            if n:
+                self._touch()
+        return n
+
+    # ---------------------------------------------------------------- search
     def _search_index(self) -> tuple[int, str, list[int], list[str]]:
         """All searchable text casefolded into one string, rebuilt when text changes.
 
@@ -452,18 +704,20 @@ class Store:
             if cached is not None and cached[0] == self._text_version:
                 return cached
             version = self._text_version
-            feeds = self.feeds_p.docs()
-            titles = {f: (d.get("title") or d["url"]) for f, d in feeds.items()}
+            titles = {f: (d.get("title") or d["url"]) for f, d in self.feeds_p.docs().items()}
             ids: list[str] = []
             texts: list[str] = []
-            for iid, p in self._where.items():
+            for iid, p in self._ix.where.items():
                 d = p.get(iid)
                 if d is None:
                     continue
                 ids.append(iid)
+                extra = ""
+                for s in d.get("sightings") or ():
+                    extra += f"\x1f{s.get('handle', '')}\x1f{s.get('text', '')}"
                 texts.append(
                     f"{d.get('title', '')}\x1f{d.get('author', '')}\x1f{d.get('summary', '')}"
-                    f"\x1f{d.get('comment', '')}\x1f{titles.get(d['feed'], '')}"
+                    f"\x1f{d.get('comment', '')}\x1f{titles.get(d['feed'], '')}{extra}"
                 )
         big = "\x00".join(texts).casefold()
         starts = [0]
@@ -480,11 +734,11 @@ class Store:
         return index
 
     def search_ids(self, text: str) -> set[str]:
-        """Ids of items whose title, author, summary, your share comment or source
-        contains ``text``, ignoring case."""
+        """Ids of items whose title, author, summary, your share comment, source or
+        sharers' words contain ``text``, ignoring case."""
         needle = text.casefold()
         if not needle or "\x00" in needle or "\x1f" in needle:
-            return set(self._where) if not needle else set()
+            return set(self._ix.where) if not needle else set()
         _, big, starts, ids = self._search_index()
         found: set[str] = set()
         pos = big.find(needle)
@@ -494,197 +748,217 @@ class Store:
             pos = big.find(needle, starts[i + 1])
         return found
 
-    def iter_items(
-        self,
-        *,
-        unread: bool | None = None,
-        starred: bool | None = None,
-        shared: bool | None = None,
-        hidden: bool | None = None,
-        feed_ids: Iterable[str] | None = None,
-        tag: str | None = None,
-        search: str | None = None,
-    ) -> Iterator[dict[str, Any]]:
-        """Items newest first, filtered; lazily, so a view can stop after a screenful."""
-        feed_set = set(feed_ids) if feed_ids is not None else None
-        feeds = self.feeds_p.docs()
-        tagged_feeds = {f for f, d in feeds.items() if tag in d.get("tags", ())} if tag else set()
-        matched = self.search_ids(search) if search else None
-        for iid in self.ordered_ids():
-            p = self._where.get(iid)
-            d = p.get(iid) if p else None
-            if d is None:
-                continue
-            if unread is not None and bool(d.get("read")) == unread:
-                continue
-            if starred is not None and bool(d.get("starred")) != starred:
-                continue
-            if shared is not None and bool(d.get("shared")) != shared:
-                continue
-            if hidden is not None and bool(d.get("hidden")) != hidden:
-                continue
-            if feed_set is not None and d["feed"] not in feed_set:
-                continue
-            if tag and d["feed"] not in tagged_feeds and tag not in d.get("tags", ()):
-                continue
-            if matched is not None and iid not in matched:
-                continue
-            yield d
-
-    def items(self, *, limit: int | None = None, **filters: Any) -> list[dict[str, Any]]:
-        out = []
-        for d in self.iter_items(**filters):
-            out.append(d)
-            if limit is not None and len(out) >= limit:
-                break
-        return out
-
-    def set_state(self, ids: Iterable[str], **fields: Any) -> int:
-        """Change read/starred/hidden/tags/shared of items: memory now, disk within ~1 s."""
-        bad = set(fields) - STATE_KEYS
-        if bad:
-            raise StoreError(f"not a state field: {', '.join(sorted(bad))}")
-        if "read" in fields:
-            fields["read_at"] = iso(now()) if fields["read"] else None
-        n = 0
-        with self._mu:
-            for iid in ids:
-                p = self._where.get(iid)
-                if p is None:
-                    raise StoreError(f"unknown item id '{iid}'")
-                p.patch(iid, fields)
-                if _is_unread(p.get(iid) or {}):
-                    self._unread.add(iid)
-                else:
-                    self._unread.discard(iid)
-                n += 1
-            if n:
-                self._touch()
-        return n
-
-    def totals(self) -> tuple[int, int]:
-        """(unread and not dismissed, total) over all items, in O(1)."""
-        return len(self._unread), len(self._where)
-
-    def counts(self) -> dict[str, tuple[int, int]]:
-        """feed id -> (items, unread)."""
-        out: dict[str, list[int]] = {}
-        with self._mu:
-            for iid, p in self._where.items():
-                d = p.get(iid)
-                if d is None:
-                    continue
-                c = out.setdefault(d["feed"], [0, 0])
-                c[0] += 1
-                c[1] += not d.get("read")
-        return {k: (v[0], v[1]) for k, v in out.items()}
-
+    # --------------------------------------------------------------- refresh
     def upsert_entries(
-        self, feed_id: str, parsed: ParsedFeed, *, when: datetime | None = None
+        self,
+        feed_id: str,
+        parsed: ParsedFeed | list[ParsedEntry],
+        *,
+        when: datetime | None = None,
+        feed_fields: Mapping[str, Any] | None = None,
     ) -> UpsertResult:
-        """Store a parsed feed's entries.  New ones are added unread; changed ones are
-        updated and keep their read/star state; unchanged ones are not touched."""
-        self.load_rest()  # an entry in a month not read yet would look new
+        """Store a source's entries, and with them (in one step) the feed's new state.
+
+        New entries are added unread; changed ones are updated and keep their
+        read/star state; unchanged ones are not touched.  An entry whose link is
+        already an item from another source becomes one more sighting of that
+        item ("seen via"), not a second item.  ``feed_fields`` (status,
+        validators...) are applied under the same lock, and the flush writes
+        them only after the items (see :meth:`flush`).
+        """
+        self.load_rest()  # an entry in a file not read yet would look new
+        entries = parsed.entries if isinstance(parsed, ParsedFeed) else parsed
         when = when or now()
         stamp = iso(when) or ""
-        res = UpsertResult()
+        res = UpsertResult(new_ids=[])
         with self._mu:
             feed = self.feeds_p.get(feed_id)
             if feed is None:
                 raise StoreError(f"no feed with id {feed_id}")
             first_fetch = not feed.get("fetched_once")
+            social = (feed.get("kind") or "feed") != "feed"
             tombs = self.tomb_p.docs()
-            new_items: dict[str, dict[str, dict[str, Any]]] = {}
-            new_content: dict[str, dict[str, dict[str, Any]]] = {}
-            for e in parsed.entries:
+            new_items: dict[str, dict[str, Any]] = {}
+            new_content: dict[str, dict[str, Any]] = {}
+            for e in entries:
                 iid = item_id(feed_id, e.key)
+                target = self._ix.alias.get(iid, iid)
+                if target in self._ix.where or iid in new_items:
+                    if target == iid:
+                        res.updated += self._update_entry(iid, e)
+                    else:
+                        self._update_sighting(target, feed_id, e)
+                    continue
                 if iid in tombs:
                     continue
-                h = e.content_hash or entry_hash(e)
-                old_p = self._where.get(iid)
-                if old_p is None:
-                    # Back-dated posts of a known feed sort by arrival, so they still surface.
-                    sort = (e.published or e.updated or stamp) if first_fetch else stamp
-                    part = _partition_key(sort, stamp)
-                    new_items.setdefault(part, {})[iid] = _item_doc(iid, feed_id, e, sort, stamp, h)
-                    self._where[iid] = self._items_partition(part)
-                    self._unread.add(iid)
-                    if e.content or e.enclosures:
-                        new_content.setdefault(part, {})[iid] = _content_doc(e)
-                    res.new += 1
-                    continue
-                old = old_p.get(iid) or {}
-                if old.get("chash") == h:
-                    continue
-                upd_changed = (e.updated or "") != (old.get("updated") or "")
-                n = old.get("nupd", 0)
-                if not upd_changed and n >= MAX_CONTENT_ONLY_UPDATES:
-                    continue
-                fields = _entry_fields(e, h)
-                fields["nupd"] = n if upd_changed else n + 1
-                old_p.patch(iid, fields)
-                self._store_content(iid, old_p.path.stem, e)
-                res.updated += 1
-            for part, docs in new_items.items():
-                self._items_partition(part).put_many(docs)
-            for part, docs in new_content.items():
-                self._content_partition(part).put_many(docs)
+                key = link_key(canonical_url(e.link) or e.link) if e.link else ""
+                other = self._ix.canon.get(key) if key and e.kind != "reply" else None
+                if other is not None and other != iid:
+                    od = self._doc(other) if other in self._ix.where else new_items.get(other)
+                    if od is not None and feed_id not in doc_sources(od):
+                        self._merge_into(other, od, feed_id, e, stamp, social)
+                        res.merged += 1
+                        continue
+                # Back-dated posts of a known feed sort by arrival, so they still surface.
+                sort = (e.published or e.updated or stamp) if first_fetch else stamp
+                doc = _item_doc(iid, feed_id, e, sort, stamp, social)
+                new_items[iid] = doc
+                if key:
+                    self._ix.canon.setdefault(key, iid)
+                if e.content or e.enclosures or e.base:
+                    new_content[iid] = _content_doc(e)
+                res.new += 1
+                res.new_ids.append(iid)  # type: ignore[union-attr]
+            self._insert(new_items, new_content, stamp)
+            fields_: dict[str, Any] = dict(feed_fields or {})
             if first_fetch:
-                self.feeds_p.patch(feed_id, {"fetched_once": True})
-            if res.new:
-                self._order = None
-            if res.new or res.updated:
+                fields_["fetched_once"] = True
+            if fields_:
+                self.update_feed(feed_id, **fields_)
+            if res.new or res.merged:
+                self._ix.order = None
+            if res.new or res.updated or res.merged:
                 self._text_version += 1
             self._touch()
         return res
 
-    def _store_content(self, iid: str, part: str, e: ParsedEntry) -> None:
-        if e.content or e.enclosures:
-            self._content_partition(part).put(iid, _content_doc(e))
+    def _insert(
+        self, items: dict[str, dict[str, Any]], content: dict[str, dict[str, Any]], stamp: str
+    ) -> None:
+        """Put new item documents in their day (or month) file, spilling into the
+        next shard when a file is full, so no file grows past SHARD_SIZE."""
+        by_base: dict[str, list[str]] = {}
+        for iid, d in items.items():
+            by_base.setdefault(_partition_key(d["sort"], stamp), []).append(iid)
+        for base, ids in sorted(by_base.items()):
+            while ids:
+                p = self._open_shard(base)
+                room = max(1, SHARD_SIZE - len(p))
+                batch, ids = ids[:room], ids[room:]
+                p.put_many({iid: items[iid] for iid in batch})
+                self._ix.add_many({iid: p.docs()[iid] for iid in batch}, p)
+                bodies = {iid: content[iid] for iid in batch if iid in content}
+                if bodies:
+                    self._content_partition(p.path.stem).put_many(bodies)
+
+    def _open_shard(self, base: str) -> Partition:
+        n = 0
+        while True:
+            stem = base if n == 0 else f"{base}~{n}"
+            p = self._items_partition(stem)
+            p.ensure_loaded()
+            if len(p) < SHARD_SIZE:
+                return p
+            n += 1
+
+    def _update_entry(self, iid: str, e: ParsedEntry) -> int:
+        p = self._ix.where.get(iid)
+        if p is None:
+            return 0
+        old = p.get(iid) or {}
+        h = e.content_hash or entry_hash(e)
+        if old.get("chash") == h:
+            return 0
+        upd_changed = (e.updated or "") != (old.get("updated") or "")
+        n = old.get("nupd", 0)
+        if not upd_changed and n >= MAX_CONTENT_ONLY_UPDATES:
+            return 0
+        changes = _entry_fields(e, h)
+        changes["nupd"] = n if upd_changed else n + 1
+        p.patch(iid, changes)
+        if e.content or e.enclosures or e.base:
+            self._content_partition(p.path.stem).put(iid, _content_doc(e))
+        return 1
+
+    def _update_sighting(self, target: str, source: str, e: ParsedEntry) -> None:
+        """A post already seen: its words may have been edited."""
+        p = self._ix.where.get(target)
+        d = p.get(target) if p else None
+        if p is None or d is None:
+            return
+        sightings = list(d.get("sightings") or ())
+        for i, s in enumerate(sightings):
+            if s["source"] == source and s["key"] == e.key:
+                text = e.post_text if e.kind != "entry" else ""
+                if s.get("text", "") != text:
+                    sightings[i] = {**s, "text": text}
+                    p.patch(target, {"sightings": sightings})
+                return
+
+    def _merge_into(
+        self,
+        target: str,
+        doc: dict[str, Any],
+        source: str,
+        e: ParsedEntry,
+        stamp: str,
+        social: bool,
+    ) -> None:
+        sighting = _sighting(source, e, stamp, social)
+        p = self._ix.where.get(target)
+        sightings = [*(doc.get("sightings") or ()), sighting]
+        changes: dict[str, Any] = {"sightings": sightings}
+        upgrade = not social and not _has_entry(doc)
+        if upgrade:
+            # The article was known only from posts (a card's title and blurb): the
+            # feed's own entry has the real text, so it becomes the item's text.
+            changes.update(_entry_fields(e, e.content_hash or entry_hash(e)))
+        if p is None:  # merged into an item of this very batch
+            doc.update(changes)
+        else:
+            p.patch(target, changes)
+            if upgrade and (e.content or e.enclosures):
+                self._content_partition(p.path.stem).put(target, _content_doc(e))
+        self._ix.social.add(target)
+        self._ix.alias[item_id(source, e.key)] = target
 
     def _delete_items(self, ids: Iterable[str], *, tombstone: bool = False) -> int:
         by_part: dict[str, list[str]] = {}
         for iid in ids:
-            p = self._where.pop(iid, None)
-            self._unread.discard(iid)
+            p = self._ix.where.get(iid)
+            d = p.get(iid) if p else None
+            self._ix.discard(iid, d)
             if p is None:
                 continue
             by_part.setdefault(p.path.stem, []).append(iid)
             if tombstone:
                 self.tomb_p.put(iid, {"at": iso(now())})
         n = 0
-        for month, part_ids in by_part.items():
-            n += self._items_partition(month).delete(part_ids)
-            cp = self._content_partition(month)
+        for stem, part_ids in by_part.items():
+            n += self._items_partition(stem).delete(part_ids)
+            cp = self._content_partition(stem)
             if cp.path.exists() or cp.loaded:
                 cp.delete(part_ids)
         if n:
-            self._order = None
             self._text_version += 1
         return n
 
-    def apply_retention(self, *, keep_days: int, max_per_feed: int) -> int:
+    def apply_retention(
+        self, *, keep_days: int, max_per_feed: int, feed_ids: Iterable[str] | None = None
+    ) -> int:
         """Drop read, unstarred, unshared items older than keep_days or beyond
-        max_per_feed per feed.  Dropped ids are remembered (tombstones) so an
-        entry still present in its feed does not come back as unread."""
+        max_per_feed per feed (of ``feed_ids``, or every feed).  Dropped ids are
+        remembered (tombstones) so an entry still in its feed does not come back
+        as unread.  Cost grows with the feeds named, not with the store."""
         self.load_rest()
         cutoff = iso(now() - timedelta(days=keep_days)) or ""
         tomb_cutoff = iso(now() - timedelta(days=max(keep_days * 2, 30))) or ""
         with self._mu:
-            per_feed: dict[str, int] = {}
+            feeds = list(feed_ids) if feed_ids is not None else list(self._ix.by_feed)
             doomed: list[str] = []
-            for iid in self.ordered_ids():
-                d = self.get_item(iid)
-                if d is None:
-                    continue
-                rank = per_feed[d["feed"]] = per_feed.get(d["feed"], 0) + 1
-                if not d.get("read") or d.get("starred") or d.get("shared"):
-                    continue
-                if d["first_seen"] < cutoff or rank > max_per_feed:
-                    doomed.append(iid)
+            for fid in feeds:
+                docs = [d for i in self._ix.by_feed.get(fid, ()) if (d := self._doc(i))]
+                docs.sort(key=sort_key, reverse=True)
+                for rank, d in enumerate(docs, 1):
+                    if not d.get("read") or d.get("starred") or d.get("shared"):
+                        continue
+                    if d["first_seen"] < cutoff or rank > max_per_feed:
+                        doomed.append(d["id"])
             n = self._delete_items(doomed, tombstone=True)
-            old_tombs = [t for t, v in self.tomb_p.docs().items() if v["at"] < tomb_cutoff]
-            self.tomb_p.delete(old_tombs)
+            old_tombs = []
+            if feed_ids is None:
+                old_tombs = [t for t, v in self.tomb_p.docs().items() if v["at"] < tomb_cutoff]
+                self.tomb_p.delete(old_tombs)
             if n or old_tombs:
                 self._touch()
         return n
@@ -696,9 +970,10 @@ class Store:
         with self._mu:
             self.shares_p.put(share.id, share.to_dict())
             iid = share.item_id
-            p = self._where.get(iid) if iid else None
+            p = self._ix.where.get(iid) if iid else None
             if p is not None:
                 p.patch(iid, {"shared": True, "comment": share.comment})
+                self._ix.restate(iid, p.get(iid) or {})
             self._text_version += 1
             self._touch()
         if durable:
@@ -727,30 +1002,100 @@ class Store:
             raise StoreError(f"{what} share id '{prefix}'")
         return hits[0]
 
-    # ------------------------------------------------------- small key/values
-    def drafts(self) -> Partition:
-        return self.drafts_p
-
-    def save_draft(self, key: str, draft: dict[str, Any], *, durable: bool = True) -> None:
+    # ---------------------------------------------------------------- drafts
+    def save_draft(self, draft: Draft, *, durable: bool = True) -> None:
         """Autosave a draft; ``durable`` writes it to disk before returning."""
         with self._mu:
-            self.drafts_p.put(key, draft)
+            self.drafts_p.put(draft.item_id, draft.to_doc())
             self._touch()
         if durable:
             self.flush()
 
-    def get_draft(self, key: str) -> dict[str, Any] | None:
+    def get_draft(self, item_id: str) -> Draft | None:
         with self._mu:
-            return self.drafts_p.get(key)
+            d = self.drafts_p.get(item_id)
+            return Draft.from_doc(d) if d is not None else None
 
-    def delete_draft(self, key: str) -> None:
+    def delete_draft(self, item_id: str) -> None:
         with self._mu:
-            if self.drafts_p.delete([key]):
+            if self.drafts_p.delete([item_id]):
                 self._touch()
+
+    # ------------------------------------------------------------------ undo
+    def push_undo(self, label: str, before: Mapping[str, Mapping[str, Any]]) -> None:
+        """Remember items' state fields before a change, so ``u`` can put them back,
+        also after a restart (the last UNDO_DEPTH changes are kept)."""
+        with self._mu:
+            docs = self.undo_p.docs()
+            seq = max((int(k) for k in docs), default=0) + 1
+            state = {iid: {k: list(v) if isinstance(v, tuple) else v for k, v in f.items()}
+                     for iid, f in before.items()}  # fmt: skip
+            self.undo_p.put(f"{seq:012d}", {"label": label, "at": iso(now()), "before": state})
+            extra = sorted(docs)[:-UNDO_DEPTH]
+            if extra:
+                self.undo_p.delete(extra)
+            self._touch()
+
+    def pop_undo(self) -> tuple[str, dict[str, dict[str, Any]]] | None:
+        """Take back the newest change: (label, state before) — None when nothing is left."""
+        with self._mu:
+            docs = self.undo_p.docs()
+            if not docs:
+                return None
+            key = max(docs)
+            entry = docs[key]
+            self.undo_p.delete([key])
+            self._touch()
+            return str(entry.get("label") or "change"), dict(entry.get("before") or {})
+
+    # ----------------------------------------------------------- maintenance
+    def maintenance_due(self, task: str, *, hours: float) -> bool:
+        """Whether a periodic task (a full retention pass) last ran over ``hours`` ago."""
+        with self._mu:
+            last = parse_iso((self.meta_p.get(f"done:{task}") or {}).get("at"))
+        return last is None or now() - last > timedelta(hours=hours)
+
+    def maintenance_done(self, task: str) -> None:
+        with self._mu:
+            self.meta_p.put(f"done:{task}", {"at": iso(now())})
+            self._touch()
+
+    @property
+    def undo_depth(self) -> int:
+        return len(self.undo_p.docs())
+
+
+def _has_entry(d: Mapping[str, Any]) -> bool:
+    """Whether a feed entry (not only posts) brought this item."""
+    sightings = d.get("sightings") or ()
+    if all(s["source"] != d["feed"] for s in sightings):
+        return True  # it came first through a feed: that entry's sighting is implicit
+    return any(s.get("kind", "entry") == "entry" for s in sightings)
+
+
+def _sighting(source: str, e: ParsedEntry, stamp: str, social: bool) -> dict[str, Any]:
+    kind = e.kind if social else "entry"
+    return Sighting(
+        source=source,
+        key=e.key,
+        seen=stamp,
+        kind=kind,
+        author=e.author,
+        handle=e.handle,
+        text=e.post_text if social else "",
+        post_url=e.post_url,
+        reposter=e.reposter,
+        at=e.published,
+    ).to_doc()
 
 
 def _item_doc(
-    iid: str, feed_id: str, e: ParsedEntry, sort: str, stamp: str, h: str
+    iid: str,
+    feed_id: str,
+    e: ParsedEntry,
+    sort: str,
+    stamp: str,
+    social: bool,
 ) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "id": iid,
@@ -760,44 +1105,46 @@ def _item_doc(
         "first_seen": stamp,
         "read": False,
     }
-    doc.update(_entry_fields(e, h))
+    doc.update(_entry_fields(e, e.content_hash or entry_hash(e)))
+    if social:
+        doc["sightings"] = [_sighting(feed_id, e, stamp, True)]
+        if e.kind == "reply":
+            doc["kind"] = "reply"
+        elif not e.link or e.link == e.post_url:
+            doc["kind"] = "post"
+        if e.content_warning:
+            doc["cw"] = e.content_warning
     return doc
 
 
-def _is_unread(d: dict[str, Any]) -> bool:
-    return not d.get("read") and not d.get("hidden")
-
-
-def _sort_key(d: dict[str, Any]) -> str:
-    return d["sort"]
-
-
 def _content_doc(e: ParsedEntry) -> dict[str, Any]:
-    return {"html": e.content, "type": e.content_type, "enclosures": e.enclosures}
+    doc: dict[str, Any] = {"html": e.content, "type": e.content_type, "enclosures": e.enclosures}
+    if e.base:
+        doc["base"] = e.base
+    return doc
 
 
 def _entry_fields(e: ParsedEntry, h: str) -> dict[str, Any]:
-    fields: dict[str, Any] = {
+    fields_: dict[str, Any] = {
         "title": e.title,
-        "link": e.link,
+        # Kept clean (no tracking parameters, no fragment): what scripts and
+        # shares get, and what recognises the same article from elsewhere.
+        "link": canonical_url(e.link) or e.link,
         "author": e.author,
         "published": e.published,
         "summary": e.summary[:SUMMARY_LIMIT],
         "chash": h,
     }
     if e.updated:
-        fields["updated"] = e.updated
+        fields_["updated"] = e.updated
     if e.categories:
-        fields["cats"] = e.categories
+        fields_["cats"] = e.categories
     if e.image:
-        fields["image"] = e.image
-    return fields
+        fields_["image"] = e.image
+    return fields_
 
 
-def _norm_url(url: str) -> str:
-    u = url.strip()
-    for prefix in ("https://", "http://"):
-        if u.lower().startswith(prefix):
-            u = u[len(prefix) :]
-            break
-    return u.rstrip("/").lower()
+def _disk_reason(exc: OSError, root: Path) -> str:
+    """One line for a failed write: what the disk said, and where."""
+    what = exc.strerror or type(exc).__name__
+    return f"{what} ({root})"

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 from veille.config import Config
+from veille.domain.records import Feed
 from veille.refresh.runner import fetcher_for
 from veille.sources.feed.discover import FeedCandidate, discover
 from veille.store.store import Store
@@ -21,7 +21,7 @@ __all__ = ["AddResult", "OpmlError", "add_subscription", "export_opml", "import_
 
 @dataclass
 class AddResult:
-    feed: dict[str, Any] | None
+    feed: Feed | None
     created: bool
     candidates: list[FeedCandidate] = field(default_factory=list)
     message: str = ""
@@ -57,7 +57,7 @@ async def add_subscription(
         return AddResult(None, False, message=str(exc), ok=False)
     known = store.find_feed(url)
     if known is not None:
-        return AddResult(known, False, message=f"already subscribed: {known['url']}")
+        return AddResult(known, False, message=f"already subscribed: {known.url}")
 
     async with fetcher_for(config) as fetcher:
 
@@ -87,7 +87,7 @@ async def add_subscription(
     chosen = cands[index]
     known = store.find_feed(chosen.url)
     if known is not None:
-        return AddResult(known, False, message=f"already subscribed: {known['url']}")
+        return AddResult(known, False, message=f"already subscribed: {known.url}")
     feed, created = store.add_feed(
         chosen.url,
         title=title or "",
@@ -95,8 +95,8 @@ async def add_subscription(
         site_url=found.url if found.kind == "page" else "",
     )
     if not title and chosen.title:
-        store.update_feed(feed["id"], title=chosen.title)
-    return AddResult(store.get_feed(feed["id"]), created, cands, f"subscribed to {chosen.url}")
+        feed = store.update_feed(feed.id, title=chosen.title)
+    return AddResult(feed, created, cands, f"subscribed to {chosen.url}")
 
 
 def import_opml(store: Store, path: Path) -> tuple[int, int, int]:
@@ -115,11 +115,7 @@ def import_opml(store: Store, path: Path) -> tuple[int, int, int]:
 
 def export_opml(store: Store) -> str:
     return write_opml(
-        OutlineFeed(
-            url=f["url"],
-            title=f.get("title") or "",
-            site_url=f.get("site_url") or "",
-            tags=list(f.get("tags") or []),
-        )
+        OutlineFeed(url=f.url, title=f.title, site_url=f.site_url, tags=list(f.tags))
         for f in store.feeds()
+        if f.kind == "feed"
     )

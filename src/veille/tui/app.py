@@ -28,6 +28,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from veille.config import Config
+from veille.domain.records import Feed
 from veille.paths import Paths
 from veille.render.hygiene import clean_line
 from veille.store.store import Store
@@ -182,13 +183,13 @@ class VeilleApp(App[int]):
                 return screen
         return None
 
-    def subscribed(self, feed: dict[str, Any] | None) -> None:
+    def subscribed(self, feed: Feed | None) -> None:
         """Leave the welcome screen once there is something to read."""
         from veille.tui.screens.main import MainScreen
 
         if self.main_screen() is None:
             self.switch_screen(MainScreen())
-        ids = [feed["id"]] if feed else None
+        ids = [feed.id] if feed else None
         self.call_after_refresh(lambda: self.start_refresh(ids, quiet=True))
 
     # ----------------------------------------------------------- UI state
@@ -441,7 +442,7 @@ class VeilleApp(App[int]):
         if result.feed is not None:
             self.notify(result.message, markup=False)
             if result.created:
-                self.start_refresh([result.feed["id"]], quiet=True)
+                self.start_refresh([result.feed.id], quiet=True)
             return
         if result.candidates and len(result.candidates) > 1:
             choices = [

@@ -1,7 +1,8 @@
-"""What the stream shows: a view (unread, starred, a feed, a tag...) plus a search.
+"""What the stream shows: a view (unread, starred, a feed, a tag...) plus a search,
+turned into the one ItemFilter the store applies (the CLI uses the same).
 
-No Textual here: the app asks for the first screenful synchronously and lets a
-thread worker take the rest, so a view of 100,000 items opens at once.
+No Textual here: the screen asks for the first screenful synchronously and lets
+a thread worker take the rest, so a view of 100,000 items opens at once.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from veille.domain.filter import ItemFilter
 from veille.store.store import Store
 
 VIEW_KINDS = ("unread", "all", "starred", "shared")
@@ -23,8 +25,8 @@ class ViewSpec:
 
     def label(self, store: Store) -> str:
         if self.kind == "feed":
-            f = store.get_feed(self.value) or {}
-            name = f"Feed: {f.get('title') or f.get('url') or self.value}"
+            f = store.get_feed(self.value)
+            name = f"Feed: {f.name if f else self.value}"
         elif self.kind == "tag":
             name = f"Tag: {self.value}"
         else:
@@ -32,6 +34,20 @@ class ViewSpec:
         if self.search:
             name += f" · search “{self.search}”"
         return name
+
+    def to_filter(self) -> ItemFilter:
+        flt = ItemFilter(search=self.search)
+        if self.kind == "unread":
+            return flt.but(unread=True)
+        if self.kind == "starred":
+            return flt.but(starred=True)
+        if self.kind == "shared":
+            return flt.but(shared=True)
+        if self.kind == "feed":
+            return flt.but(feed_ids=frozenset({self.value}))
+        if self.kind == "tag":
+            return flt.but(tag=self.value)
+        return flt
 
     def to_json(self) -> dict[str, str]:
         return {"kind": self.kind, "value": self.value}
@@ -41,32 +57,6 @@ class ViewSpec:
         if isinstance(data, dict) and data.get("kind") in (*VIEW_KINDS, "feed", "tag"):
             return cls(str(data["kind"]), str(data.get("value") or ""))
         return cls()
-
-
-def predicate(spec: ViewSpec, store: Store) -> Callable[[dict[str, Any]], bool] | None:
-    """A test for one item document, or None when every item matches."""
-    tests: list[Callable[[dict[str, Any]], bool]] = []
-    if spec.kind == "unread":
-        tests.append(lambda d: not d.get("read") and not d.get("hidden"))
-    elif spec.kind == "starred":
-        tests.append(lambda d: bool(d.get("starred")))
-    elif spec.kind == "shared":
-        tests.append(lambda d: bool(d.get("shared")))
-    elif spec.kind == "feed":
-        fid = spec.value
-        tests.append(lambda d: d["feed"] == fid)
-    elif spec.kind == "tag":
-        tag = spec.value
-        feeds = {f["id"] for f in store.feeds() if tag in (f.get("tags") or ())}
-        tests.append(lambda d: d["feed"] in feeds or tag in (d.get("tags") or ()))
-    if spec.search:
-        matched = store.search_ids(spec.search)  # one C-speed scan of an index
-        tests.append(lambda d: d["id"] in matched)
-    if not tests:
-        return None
-    if len(tests) == 1:
-        return tests[0]
-    return lambda d: all(t(d) for t in tests)
 
 
 def iter_view(
@@ -80,33 +70,4 @@ def iter_view(
     longer match (an item read a moment ago must not vanish under the cursor).
     ``stop`` is asked every 2,048 items: a search replaced by the next keystroke
     must not keep scanning 100,000 items on a thread."""
-    ids = store.ordered_ids()
-    searching = bool(spec.search)
-    if searching:
-        # The index answers the search in one C-speed scan; the view's own test
-        # then runs on the matches only, not on every item.
-        matched = store.search_ids(spec.search)
-        ids = [iid for iid in ids if iid in matched]
-        spec = ViewSpec(spec.kind, spec.value)
-    test = predicate(spec, store)
-    get = store.get_item
-    for n, iid in enumerate(ids):
-        if stop is not None and not n & 2047 and stop():
-            return
-        if test is None:
-            yield iid
-            continue
-        d = get(iid)
-        if d is not None and (test(d) or (iid in keep and not searching)):
-            yield iid
-
-
-def all_tags(store: Store) -> list[str]:
-    tags: set[str] = set()
-    for f in store.feeds():
-        tags.update(f.get("tags") or ())
-    for iid in store.ordered_ids():
-        d = store.get_item(iid)
-        if d and d.get("tags"):
-            tags.update(d["tags"])
-    return sorted(tags)
+    return store.ids(spec.to_filter(), keep=keep, stop=stop)

@@ -20,11 +20,12 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
+from veille.domain.records import Draft, Item
 from veille.domain.share import Share
 from veille.render.hygiene import clean_line
 from veille.share.compose import make_via, quote_block, render_text, suggest_hashtags
 from veille.tui.keys import DIGIT_KEYS, MAIN_KEYS
-from veille.tui.query import ViewSpec, all_tags, iter_view
+from veille.tui.query import ViewSpec, iter_view
 from veille.tui.screens.pickers import AskScreen, PickScreen
 from veille.tui.state import COMPOSER_HEIGHT, STREAM_WIDTH
 from veille.tui.widgets.composer import Choices, Composer, ToggleBar, ToggleScreen
@@ -285,25 +286,23 @@ class MainScreen(Screen[None]):
             return
         new = iid != self._shown_id
         self._shown_id = iid
-        feed = store.get_feed(item["feed"]) or {}
-        source = feed.get("title") or feed.get("url") or ""
-        when = (item.get("published") or item.get("sort") or "")[:16].replace("T", " ")
+        source, when = self._source_when(item)
         self.item_view.show(item, store.get_content(iid), source=source, when=when)
         if new:
             self._load_composer(item, source, store.get_draft(iid))
             self._arm_mark_read(iid)
 
-    def _prefill(self, item: dict[str, Any], source: str) -> str:
+    def _prefill(self, item: Item, source: str) -> str:
         share = Share(
             id="",
-            item_id=item["id"],
+            item_id=item.id,
             comment="",
             created="",
-            title=item.get("title") or "",
-            link=item.get("link") or "",
+            title=item.title,
+            link=item.link,
             source=source,
-            author=item.get("author") or "",
-            via=make_via(source, author=item.get("author") or ""),
+            author=item.author,
+            via=make_via(source, author=item.author),
         )
         return render_text(share, self.app.config["share.template"]) + "\n"
 
@@ -312,7 +311,7 @@ class MainScreen(Screen[None]):
             self._read_timer.stop()
             self._read_timer = None
         item = self.app.store.get_item(iid)
-        if item is None or item.get("read"):
+        if item is None or item.read:
             return
         delay = float(self.app.config["mark_read_delay"] or 0)
         if delay <= 0:
@@ -324,7 +323,7 @@ class MainScreen(Screen[None]):
         if self.stream.current_id != iid:
             return
         item = self.app.store.get_item(iid)
-        if item and not item.get("read"):
+        if item and not item.read:
             self.sticky.add(iid)
             self.app.store.set_state([iid], read=True)
             self._changed([iid])
@@ -348,18 +347,23 @@ class MainScreen(Screen[None]):
                 self.item_view._header(item, *self._source_when(item)), layout=False
             )
 
-    def _source_when(self, item: dict[str, Any]) -> tuple[str, str]:
-        feed = self.app.store.get_feed(item["feed"]) or {}
-        when = (item.get("published") or item.get("sort") or "")[:16].replace("T", " ")
-        return feed.get("title") or feed.get("url") or "", when
+    def _source_when(self, item: Item) -> tuple[str, str]:
+        feed = self.app.store.get_feed(item.feed)
+        if item.published:
+            when = item.published[:16].replace("T", " ")
+        else:  # the feed gives no date: say when it arrived, not a made-up one
+            when = "seen " + item.first_seen[:16].replace("T", " ")
+        return feed.name if feed else "", when
 
     # -------------------------------------------------------------- drafts
     def on_composer_draft_changed(self, event: Composer.DraftChanged) -> None:
         event.stop()
         store = self.app.store
-        draft = self.composer.draft() if event.item_id == self.composer.item_id else {}
-        draft.update({"item": event.item_id, "text": event.text, "updated": iso(now())})
-        store.save_draft(event.item_id, draft, durable=False)
+        if event.item_id == self.composer.item_id:
+            draft = self.composer.draft(event.item_id, iso(now()))
+        else:
+            draft = Draft(item_id=event.item_id, text=event.text, updated=iso(now()))
+        store.save_draft(draft, durable=False)
         self.composer.mark_saved(True)
         self._flush_soon()
         self.update_preview()
@@ -386,7 +390,7 @@ class MainScreen(Screen[None]):
             self._accounts = self.app.share_accounts()
         return self._accounts
 
-    def _choices(self, item: dict[str, Any]) -> Choices:
+    def _choices(self, item: Item) -> Choices:
         """Defaults for a new share of ``item``: the configured destinations ticked,
         every hashtag suggested by its categories ticked (the preview shows them)."""
         from veille.accounts.config import default_destinations
@@ -394,13 +398,11 @@ class MainScreen(Screen[None]):
         accounts = self.share_accounts()
         names = list(accounts)
         ticked = [n for n in default_destinations(self.app.config, accounts) if n in accounts]
-        tags = suggest_hashtags(list(item.get("cats") or []))
+        tags = suggest_hashtags(list(item.categories))
         return Choices(destinations=names, ticked=ticked, hashtags=tags, tags_on=list(tags))
 
-    def _load_composer(
-        self, item: dict[str, Any], source: str, draft: dict[str, Any] | None
-    ) -> None:
-        self.composer.load(item["id"], self._prefill(item, source), draft, self._choices(item))
+    def _load_composer(self, item: Item, source: str, draft: Draft | None) -> None:
+        self.composer.load(item.id, self._prefill(item, source), draft, self._choices(item))
         self.update_preview()
 
     def update_preview(self) -> None:
@@ -536,14 +538,14 @@ class MainScreen(Screen[None]):
         if item is None or render_html is None:
             return ""
         content = self.app.store.get_content(iid)
-        html = content.get("html") or ""
+        html = content.html
         width = max(20, view.size.width - 4)
         if not html:
-            rendered = render_plain(item.get("summary") or "")
-        elif (content.get("type") or "html") == "text":
+            rendered = render_plain(item.summary)
+        elif content.type == "text":
             rendered = render_plain(html)
         else:
-            rendered = render_html(html, base_url=item.get("link") or "", width_hint=width)
+            rendered = render_html(html, base_url=content.base or item.link, width_hint=width)
         plain = rendered.text.plain
         if not rendered.paragraphs:
             return plain
@@ -629,15 +631,15 @@ class MainScreen(Screen[None]):
     def edit_share(self, share: Share) -> None:
         """Back to the composer with a failed share's comment; ctrl+s retries it."""
         iid = share.item_id
-        draft = {
-            "item": iid,
-            "text": share.comment,
-            "to": [n for n, d in share.deliveries.items() if d.status != "sent"],
-            "hashtags": list(share.hashtags),
-            "share_id": share.id,
-            "updated": iso(now()),
-        }
-        self.app.store.save_draft(iid, draft, durable=False)
+        draft = Draft(
+            item_id=iid,
+            text=share.comment,
+            to=tuple(n for n, d in share.deliveries.items() if d.status != "sent"),
+            hashtags=tuple(share.hashtags),
+            share_id=share.id,
+            updated=iso(now()),
+        )
+        self.app.store.save_draft(draft, durable=False)
         self._flush_soon()
         self.open_item(iid, focus="none")
         item = self.app.store.get_item(iid)
@@ -659,8 +661,8 @@ class MainScreen(Screen[None]):
     def action_cursor_bottom(self) -> None:
         self.stream.move_to(len(self.stream.ids) - 1)
 
-    def _unread(self, d: dict[str, Any]) -> bool:
-        return not d.get("read") and not d.get("hidden")
+    def _unread(self, d: Item) -> bool:
+        return d.unread
 
     def action_next_unread(self) -> None:
         i = self.stream.find(self._unread)
@@ -752,12 +754,13 @@ class MainScreen(Screen[None]):
         store = self.app.store
         before: dict[str, dict[str, Any]] = {}
         for iid in ids:
-            d = store.get_item(iid) or {}
-            before[iid] = {f: d.get(f, [] if f == "tags" else False) for f in fields}
+            d = store.get_item(iid)
+            if d is not None:
+                before[iid] = {f: getattr(d, f) for f in fields}
         self.undo_stack.append((label, before))
         del self.undo_stack[:-UNDO_DEPTH]
 
-    def _current(self) -> dict[str, Any] | None:
+    def _current(self) -> Item | None:
         iid = self.stream.current_id
         item = self.app.store.get_item(iid) if iid else None
         if item is None:
@@ -768,27 +771,27 @@ class MainScreen(Screen[None]):
         item = self._current()
         if item is None:
             return
-        iid = item["id"]
+        iid = item.id
         self._push_undo("read", [iid], ("read",))
         self.sticky.add(iid)
-        self.app.store.set_state([iid], read=not item.get("read"))
+        self.app.store.set_state([iid], read=not item.read)
         self._changed([iid])
 
     def action_star(self) -> None:
         item = self._current()
         if item is None:
             return
-        iid = item["id"]
+        iid = item.id
         self._push_undo("star", [iid], ("starred",))
         self.sticky.add(iid)
-        self.app.store.set_state([iid], starred=not item.get("starred"))
+        self.app.store.set_state([iid], starred=not item.starred)
         self._changed([iid])
 
     def action_dismiss(self) -> None:
         item = self._current()
         if item is None:
             return
-        iid = item["id"]
+        iid = item.id
         self._push_undo("dismiss", [iid], ("read", "hidden"))
         self.app.store.set_state([iid], read=True, hidden=True)
         self.sticky.discard(iid)
@@ -806,7 +809,7 @@ class MainScreen(Screen[None]):
 
     def action_mark_all_read(self) -> None:
         store = self.app.store
-        ids = [i for i in self.stream.ids if not (store.get_item(i) or {}).get("read", True)]
+        ids = [i for i in self.stream.ids if (d := store.get_item(i)) is not None and not d.read]
         if not ids:
             self.app.notify("Nothing unread in this view.", timeout=2)
             return
@@ -847,8 +850,8 @@ class MainScreen(Screen[None]):
         item = self._current()
         if item is None:
             return
-        iid = item["id"]
-        tags = ", ".join(item.get("tags") or [])
+        iid = item.id
+        tags = ", ".join(item.tags)
 
         def done(value: str | None) -> None:
             if value is None:
@@ -884,10 +887,10 @@ class MainScreen(Screen[None]):
         item = self._current()
         if item is None:
             return None
-        if not item.get("link"):
+        if not item.link:
             self.app.notify("This item has no link.", severity="warning", timeout=3)
             return None
-        return item["link"]
+        return item.link
 
     def action_open_link(self) -> None:
         url = self._target_link()
@@ -944,11 +947,9 @@ class MainScreen(Screen[None]):
         ]
         counts = store.counts()
         for f in store.feeds():
-            total, unread = counts.get(f["id"], (0, 0))
-            choices.append(
-                (f"feed:{f['id']}", f"Feed: {f.get('title') or f['url']}  ({unread}/{total})")
-            )
-        for tag in all_tags(store):
+            total, unread = counts.get(f.id, (0, 0))
+            choices.append((f"feed:{f.id}", f"Feed: {f.name}  ({unread}/{total})"))
+        for tag in store.all_tags():
             choices.append((f"tag:{tag}", f"Tag: {tag}"))
         current = (
             f"v:{self.view.kind}"
@@ -975,7 +976,7 @@ class MainScreen(Screen[None]):
         if self.view.kind == "feed":
             self.app.start_refresh([self.view.value])
         elif item is not None:
-            self.app.start_refresh([item["feed"]])
+            self.app.start_refresh([item.feed])
 
     def action_add_feed(self) -> None:
         self.app.ask_add_feed()

@@ -14,7 +14,6 @@ follows each edit within a fraction of a second, so a ``kill -9`` loses at most 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from rich.text import Text
 from textual import events
@@ -25,6 +24,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import SelectionList, Static, TextArea
 
+from veille.domain.records import Draft
 from veille.render.hygiene import clean_line
 from veille.tui.widgets.preview import PreviewEntry, SharePreview
 
@@ -141,7 +141,7 @@ class Composer(Vertical):
         self,
         item_id: str | None,
         prefill: str,
-        draft: dict[str, Any] | None,
+        draft: Draft | None,
         choices: Choices | None = None,
     ) -> None:
         """Show the draft of ``item_id`` (or an empty comment when none).
@@ -152,17 +152,13 @@ class Composer(Vertical):
         """
         self.item_id = item_id
         self.prefill = prefill
-        draft = draft or {}
-        text = draft.get("text")
-        self._loaded = text if isinstance(text, str) else ""
-        self.share_id = draft.get("share_id") if isinstance(draft.get("share_id"), str) else None
+        self._loaded = draft.text if draft else ""
+        self.share_id = draft.share_id if draft else None
         ch = choices or Choices()
-        to = draft.get("to")
-        if isinstance(to, list):
-            ch.ticked = [str(n) for n in to if str(n) in ch.destinations]
-        tags = draft.get("hashtags")
-        if isinstance(tags, list):
-            tags = [str(t) for t in tags]
+        if draft is not None and draft.to is not None:
+            ch.ticked = [n for n in draft.to if n in ch.destinations]
+        if draft is not None and draft.hashtags is not None:
+            tags = list(draft.hashtags)
             ch.hashtags = list(dict.fromkeys([*ch.hashtags, *tags]))
             ch.tags_on = tags
         self.choices = ch
@@ -170,7 +166,7 @@ class Composer(Vertical):
         self.area.move_cursor(self.area.document.end)
         self.area.disabled = item_id is None
         self.query_one(ToggleBar).show(ch)
-        self.mark_saved(bool(draft))
+        self.mark_saved(draft is not None)
 
     def mark_saved(self, saved: bool) -> None:
         self._saved = saved
@@ -182,17 +178,16 @@ class Composer(Vertical):
         label.append("   ctrl+s send · ctrl+o to · ctrl+g tags · > quote · esc back", style="dim")
         self.query_one("#composer-title", Static).update(label)
 
-    def draft(self) -> dict[str, Any]:
+    def draft(self, item_id: str, updated: str | None) -> Draft:
         """What the autosave keeps: the comment and every toggle."""
-        d: dict[str, Any] = {
-            "item": self.item_id,
-            "text": self.area.text,
-            "to": list(self.choices.ticked),
-            "hashtags": list(self.choices.tags_on),
-        }
-        if self.share_id:
-            d["share_id"] = self.share_id
-        return d
+        return Draft(
+            item_id=item_id,
+            text=self.area.text,
+            to=tuple(self.choices.ticked),
+            hashtags=tuple(self.choices.tags_on),
+            share_id=self.share_id,
+            updated=updated,
+        )
 
     def show_preview(self, entries: list[PreviewEntry]) -> None:
         self.preview.show(entries)

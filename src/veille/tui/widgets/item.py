@@ -14,6 +14,7 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from veille.domain.records import Content, Item
 from veille.render.hygiene import clean_line
 
 try:  # the renderer is a sibling module; keep the app usable without it
@@ -50,16 +51,16 @@ class ItemView(VerticalScroll, can_focus=True):
 
     def show(
         self,
-        item: dict[str, Any],
-        content: dict[str, Any],
+        item: Item,
+        content: Content,
         *,
         source: str,
         when: str,
     ) -> None:
         """Display ``item``; scrolls to the top when it is a different item."""
-        changed = item["id"] != self.item_id
-        self.item_id = item["id"]
-        self.link = item.get("link") or ""
+        changed = item.id != self.item_id
+        self.item_id = item.id
+        self.link = item.link
         self.query_one("#item-header", Static).update(self._header(item, source, when))
         body, links = self._body(item, content)
         self.links = links
@@ -69,12 +70,12 @@ class ItemView(VerticalScroll, can_focus=True):
         if changed:
             self.scroll_home(animate=False, immediate=True)
 
-    def _header(self, item: dict[str, Any], source: str, when: str) -> Text:
+    def _header(self, item: Item, source: str, when: str) -> Text:
         t = Text(end="")
-        t.append(clean_line(item.get("title")) or "(untitled)", style="bold")
+        t.append(clean_line(item.display_title) or "(untitled)", style="bold")
         t.append("\n")
         t.append(clean_line(source), style="italic")
-        author = clean_line(item.get("author"))
+        author = clean_line(item.author)
         if author:
             t.append(" · ")
             t.append(author)
@@ -84,17 +85,17 @@ class ItemView(VerticalScroll, can_focus=True):
         # Fixed-width marks: toggling one never changes how the header wraps,
         # so the app can repaint it without a layout pass.
         marks = [
-            "★ starred" if item.get("starred") else " " * 9,
-            "↗ shared" if item.get("shared") else " " * 8,
-            "● unread" if not item.get("read") else " " * 8,
+            "★ starred" if item.starred else " " * 9,
+            "↗ shared" if item.shared else " " * 8,
+            "● unread" if not item.read else " " * 8,
         ]
         t.append("  ")
         t.append("  ".join(marks), style="dim")
-        tags = [clean_line(x) for x in (item.get("tags") or [])]
+        tags = [clean_line(x) for x in item.tags]
         if tags:
             t.append("\nTags: ", style="dim")
             t.append(", ".join(tags))
-        cats = [clean_line(x) for x in (item.get("cats") or [])][:8]
+        cats = [clean_line(x) for x in item.categories][:8]
         if cats:
             t.append("\nCategories: ", style="dim")
             t.append(", ".join(cats), style="dim")
@@ -104,32 +105,32 @@ class ItemView(VerticalScroll, can_focus=True):
         t.append("\n")
         return t
 
-    def _body(self, item: dict[str, Any], content: dict[str, Any]) -> tuple[Text, list[Any]]:
+    def _body(self, item: Item, content: Content) -> tuple[Text, list[Any]]:
         width = max(20, self.size.width - 4)
-        key = (item["id"], item.get("chash") or "", width)
+        key = (item.id, item.content_hash, width)
         hit = self._cache.get(key)
         if hit is not None:
             self._cache.move_to_end(key)
             return hit
-        html = content.get("html") or ""
+        html = content.html
         if not html:
-            html, kind = item.get("summary") or "", "text"
+            html, kind = item.summary, "text"
         else:
-            kind = content.get("type") or "html"
+            kind = content.type
         if render_html is None:
             result = (Text(html), [])
         else:
             rendered = (
                 render_plain(html)
                 if kind == "text"
-                else render_html(html, base_url=item.get("link") or "", width_hint=width)
+                else render_html(html, base_url=content.base or item.link, width_hint=width)
             )
             links = list(rendered.links)
-            for enc in content.get("enclosures") or []:
-                url = enc.get("url") if isinstance(enc, dict) else None
+            for enc in content.enclosures:
+                url = enc.url
                 known = any(link.url == url for link in links)
                 if url and url.lower().startswith(("http://", "https://")) and not known:
-                    kind_name = (enc.get("type") or "enclosure").split(";")[0]
+                    kind_name = (enc.type or "enclosure").split(";")[0]
                     links.append(Link(len(links) + 1, url, url, kind_name))
             text = rendered.text
             text.append("\n")

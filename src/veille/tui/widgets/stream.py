@@ -23,6 +23,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from veille.domain.records import Item
 from veille.render.hygiene import clean_line
 from veille.store.store import Store
 from veille.util.dates import age
@@ -165,7 +166,7 @@ class StreamList(ScrollView, can_focus=True):
         elif self.cursor >= top + height:
             self.scroll_to(y=self.cursor - height + 1, animate=False, immediate=True, force=True)
 
-    def find(self, test: Callable[[dict[str, Any]], bool], *, forward: bool = True) -> int:
+    def find(self, test: Callable[[Item], bool], *, forward: bool = True) -> int:
         """Index of the next row (after/before the cursor) whose item passes ``test``."""
         get = self.store.get_item
         rng = range(self.cursor + 1, len(self.ids)) if forward else range(self.cursor - 1, -1, -1)
@@ -209,10 +210,7 @@ class StreamList(ScrollView, can_focus=True):
         if title is None or self._titles_version < 0:
             # Rebuilt when a feed is new to us or after refresh_rows (a refresh may
             # rename feeds), not on every store change: triage changes it too.
-            self._titles = {
-                f["id"]: clean_line(f.get("title") or f.get("url") or "")
-                for f in self.store.feeds()
-            }
+            self._titles = {f.id: clean_line(f.name) for f in self.store.feeds()}
             self._titles_version = self.store.version
             title = self._titles.setdefault(feed_id, "")
         return title
@@ -237,10 +235,10 @@ class StreamList(ScrollView, can_focus=True):
             return Strip(self._row_segments(d, width, selected), width).apply_style(base)
         # A scroll by one row repaints every row; all but one were drawn in the
         # last frame, so they come from this cache (keyed by all they show).
+        when = age(d.published or d.sort, self._ref_now())
         key = (
-            d["id"], width, selected, selected and self.has_focus, d.get("read"),
-            d.get("starred"), d.get("shared"), d.get("hidden"), d.get("title"), d["feed"],
-            self._titles_version, age(d.get("published") or d.get("sort"), self._ref_now()),
+            d.id, width, selected, selected and self.has_focus, d.read, d.starred, d.shared,
+            d.hidden, d.title, d.feed, self._titles_version, when,
         )  # fmt: skip
         strip = self._strips.get(key)
         if strip is None:
@@ -250,7 +248,7 @@ class StreamList(ScrollView, can_focus=True):
             self._strips[key] = strip
         return strip
 
-    def _row_segments(self, d: dict[str, Any] | None, width: int, selected: bool) -> list[Segment]:
+    def _row_segments(self, d: Item | None, width: int, selected: bool) -> list[Segment]:
         """One row as Segments built by hand: ~10x cheaper than laying out a Rich
         Text, which matters when a jump (``n``, ``G``) repaints every row."""
         cur = None
@@ -264,21 +262,21 @@ class StreamList(ScrollView, can_focus=True):
 
         if d is None:
             return [seg(_fit(" (gone)", width), None)]
-        unread = not d.get("read")
+        unread = not d.read
         st = self._style("stream--unread" if unread else "stream--read")
-        if d.get("hidden"):
+        if d.hidden:
             st = st + self._style("stream--hidden")
         src_w = min(SOURCE_WIDTH, max(6, width // 5))
-        when = age(d.get("published") or d.get("sort"), self._ref_now())
+        when = age(d.published or d.sort, self._ref_now())
         title_w = max(1, width - 4 - src_w - 1 - AGE_WIDTH - 1)
         row = [
             seg("●" if unread else " ", self._style("stream--mark")),
-            seg("★" if d.get("starred") else " ", self._style("stream--star")),
-            seg("↗" if d.get("shared") else " ", self._style("stream--shared")),
+            seg("★" if d.starred else " ", self._style("stream--star")),
+            seg("↗" if d.shared else " ", self._style("stream--shared")),
             seg(" ", None),
-            seg(_fit(self._source(d["feed"]), src_w), self._style("stream--source")),
+            seg(_fit(self._source(d.feed), src_w), self._style("stream--source")),
             seg(" ", None),
-            seg(_fit(clean_line(d.get("title")) or "(untitled)", title_w), st),
+            seg(_fit(clean_line(d.display_title) or "(untitled)", title_w), st),
             seg(" ", None),
             seg(when.rjust(AGE_WIDTH), self._style("stream--age")),
         ]

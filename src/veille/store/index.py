@@ -1,0 +1,200 @@
+"""In-memory indexes over the item documents, and the one place an ItemFilter is applied.
+
+The store keeps every light item document in memory (TinyDB files loaded into
+our storage); these indexes answer "which items are unread / starred / of this
+feed / about this link" with set lookups, so a view, a count or a merge never
+walks 100,000 documents testing fields one by one.  The store updates them
+under its lock whenever a document changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from veille.domain.filter import ItemFilter
+from veille.domain.links import link_key
+from veille.store.ids import item_id
+
+if TYPE_CHECKING:
+    from veille.store.partition import Partition
+
+Doc = dict[str, Any]
+
+
+def is_unread(d: Doc) -> bool:
+    """Unread and not dismissed: the one meaning of "unread" for views and counts."""
+    return not d.get("read") and not d.get("hidden")
+
+
+def sort_key(d: Doc) -> str:
+    return str(d["sort"])
+
+
+def doc_sources(d: Doc) -> set[str]:
+    """Every source an item document was seen through."""
+    out = {d["feed"]}
+    for s in d.get("sightings") or ():
+        out.add(s["source"])
+    return out
+
+
+def sharer_count(d: Doc) -> int:
+    """Distinct accounts among the posts that shared it (feed entries do not count)."""
+    accounts = set()
+    for s in d.get("sightings") or ():
+        if s.get("kind", "entry") != "entry":
+            who = s.get("reposter") or s.get("handle") or s["source"]
+            accounts.add(str(who).casefold())
+    return len(accounts)
+
+
+class ItemIndex:
+    def __init__(self) -> None:
+        self.where: dict[str, Partition] = {}  # item id -> its items partition
+        self.unread: set[str] = set()
+        self.starred: set[str] = set()
+        self.shared: set[str] = set()
+        self.hidden: set[str] = set()
+        self.tagged: set[str] = set()  # items with tags of their own
+        self.by_feed: dict[str, set[str]] = {}
+        self.canon: dict[str, str] = {}  # link_key of an item's link -> that item
+        self.alias: dict[str, str] = {}  # id an entry would have had -> the item it merged into
+        self.social: set[str] = set()  # items with sightings (posts, merges)
+        self.order: list[str] | None = None  # item ids, newest first
+
+    # ---------------------------------------------------------------- upkeep
+    def add(self, iid: str, d: Doc, p: Partition) -> None:
+        self.where[iid] = p
+        self.by_feed.setdefault(d["feed"], set()).add(iid)
+        link = d.get("link")
+        if link:
+            self.canon.setdefault(link_key(link), iid)
+        sightings = d.get("sightings")
+        if sightings:
+            self.social.add(iid)
+            for s in sightings:
+                if s["source"] != d["feed"]:
+                    self.alias[item_id(s["source"], s["key"])] = iid
+        self.restate(iid, d)
+
+    def add_many(self, docs: dict[str, Doc], p: Partition) -> None:
+        for iid, d in docs.items():
+            self.add(iid, d, p)
+        self.order = None
+
+    def restate(self, iid: str, d: Doc) -> None:
+        """Follow a change of the user's state fields."""
+        _toggle(self.unread, iid, is_unread(d))
+        _toggle(self.starred, iid, bool(d.get("starred")))
+        _toggle(self.shared, iid, bool(d.get("shared")))
+        _toggle(self.hidden, iid, bool(d.get("hidden")))
+        _toggle(self.tagged, iid, bool(d.get("tags")))
+
+    def discard(self, iid: str, d: Doc | None) -> None:
+        self.where.pop(iid, None)
+        for s in (self.unread, self.starred, self.shared, self.hidden, self.tagged, self.social):
+            s.discard(iid)
+        if d is not None:
+            ids = self.by_feed.get(d["feed"])
+            if ids is not None:
+                ids.discard(iid)
+            link = d.get("link")
+            if link and self.canon.get(link_key(link)) == iid:
+                del self.canon[link_key(link)]
+            for s in d.get("sightings") or ():
+                self.alias.pop(item_id(s["source"], s["key"]), None)
+        self.order = None
+
+    def forget_partition(self, p: Partition, keep: Iterable[str]) -> list[str]:
+        """Ids indexed in ``p`` that are not in ``keep`` any more (another process
+        deleted them); they are dropped from every index and returned."""
+        keep_set = set(keep)
+        gone = [iid for iid, where in self.where.items() if where is p and iid not in keep_set]
+        for iid in gone:
+            self.discard(iid, None)
+        if gone:
+            for ids in self.by_feed.values():
+                ids.difference_update(gone)
+        return gone
+
+    # --------------------------------------------------------------- reading
+    def ordered(self, get: Callable[[str], Doc | None]) -> list[str]:
+        if self.order is None:
+            docs = [d for iid in self.where if (d := get(iid)) is not None]
+            docs.sort(key=sort_key, reverse=True)
+            self.order = [d["id"] for d in docs]
+        return self.order
+
+    def select(
+        self,
+        flt: ItemFilter,
+        order: list[str],
+        get: Callable[[str], Doc | None],
+        *,
+        tagged_feeds: set[str],
+        matched: set[str] | None,
+        keep: frozenset[str] | set[str] = frozenset(),
+        stop: Callable[[], bool] | None = None,
+    ) -> Iterator[str]:
+        """Ids passing ``flt``, in ``order``.  ``keep``: ids shown even when they no
+        longer match (an item read a moment ago must not vanish under the cursor);
+        ``stop`` is asked every 2,048 ids, so a search replaced by the next
+        keystroke stops scanning."""
+        sets: list[tuple[set[str], bool]] = []
+        for wanted, members in (
+            (flt.unread, self.unread),
+            (flt.starred, self.starred),
+            (flt.shared, self.shared),
+            (flt.hidden, self.hidden),
+        ):
+            if wanted is not None:
+                sets.append((members, wanted))
+        feeds: set[str] | None = None
+        if flt.feed_ids is not None:
+            feeds = set()
+            for f in flt.feed_ids:
+                feeds |= self.by_feed.get(f, set())
+        tag = flt.tag
+        by_tag: set[str] | None = None
+        if tag:
+            by_tag = set()
+            for f in tagged_feeds:
+                by_tag |= self.by_feed.get(f, set())
+        needs_doc = bool(tag) or flt.since is not None or flt.min_sharers > 0 or flt.kind
+        for n, iid in enumerate(order):
+            if stop is not None and not n & 2047 and stop():
+                return
+            if matched is not None and iid not in matched:
+                continue
+            if iid in keep and matched is None:
+                yield iid
+                continue
+            if any((iid in members) != wanted for members, wanted in sets):
+                continue
+            if feeds is not None and iid not in feeds:
+                continue
+            if needs_doc:
+                d = get(iid)
+                if d is None:
+                    continue
+                if (
+                    tag
+                    and (by_tag is None or iid not in by_tag)
+                    and tag not in (d.get("tags") or ())
+                ):
+                    continue
+                if flt.since is not None and str(d.get("first_seen") or "") < flt.since:
+                    continue
+                if flt.min_sharers and sharer_count(d) < flt.min_sharers:
+                    continue
+                if flt.kind and (d.get("kind") or "article") != flt.kind:
+                    continue
+            yield iid
+
+
+def _toggle(members: set[str], iid: str, on: bool) -> None:
+    if on:
+        members.add(iid)
+    else:
+        members.discard(iid)

@@ -1,0 +1,67 @@
+"""The store's schema version, and the migrations that bring an older store up to it.
+
+A store carries its version in ``meta.json``.  Opening an older store runs each
+missing step once, in order, then records the new version; a store written by a
+newer veille is refused rather than half-understood.  Every step is tested on a
+store written by the release before it (tests/data/store-v1).
+
+Versions:
+1. The first release (no meta.json): items keyed by their feed, one feed each.
+2. Item links are canonical (no tracking parameters or fragment: see
+   domain/links.py), so one article reached through several feeds and posts is
+   one item; feeds have a ``kind`` (feed, mastodon, bluesky); items may carry
+   ``sightings``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from veille.domain.links import canonical_url
+
+if TYPE_CHECKING:
+    from veille.store.store import Store
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 2
+
+
+def stored_version(store: Store) -> int:
+    meta = store.meta_p.get("schema")
+    if meta and isinstance(meta.get("version"), int):
+        return int(meta["version"])
+    has_data = bool(store.feeds_p.docs()) or any((store.root / "items").glob("*.json"))
+    return 1 if has_data else SCHEMA_VERSION
+
+
+def check(store: Store) -> None:
+    """Bring ``store`` to SCHEMA_VERSION (in memory; written by the next flush)."""
+    from veille.store.store import StoreError
+
+    version = stored_version(store)
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"this store was written by a newer veille (schema {version}, this one knows "
+            f"{SCHEMA_VERSION}): upgrade veille"
+        )
+    if version < 2:
+        _to_2(store)
+        log.info("store %s migrated from schema %d to %d", store.root, version, 2)
+    if store.meta_p.get("schema") != {"version": SCHEMA_VERSION}:
+        store.meta_p.put("schema", {"version": SCHEMA_VERSION})
+
+
+def _to_2(store: Store) -> None:
+    for fid, doc in store.feeds_p.docs().items():
+        if "kind" not in doc:
+            store.feeds_p.patch(fid, {"kind": "feed"})
+    store.load_rest_now()
+    for p in store.items_partitions():
+        for iid, doc in list(p.docs().items()):
+            link = doc.get("link") or ""
+            canon = canonical_url(link) if link else ""
+            if canon and canon != link:
+                p.patch(iid, {"link": canon})
+                store.index_link(canon, iid)
