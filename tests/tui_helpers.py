@@ -58,9 +58,7 @@ def build_store(root: Path, *, feeds: int = 3, per_feed: int = 8, hostile: bool 
     store = Store(root)
     for f in range(feeds):
         feed, _ = store.add_feed(f"https://site{f}.example/feed.xml", title=f"Site {f}")
-        store.upsert_entries(
-            feed.id, ParsedFeed(title=f"Site {f}", entries=entries(f, per_feed))
-        )
+        store.upsert_entries(feed.id, ParsedFeed(title=f"Site {f}", entries=entries(f, per_feed)))
     if hostile:
         feed, _ = store.add_feed("https://evil.example/feed.xml", title="[b]Evil[/b] feed")
         bad = [
