@@ -748,6 +748,29 @@ class Store:
             if self.drafts_p.delete([key]):
                 self._touch()
 
+    # -------------------------------------------------------- full articles
+    def get_article(self, item_id: str) -> tuple[str, str] | None:
+        """The cached full article of an item as (html, url), or None if never fetched."""
+        with self._mu:
+            doc = self.get_content(item_id)
+            html = doc.get("article")
+            if not isinstance(html, str) or not html:
+                return None
+            return html, str(doc.get("article_url") or "")
+
+    def save_article(self, item_id: str, html: str, url: str) -> None:
+        """Cache an item's full article beside the feed's body, which it never replaces
+        (the item pane falls back to the feed's text when the article is unwanted)."""
+        with self._mu:
+            p = self._where.get(item_id)
+            if p is None:
+                raise StoreError(f"unknown item id '{item_id}'")
+            cp = self._content_partition(p.path.stem)
+            fields = {"article": html, "article_url": url}
+            if not cp.patch(item_id, fields):
+                cp.put(item_id, fields)
+            self._touch()
+
 
 def _item_doc(
     iid: str, feed_id: str, e: ParsedEntry, sort: str, stamp: str, h: str
