@@ -184,6 +184,9 @@ def reason(a: Article) -> str:
         (b"\x00\x01\x02binary" * 10, "text/html", "the page is binary data, not HTML"),
         (b"<html><body><div id='root'></div><script src='/app.js'></script></body></html>",
          "text/html", "no article text found on the page"),
+        # A redirect page with no <body>: readability returns a body-less document.
+        (b'<html><head><meta http-equiv="refresh" content="0;url=https://news.example/a">'
+         b"</head></html>", "text/html", "no article text found on the page"),
     ],
 )  # fmt: skip
 def test_a_page_without_an_article_says_why(

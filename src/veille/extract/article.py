@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 #: paywall notice or an app shell, not an article.
 MIN_ARTICLE_CHARS = 200
 TITLE_MAX = 300
+NO_ARTICLE = "no article text found on the page"
 
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 # Types servers put on HTML pages by mistake: the body decides for these.
@@ -263,6 +264,25 @@ def _title(doc: lxml.html.HtmlElement) -> str:
     return clean_line(title)[:TITLE_MAX]
 
 
+def _article_root(summary: str) -> lxml.html.HtmlElement | None:
+    """Readability's output as one <div>, or None when it found nothing.
+
+    Its output is usually a fragment, but on a page without a body (a bare
+    meta-refresh page) it is ``<html><head></head></html>``.
+    """
+    if not summary or not summary.strip():
+        return None
+    try:
+        page = lxml.html.document_fromstring(summary)
+    except (lxml.etree.ParserError, ValueError):
+        return None
+    body = page.find("body")
+    if body is None:
+        return None
+    body.tag = "div"
+    return body
+
+
 def extract_article(body: bytes, url: str, content_type: str = "") -> Article:
     """The article in a fetched page (CPU work: ~25 ms for a typical news page).
 
@@ -284,7 +304,9 @@ def extract_article(body: bytes, url: str, content_type: str = "") -> Article:
         title = _title(doc)
         _prepare(doc)
         summary = Document(doc, url=url or None).summary(html_partial=True)
-        root = lxml.html.fragment_fromstring(summary or "<div></div>", create_parent="div")
+        root = _article_root(summary)
+        if root is None:
+            return Article(url=url, title=title, error=NO_ARTICLE)
         _sanitize(root, url)
         words = " ".join(root.text_content().split())
         html = lxml.html.tostring(root, encoding="unicode", method="html")
@@ -292,7 +314,7 @@ def extract_article(body: bytes, url: str, content_type: str = "") -> Article:
         log.exception("extracting the article of %s failed", url)
         return Article(url=url, error=f"could not extract the article: {type(exc).__name__}")
     if len(words) < MIN_ARTICLE_CHARS:
-        return Article(url=url, title=title, error="no article text found on the page")
+        return Article(url=url, title=title, error=NO_ARTICLE)
     return Article(html=clean_text(html), title=title, url=url)
 
 
