@@ -229,6 +229,12 @@ def test_http_errors_size_cap_and_timeouts_are_one_line(httpserver: HTTPServer) 
     finally:
         release.set()
     assert reason(a) == "could not fetch the page: timed out after 0.3 s (read)"
+    # The server logs the late answer when it is sent: wait for it, so it does not
+    # land in the next test's log.
+    for _ in range(500):
+        if any(req.path == "/slow" for req, _ in httpserver.log):
+            break
+        threading.Event().wait(0.01)
 
 
 @pytest.mark.parametrize(
