@@ -598,6 +598,11 @@ class Store:
                 return Content()
             return Content.from_doc(self._content_partition(p.path.stem).get(iid))
 
+    def get_article(self, iid: str) -> tuple[str, str] | None:
+        """The cached full article of an item as (html, url), or None if never fetched."""
+        content = self.get_content(iid)
+        return (content.article, content.article_url) if content.article else None
+
     def save_article(self, iid: str, html: str, url: str) -> None:
         """Keep the full article fetched from the item's page beside its body."""
         with self._mu:
@@ -867,7 +872,10 @@ class Store:
         changes["nupd"] = n if upd_changed else n + 1
         p.patch(iid, changes)
         if e.content or e.enclosures or e.base:
-            self._content_partition(p.path.stem).put(iid, _content_doc(e))
+            # Patch, not replace: a full article fetched for this item stays cached.
+            cp = self._content_partition(p.path.stem)
+            if not cp.patch(iid, _content_doc(e)):
+                cp.put(iid, _content_doc(e))
         return 1
 
     def _update_sighting(self, target: str, source: str, e: ParsedEntry) -> None:
