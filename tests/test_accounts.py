@@ -92,7 +92,11 @@ def test_mastodon_oob_login_then_share(
     assert "added snac: @" in r.stdout and "Then paste the code" in r.stderr
     table = tomllib.loads(config_file(home).read_text())["accounts"]["snac"]
     assert table["type"] == "mastodon" and table["instance"] == snac_server.base_url
-    assert table["visibility"] == "unlisted" and table["max_characters"] > 0
+    assert table["visibility"] == "unlisted"
+    # The instance's limits are learnt at once, into the cache (not frozen into config.toml).
+    learnt = json.loads((home / "cache" / "mastodon-limits.json").read_text())["snac"]
+    assert learnt["instance"] == snac_server.base_url and learnt["max_characters"] > 0
+    assert "max_characters" not in table
     secrets = secrets_of(home)
     token = secrets["account:snac:token"]
     assert token and stat.S_IMODE(secrets_file(home).stat().st_mode) == 0o600

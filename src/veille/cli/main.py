@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Sequence
 
 from veille import __version__
-from veille.cli import feeds, items, share
+from veille.cli import account, feeds, items, share
 from veille.cli.context import Ctx, UserError
 from veille.config import ConfigError, load_config
 from veille.paths import Paths, get_paths
@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"veille {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    for module in (feeds, items, share):
+    for module in (feeds, items, share, account):
         module.register(sub)
     return p
 
