@@ -137,8 +137,12 @@ async def fetch_limits(
     """
     base = normalize_instance(instance)
     own = client is None
+    # No keep-alive: snac closes each connection after one answer without saying so.
     http = client or httpx.AsyncClient(
-        timeout=TIMEOUT, headers={"User-Agent": USER_AGENT}, follow_redirects=True
+        timeout=TIMEOUT,
+        headers={"User-Agent": USER_AGENT},
+        follow_redirects=True,
+        limits=httpx.Limits(max_keepalive_connections=0),
     )
     try:
         v2, answered2 = await _instance(http, f"{base}/api/v2/instance")
