@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from veille.accounts.config import Account, fresh_config, load_accounts
-from veille.accounts.redact import Redactor, redactor_for
+from veille.accounts.redact import redactor_for
 from veille.accounts.secrets import SecretStore
 from veille.clients.errors import RemoteError
 from veille.config import Config
@@ -62,7 +62,9 @@ def data_dir(store: Any) -> Path:
     return Path(store.root).parent
 
 
-def _accounts(store: Any, config: Config, accounts: dict[str, Account] | None) -> dict:
+def _accounts(
+    store: Any, config: Config, accounts: dict[str, Account] | None
+) -> dict[str, Account]:
     """The accounts given, else config.toml's as it is now (an app's config may be old)."""
     if accounts is not None:
         return accounts
@@ -87,7 +89,7 @@ def gone_notice(name: str) -> str:
 
 def backoff(attempts: int, retry_after: float | None = None) -> float:
     """Seconds before the next try: 30 s × 2^(n-1), capped at 1 h, never before Retry-After."""
-    delay = min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_CAP)
+    delay = min(BACKOFF_BASE * float(2 ** max(attempts - 1, 0)), BACKOFF_CAP)
     return max(delay, retry_after or 0.0)
 
 
@@ -345,7 +347,7 @@ def retry(
         sid = store.resolve_share_id(share_id)
     except Exception as exc:
         raise OutboxError(str(exc)) from None
-    share = store.get_share(sid)
+    share: Share | None = store.get_share(sid)
     if share is None:
         raise OutboxError(f"unknown share id '{share_id}'")
     names = destinations or [n for n, d in share.deliveries.items() if d.status != "sent"]
@@ -370,16 +372,3 @@ def retry(
     render(share, config, accounts)
     _save(store, share)
     return share
-
-
-def redact_with(secrets: SecretStore, names: list[str]) -> Redactor:
-    """One redactor for the secrets of several accounts (the CLI's own messages)."""
-    from veille.accounts.redact import account_secrets
-
-    values: list[str] = []
-    for name in names:
-        try:
-            values += account_secrets(secrets, name)
-        except Exception:  # an unreadable secrets file: the patterns still stand
-            continue
-    return Redactor(values)

@@ -48,17 +48,8 @@ REGISTRY: dict[str, type[BaseDestination]] = {
 }
 
 
-class UnknownKind(BaseDestination):
-    """An account whose type no destination handles: every send fails, saying so."""
-
-    async def send(self, delivery, share, ctx):  # type: ignore[no-untyped-def]
-        from veille.clients.errors import RemoteError
-
-        raise RemoteError(f"unknown destination type {self.account.type!r}", permanent=True)
-
-
 def destination_for(account: Account, *, cache_dir: Path | None = None) -> Destination:
     """The destination that posts through ``account`` (``cache_dir``: where learnt
     limits are kept; default the user's cache folder)."""
-    cls = REGISTRY.get(account.type, UnknownKind)
+    cls = REGISTRY.get(account.type, BaseDestination)
     return cls(account, cache_dir=cache_dir)

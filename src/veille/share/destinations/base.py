@@ -83,7 +83,8 @@ class Destination(Protocol):
 
 
 class BaseDestination:
-    """Defaults for destinations without limits: a plain count, everything fits."""
+    """Defaults for destinations without limits: a plain count, everything fits; a
+    kind no module handles fails every send, saying so."""
 
     kind: ClassVar[str] = ""
     retry_safe: ClassVar[bool] = False
@@ -101,6 +102,11 @@ class BaseDestination:
     def check(self, text: str, *, content_warning: str = "") -> LengthCheck:
         del content_warning
         return length.check(text, "other")
+
+    async def send(self, delivery: Delivery, share: Share, ctx: SendContext) -> SendResult:
+        raise RemoteError(
+            f"veille cannot send to a {self.account.type!r} destination", permanent=True
+        )
 
     def secret(self, ctx: SendContext, key: str) -> str:
         """One of the account's secrets, or a permanent error that says how to fix it."""
