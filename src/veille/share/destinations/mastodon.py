@@ -45,6 +45,9 @@ def _default_cache_dir() -> Path:
     return get_paths().cache
 
 
+_PARSED: dict[Path, tuple[tuple[int, int, int], dict[str, Any]]] = {}
+
+
 class LimitsCache:
     """Learnt limits per account name, with the instance they came from and when.
 
@@ -56,11 +59,23 @@ class LimitsCache:
         self.path = Path(path)
 
     def _load(self) -> dict[str, Any]:
+        """The file's entries; parsed again only when it changed (the composer's counter
+        asks on every keystroke)."""
+        try:
+            st = self.path.stat()
+        except OSError:
+            return {}
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        known = _PARSED.get(self.path)
+        if known is not None and known[0] == stamp:
+            return dict(known[1])
         try:
             data = json.loads(self.path.read_bytes())
         except (OSError, ValueError):
             return {}
-        return data if isinstance(data, dict) else {}
+        data = data if isinstance(data, dict) else {}
+        _PARSED[self.path] = (stamp, data)
+        return dict(data)
 
     def get(self, account: Account) -> tuple[MastodonLimits, datetime] | None:
         entry = self._load().get(account.name)
