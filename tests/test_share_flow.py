@@ -96,7 +96,7 @@ def test_second_share_of_an_item_is_warned_and_needs_again(cli, items) -> None:
     assert first.code == 0, first.err
     (row,) = [json.loads(line) for line in cli("shares", "--json").lines]
     second = cli("share", items[0]["id"], "--comment", "Second thoughts")
-    assert second.code == 1
+    assert second.code == 1 and second.err.count("\n") == 1
     assert f"you shared this item already: {row['id']} on {row['created'][:10]}" in second.err
     assert "“First thoughts”" in second.err and "--again" in second.err
     assert len(cli("shares", "--json").lines) == 1  # nothing saved

@@ -114,12 +114,14 @@ def _check_earlier(ctx: Ctx, a: argparse.Namespace) -> bool:
     if not earlier:
         return True
     more = f" (and {len(earlier) - 1} more)" if len(earlier) > 1 else ""
-    _warn(f"you shared this item already: {describe_earlier(earlier[0])}{more}")
+    said = f"you shared this item already: {describe_earlier(earlier[0])}{more}"
     if a.again or a.dry_run:
+        _warn(said)
         return True
     if interactive() and a.comment != "-":
+        _warn(said)
         return confirm("Share it again? [y/N] ")
-    raise UserError("not shared again: add --again to share it anyway")
+    raise UserError(f"{said}; not shared again: add --again to share it anyway")
 
 
 @guarded
