@@ -199,3 +199,65 @@ def test_atom_feed_public_url_and_via_the_website(cli, items, home: Path) -> Non
     content = parsed.entries[0].content[0].value
     assert '<a href="https://example.com/">via Example Blog</a>' in content  # the site
     assert parsed.entries[0].source.links[0].href.endswith("/feed.xml")  # source: the feed
+
+
+# --- questions asked on a terminal ----------------------------------------------------------
+
+
+def run_on_a_tty(home: Path, args: list[str], answers: dict[str, str]) -> tuple[int, str, str]:
+    """`veille ARGS` with stdin and stderr on a pseudo-terminal; each prompt (a key of
+    `answers` seen on the terminal) gets its answer typed.  Returns (code, out, terminal)."""
+    import os
+    import select
+    import subprocess
+    import time
+
+    master, slave = os.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "veille", *args],
+        stdin=slave,
+        stderr=slave,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "VEILLE_HOME": str(home)},
+    )
+    os.close(slave)
+    seen, pending = "", dict(answers)
+    deadline = time.monotonic() + 60
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    seen += os.read(master, 4096).decode("utf-8", "replace")
+                except OSError:
+                    break
+            for prompt in [p for p in pending if p in seen]:
+                os.write(master, (pending.pop(prompt) + "\n").encode())
+        out = proc.communicate(timeout=30)[0].decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    return proc.returncode, out, seen
+
+
+def test_terminal_questions(cli, items, home: Path, tmp_path: Path) -> None:
+    code, out, tty = run_on_a_tty(
+        home,
+        ["account", "add", "command", "hook", "--command", hook(tmp_path)],
+        {"by default? [y/N]": "y"},
+    )
+    assert code == 0, tty
+    assert "Shares go to atom unless you say --to. Send them to hook too" in tty
+    assert "shares now go to atom, hook by default" in out
+    assert cli("share", items[0]["id"], "--comment", "first").code == 0
+    code, out, tty = run_on_a_tty(
+        home, ["share", items[0]["id"], "--comment", "again?"], {"Share it again? [y/N]": "n"}
+    )
+    assert code == 1 and "you shared this item already" in tty and "not shared" in out
+    assert len(cli("shares", "--json").lines) == 1
+    code, out, tty = run_on_a_tty(
+        home, ["share", items[0]["id"], "--comment", "again!"], {"Share it again? [y/N]": "y"}
+    )
+    assert code == 0 and "hook  sent" in out
+    assert len(cli("shares", "--json").lines) == 2
