@@ -92,7 +92,11 @@ def test_mastodon_oob_login_then_share(
     assert "added snac: @" in r.stdout and "Then paste the code" in r.stderr
     table = tomllib.loads(config_file(home).read_text())["accounts"]["snac"]
     assert table["type"] == "mastodon" and table["instance"] == snac_server.base_url
-    assert table["visibility"] == "unlisted" and table["max_characters"] > 0
+    assert table["visibility"] == "unlisted"
+    # The instance's limits are learnt at once, into the cache (not frozen into config.toml).
+    learnt = json.loads((home / "cache" / "mastodon-limits.json").read_text())["snac"]
+    assert learnt["instance"] == snac_server.base_url and learnt["max_characters"] > 0
+    assert "max_characters" not in table
     secrets = secrets_of(home)
     token = secrets["account:snac:token"]
     assert token and stat.S_IMODE(secrets_file(home).stat().st_mode) == 0o600
@@ -243,3 +247,74 @@ def test_toml_strings_round_trip(tmp_path: Path) -> None:
         append_account(path, "atom", {"type": "command", "command": "true"})
     remove_account(path, 'weird "name"')
     assert path.read_text() == ""
+
+
+def fake_oauth_server(httpserver: HTTPServer, token_status: int, token_body: dict) -> None:
+    """/api/v1/apps registers; /oauth/token answers as a server refusing the code would."""
+    httpserver.expect_request("/m/api/v1/apps", method="POST").respond_with_json(
+        {"client_id": "cid-123", "client_secret": "client-secret-" + "s" * 20}
+    )
+    httpserver.expect_request("/m/oauth/token", method="POST").respond_with_json(
+        token_body, status=token_status
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (422, {"error": "Unprocessable Content"}),
+        (400, {"error": "invalid_grant", "error_description": "The provided grant is invalid"}),
+    ],
+)
+def test_mastodon_refused_code_says_how_to_get_a_new_one(
+    home: Path, cli, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch, status, body
+) -> None:
+    fake_oauth_server(httpserver, status, body)
+    base = httpserver.url_for("/m")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("wrong-code-123456\n"))
+    r = cli("account", "add", "mastodon", base)
+    assert r.code == 1 and "Traceback" not in r.err
+    (line,) = r.err.strip().splitlines()[-1:]
+    assert line.startswith(f"veille: the code was not accepted: {base} refused it")
+    assert f"run `veille account add mastodon {base}` again to get a new one" in line
+    assert "(nothing was saved)" in line and "client-secret-" not in r.err + r.out
+    assert not config_file(home).exists() or "accounts" not in config_file(home).read_text()
+
+
+def test_mastodon_instance_without_scheme_says_https_was_assumed(
+    home: Path, cli, httpserver: HTTPServer
+) -> None:
+    """A plain-http server typed without http://: https is tried, and the message says so."""
+    typed = f"127.0.0.1:{httpserver.port}"
+    r = cli("account", "add", "mastodon", typed)
+    assert r.code == 1 and r.err.count("\n") == 1
+    assert r.out.startswith(f"No scheme given: using https://{typed}")
+    assert f"cannot reach https://{typed}/api/v1/apps: could not connect" in r.err
+    assert f"https:// was assumed since '{typed}' has none" in r.err
+    assert f"(e.g. http://{typed})" in r.err
+    assert "ConnectError" not in r.err
+
+
+def test_config_edits_keep_the_users_layout(tmp_path: Path) -> None:
+    from veille.accounts.config import add_default, remove_default
+
+    path = tmp_path / "config.toml"
+    original = (
+        "# settings\n"
+        "[share]\n"
+        "author = 'Ana'    # single quotes kept\n"
+        'default_to = ["atom"]  # mine\n'
+        "\n# accounts below\n"
+        "[fetch]\nconcurrency = 4\n"
+    )
+    path.write_text(original)
+    assert add_default(path, "m") == ["atom", "m"]
+    assert add_default(path, "m") == ["atom", "m"]  # once
+    text = path.read_text()
+    assert "author = 'Ana'    # single quotes kept\n" in text
+    assert 'default_to = ["atom", "m"]  # mine\n' in text
+    remove_default(path, "m")
+    assert path.read_text() == original
+    append_account(path, "x", {"type": "command", "command": "cat"})
+    remove_account(path, "x")
+    assert path.read_text() == original

@@ -131,3 +131,44 @@ def test_no_keyring_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     store = SecretStore(tmp_path / "secrets.json", use_keyring=True)
     store.set("a", "b")
     assert store.backend == "file" and store.get("a") == "b"
+
+
+def test_loose_file_tightened_even_when_the_keyring_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With a keyring the file only lists names and is never read by get(): it must be
+    set back to 0600 all the same, the first time the store is used."""
+    fake = _fake_keyring(_FakeBackend())
+    monkeypatch.setitem(sys.modules, "keyring", fake)
+    path = tmp_path / "secrets.json"
+    store = SecretStore(path)
+    store.set("bsky", TOKEN)
+    path.chmod(0o664)
+    with caplog.at_level(logging.WARNING):
+        assert SecretStore(path).get("bsky") == TOKEN
+    assert mode(path) == 0o600
+    assert "readable by others" in caplog.text and TOKEN not in caplog.text
+
+
+def test_saving_keeps_0600_over_a_loose_file(tmp_path: Path) -> None:
+    path = tmp_path / "secrets.json"
+    path.write_text(json.dumps({"secrets": {"a": TOKEN}}))
+    path.chmod(0o666)
+    SecretStore(path, use_keyring=False).set("b", "other")
+    assert mode(path) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["secrets.json"]  # no temp left
+
+
+def test_loose_file_found_by_a_command_is_logged_not_printed(cli, home: Path, httpserver) -> None:
+    from tests.test_share_cli import add_feed
+
+    items = add_feed(cli, httpserver)
+    path = home / "config" / "secrets.json"
+    SecretStore(path, use_keyring=False).set("account:old:token", TOKEN)
+    path.chmod(0o644)
+    r = cli("share", items[0]["id"], "--comment", "hello")
+    assert r.code == 0, r.err
+    assert mode(path) == 0o600
+    assert "readable by others" not in r.out + r.err and TOKEN not in r.out + r.err
+    log = (home / "state" / "veille.log").read_text()
+    assert "readable by others (mode 644); set to 0600" in log and TOKEN not in log

@@ -76,6 +76,12 @@ SCHEMA: dict[str, Key] = {
         Key("share.template", str, "{comment}\n\n{title}\n{link}\n{via}", "Text of a new share."),
         Key("share.default_to", list, [], "Destinations ticked by default (names)."),
         Key("share.atom_path", str, "", "Your shares' Atom feed (default: <data>/shares.atom)."),
+        Key(
+            "share.atom_url",
+            str,
+            "",
+            "Public URL of that feed once you publish it (its id and self link).",
+        ),
         Key("share.atom_title", str, "Shared with veille", "Title of that feed."),
         Key("share.author", str, "", "Your name, in that feed."),
         Key("accounts", dict, {}, "Named destinations ([accounts.NAME], see README)."),

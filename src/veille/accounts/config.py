@@ -1,50 +1,66 @@
 """Named destinations: ``[accounts.NAME]`` tables in config.toml, plus the built-in ``atom``.
 
-config.toml is the user's file, so it is edited like a careful human would:
-``add`` appends one table at the end, ``remove`` cuts exactly that table's lines
-and keeps every other byte.  Secrets (tokens, app passwords, a Bluesky session)
-never go in config.toml nor the store: they live in the SecretStore under
-``account:NAME:*``.
+config.toml is the user's file, so it is edited with tomlkit, which keeps every
+comment, blank line and quoting style it does not have to touch: ``add``
+appends one table, ``remove`` cuts exactly that table (the comments just above
+the next table stay with it), and the ``share.default_to`` list is edited in
+place.  Secrets (tokens, app passwords, a Bluesky session) never go in
+config.toml nor the store: they live in the SecretStore under ``account:NAME:*``.
+
+``load_accounts`` is cheap (no network): the app may call it again whenever
+config.toml changes, and ``AccountBook`` does exactly that on a stat.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shlex
-import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import tomlkit
+import tomlkit.exceptions
+from tomlkit.items import AoT, Array, InlineTable, Table
+from tomlkit.toml_document import TOMLDocument
+
 from veille.accounts.secrets import SecretStore
-from veille.config import Config, ConfigError, parse_config
+from veille.config import Config, ConfigError, load_config, parse_config
+from veille.domain.errors import VeilleError
 from veille.util.atomicfile import write_atomic
 
-KINDS = ("mastodon", "bluesky", "micropub", "command")
 ATOM = "atom"  # the built-in destination: your own Atom feed
 DEFAULT_BLUESKY_SERVICE = "https://bsky.social"
 VISIBILITIES = ("public", "unlisted", "private", "direct")
-# Keys an account table may hold, per kind (all strings unless listed in INT_KEYS).
-KEYS = {
-    "mastodon": {"type", "instance", "visibility", "language", "max_characters", "url_length"},
-    "bluesky": {"type", "handle", "service", "language"},
-    "micropub": {"type", "endpoint"},
-    "command": {"type", "command"},
-}
-REQUIRED = {
-    "mastodon": "instance",
-    "bluesky": "handle",
-    "micropub": "endpoint",
-    "command": "command",
-}
 INT_KEYS = {"max_characters", "url_length"}
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
-class AccountError(Exception):
-    """A bad account table or name; the message is one line."""
+@dataclass(frozen=True)
+class AccountKind:
+    """What an ``[accounts.NAME]`` table of one ``type`` may hold (strings unless INT_KEYS)."""
+
+    keys: frozenset[str]
+    required: str
+
+
+#: The one list of account types.  The share registry
+#: (veille.share.destinations.REGISTRY) has a destination for each, plus ``atom``.
+ACCOUNT_KINDS: dict[str, AccountKind] = {
+    "mastodon": AccountKind(
+        frozenset({"type", "instance", "visibility", "language", "max_characters", "url_length"}),
+        "instance",
+    ),
+    "bluesky": AccountKind(frozenset({"type", "handle", "service", "language"}), "handle"),
+    "micropub": AccountKind(frozenset({"type", "endpoint"}), "endpoint"),
+    "command": AccountKind(frozenset({"type", "command"}), "command"),
+}
+KINDS = tuple(ACCOUNT_KINDS)
+
+
+class AccountError(VeilleError):
+    """A bad account table or name, or config.toml that cannot take an edit; one line."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +68,7 @@ class Account:
     """One destination.  ``target`` says where it posts, for lists (never a secret)."""
 
     name: str
-    type: str  # "mastodon" | "bluesky" | "micropub" | "command" | "atom"
+    type: str  # one of ACCOUNT_KINDS, or "atom"
     instance: str = ""
     visibility: str = ""
     language: str = ""
@@ -61,7 +77,8 @@ class Account:
     endpoint: str = ""
     command: str = ""
     path: str = ""  # atom: the file
-    max_characters: int | None = None  # mastodon: cached from /api/v2/instance at add time
+    url: str = ""  # atom: its public URL (share.atom_url), if it is published
+    max_characters: int | None = None  # mastodon: the user's override of the instance's
     url_length: int | None = None
 
     @property
@@ -74,7 +91,7 @@ class Account:
             return self.endpoint
         if self.type == "command":
             return self.command
-        return self.path
+        return self.url or self.path
 
     def secret(self, key: str) -> str:
         """The SecretStore name of one of this account's secrets."""
@@ -97,6 +114,10 @@ def atom_path(config: Config, data_dir: Path) -> Path:
     return Path(raw).expanduser() if raw else Path(data_dir) / "shares.atom"
 
 
+def _kinds_list() -> str:
+    return ", ".join(KINDS)
+
+
 def _account(name: str, table: Any) -> Account:
     where = f"accounts.{name}"
     if not isinstance(table, dict):
@@ -104,21 +125,21 @@ def _account(name: str, table: Any) -> Account:
     if name == ATOM:
         raise AccountError(f"{where}: 'atom' is the built-in Atom feed; pick another name")
     kind = table.get("type")
-    if kind not in KINDS:
+    spec = ACCOUNT_KINDS.get(kind) if isinstance(kind, str) else None
+    if spec is None:
         raise AccountError(
-            f"{where}: unknown type {kind!r} (use one of: {', '.join(KINDS)})"
+            f"{where}: unknown type {kind!r} (use one of: {_kinds_list()})"
             if kind is not None
-            else f"{where}: no type (use one of: {', '.join(KINDS)})"
+            else f"{where}: no type (use one of: {_kinds_list()})"
         )
     for key, value in table.items():
-        if key not in KEYS[kind]:
+        if key not in spec.keys:
             raise AccountError(f"{where}: unknown key '{key}' for a {kind} account")
         want = int if key in INT_KEYS else str
         if isinstance(value, bool) or not isinstance(value, want):
             raise AccountError(f"{where}.{key}: expected a {want.__name__}")
-    required = REQUIRED[kind]
-    if not str(table.get(required, "")).strip():
-        raise AccountError(f"{where}: a {kind} account needs '{required}'")
+    if not str(table.get(spec.required, "")).strip():
+        raise AccountError(f"{where}: a {kind} account needs '{spec.required}'")
     if kind == "mastodon" and table.get("visibility", "public") not in VISIBILITIES:
         raise AccountError(f"{where}.visibility: use one of: {', '.join(VISIBILITIES)}")
     if kind == "command":
@@ -131,20 +152,97 @@ def _account(name: str, table: Any) -> Account:
     if kind == "bluesky":
         fields["handle"] = fields["handle"].lstrip("@")
         fields["service"] = (fields.get("service") or DEFAULT_BLUESKY_SERVICE).rstrip("/")
-    return Account(name=name, type=kind, **fields)
+    return Account(name=name, type=str(kind), **fields)
 
 
-def load_accounts(config: Config, data_dir: Path) -> dict[str, Account]:
-    """Every destination by name: the configured ones, then ``atom`` (always present)."""
+def load_accounts(config: Config | Path, data_dir: Path) -> dict[str, Account]:
+    """Every destination by name: the configured ones, then ``atom`` (always present).
+
+    ``config`` may be the path of config.toml, read afresh (cheap, no network):
+    what the app calls when the file changed under it, e.g. after
+    `veille account add` in another terminal.
+    """
+    if isinstance(config, Path):
+        try:
+            config = load_config(config)
+        except ConfigError as exc:
+            raise AccountError(str(exc)) from None
     out: dict[str, Account] = {}
     for name, table in (config["accounts"] or {}).items():
         out[name] = _account(name, table)
-    out[ATOM] = Account(name=ATOM, type=ATOM, path=str(atom_path(config, data_dir)))
+    out[ATOM] = Account(
+        name=ATOM,
+        type=ATOM,
+        path=str(atom_path(config, data_dir)),
+        url=str(config.get("share.atom_url") or ""),
+    )
     return out
 
 
-def default_destinations(config: Config, accounts: dict[str, Account]) -> list[str]:
+def fresh_config(config: Config) -> Config:
+    """``config`` as config.toml says now, when it came from a file; else ``config``.
+
+    A long-running app holds the config it started with; the outbox reads the
+    file again (a stat and a small parse) so an account added since is seen.
+    A file that became invalid keeps the old config: the app must not stop
+    sharing because of a half-saved edit.
+    """
+    if config.path is None:
+        return config
+    try:
+        return load_config(config.path)
+    except ConfigError:
+        return config
+
+
+class AccountBook:
+    """The accounts of one config.toml, re-read only when the file changed (a stat).
+
+    For the app: ``book.accounts()`` whenever the composer or the Shares view
+    needs them; an account added or removed from the command line shows up.
+    """
+
+    def __init__(self, config_file: Path, data_dir: Path) -> None:
+        self.config_file = Path(config_file)
+        self.data_dir = Path(data_dir)
+        self._stamp: tuple[int, int, int] | None = None
+        self._config: Config | None = None
+        self._accounts: dict[str, Account] | None = None
+
+    def _now_stamp(self) -> tuple[int, int, int]:
+        try:
+            st = self.config_file.stat()
+        except OSError:
+            return (0, 0, 0)
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def changed(self) -> bool:
+        """Whether config.toml changed since the accounts were last read."""
+        return self._accounts is None or self._now_stamp() != self._stamp
+
+    def accounts(self) -> dict[str, Account]:
+        """The current accounts; raises AccountError for a broken table (say it, keep atom)."""
+        if self.changed():
+            stamp = self._now_stamp()
+            try:
+                config = load_config(self.config_file)
+            except ConfigError as exc:
+                raise AccountError(str(exc)) from None
+            self._accounts = load_accounts(config, self.data_dir)
+            self._config, self._stamp = config, stamp
+        assert self._accounts is not None
+        return dict(self._accounts)
+
+    def config(self) -> Config:
+        """The config these accounts were read from."""
+        self.accounts()
+        assert self._config is not None
+        return self._config
+
+
+def default_destinations(config: Config, accounts: dict[str, Account] | None = None) -> list[str]:
     """``share.default_to`` when set, else the Atom feed (which always works)."""
+    del accounts  # the names are checked where they are used
     names = [str(n) for n in config["share.default_to"]]
     return names or [ATOM]
 
@@ -152,29 +250,9 @@ def default_destinations(config: Config, accounts: dict[str, Account]) -> list[s
 # ------------------------------------------------------------- config.toml
 def toml_string(value: str) -> str:
     """A TOML basic string; control characters (but tab) and DEL are escaped."""
-    out = ['"']
-    for ch in value:
-        code = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif (code < 0x20 and ch != "\t") or code == 0x7F:
-            out.append(f"\\u{code:04X}")
-        elif 0xD800 <= code <= 0xDFFF:
-            raise AccountError("text with a lone surrogate cannot go in config.toml")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
-
-
-def toml_key(key: str) -> str:
-    return key if _BARE_KEY.fullmatch(key) else toml_string(key)
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+        raise AccountError("text with a lone surrogate cannot go in config.toml")
+    return tomlkit.string(value).as_string()
 
 
 def check_name(name: str) -> None:
@@ -191,72 +269,113 @@ def _read(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AccountError(f"cannot read {path}: {exc}") from None
+
+
+def _parse(text: str, path: Path) -> TOMLDocument:
+    parse_config(text, path)  # our own checks first: one line naming the key
+    try:
+        return tomlkit.parse(text)
+    except tomlkit.exceptions.TOMLKitError as exc:  # pragma: no cover - tomllib took it
+        raise AccountError(f"{path}: {exc}") from None
+
+
+def _edit(path: Path, change: Callable[[TOMLDocument], None], *, what: str) -> str:
+    """Apply ``change`` to config.toml, check the result is a valid config, write it."""
+    text = _read(path)
+    try:
+        doc = _parse(text, path)
+    except ConfigError as exc:
+        raise AccountError(f"cannot {what}: fix {path} first: {exc}") from None
+    try:
+        change(doc)
+    except (tomlkit.exceptions.TOMLKitError, ValueError, TypeError) as exc:
+        raise AccountError(f"cannot {what} in {path}: {exc}") from None
+    new = tomlkit.dumps(doc)
+    try:
+        parse_config(new, path)
+    except ConfigError as exc:
+        raise AccountError(f"cannot {what}: the result would break {path}: {exc}") from None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, new.encode("utf-8"))
+    return new
+
+
+def _plain(value: Any) -> Any:
+    return value.unwrap() if hasattr(value, "unwrap") else value
 
 
 def append_account(config_file: Path, name: str, fields: dict[str, Any]) -> None:
-    """Add ``[accounts.NAME]`` at the end of config.toml; refuse a name already there."""
+    """Add ``[accounts.NAME]`` at the end of the accounts; refuse a name already there."""
     check_name(name)
-    text = _read(config_file)
-    current = parse_config(text, config_file)["accounts"]
-    if name in current:
-        raise AccountError(f"an account named '{name}' exists already (see `veille account list`)")
-    lines = [f"[accounts.{toml_key(name)}]"]
-    for key, value in fields.items():
-        if value is None or value == "":
-            continue
-        rendered = str(value) if isinstance(value, int) else toml_string(str(value))
-        lines.append(f"{toml_key(key)} = {rendered}")
-    block = "\n".join(lines) + "\n"
-    if text and not text.endswith("\n"):
-        text += "\n"
-    new = text + ("\n" if text.strip() else "") + block
-    try:
-        after = parse_config(new, config_file)["accounts"]
-    except ConfigError as exc:  # an odd existing file (e.g. an inline accounts table)
-        raise AccountError(f"cannot add the account to {config_file}: {exc}") from None
-    _account(name, after.get(name))
-    config_file.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(config_file, new.encode("utf-8"))
+    clean = {k: v for k, v in fields.items() if v is not None and v != ""}
+    for value in clean.values():
+        if isinstance(value, str):
+            toml_string(value)  # a lone surrogate is refused with one line
+    _account(name, clean)  # the table must load once written
+
+    def change(doc: TOMLDocument) -> None:
+        accounts = doc.get("accounts")
+        if accounts is None:
+            accounts = tomlkit.table(is_super_table=True)
+            doc.append("accounts", accounts)
+        if isinstance(accounts, InlineTable) or not isinstance(accounts, Table):
+            raise ValueError("[accounts] is written inline; turn it into [accounts.NAME] tables")
+        if name in accounts:
+            raise AccountError(
+                f"an account named '{name}' exists already (see `veille account list`)"
+            )
+        table = tomlkit.table()
+        for key, value in clean.items():
+            table.append(key, value)
+        last = list(doc.keys())[-1] if doc else None
+        if last != "accounts":  # something follows: keep a blank line before it
+            table.append(None, tomlkit.nl())
+        accounts.append(name, table)
+
+    _edit(config_file, change, what=f"add the account '{name}'")
 
 
-def _header_names(line: str) -> dict[str, Any] | None:
-    """The keys a ``[table]`` header line opens, or None if it is not one."""
-    stripped = line.strip()
-    if not stripped.startswith("[") or stripped.startswith("[["):
-        return None
-    try:
-        return tomllib.loads(stripped + "\n")
-    except tomllib.TOMLDecodeError:
-        return None
+def _keep_next_header_comments(old: str, new: str) -> str:
+    """tomlkit counts the comments right above a table header as the end of the table
+    before; when that one is cut, put them back: they describe the next table."""
+    n = 0
+    limit = min(len(old), len(new))
+    while n < limit and old[n] == new[n]:
+        n += 1
+    head, tail = new[:n], new[n:]
+    if not old.endswith(tail):
+        return new  # not one contiguous cut: leave tomlkit's result as it is
+    cut = old[n : len(old) - len(tail)]
+    while head and not head.endswith("\n") and cut.endswith(head[-1]):
+        # Slide the cut left until it starts a line: same text, other alignment.
+        cut, head, tail = head[-1] + cut[:-1], head[:-1], cut[-1] + tail
+    if not tail.strip():
+        # The last table went: no blank lines left dangling at the end of the file.
+        return head.rstrip("\n") + "\n" if head.strip() else ""
+    lines = cut.splitlines(keepends=True)
+    kept: list[str] = []
+    while lines and lines[-1].lstrip().startswith("#"):
+        kept.insert(0, lines.pop())
+    return head + "".join(kept) + tail
 
 
 def remove_account(config_file: Path, name: str) -> None:
-    """Cut the ``[accounts.NAME]`` table (header to the next ``[``); keep all else as is."""
+    """Cut the ``[accounts.NAME]`` table and its name in ``share.default_to``; keep all else."""
     text = _read(config_file)
-    lines = text.splitlines(keepends=True)
-    start = None
-    for i, line in enumerate(lines):
-        if _header_names(line) == {"accounts": {name: {}}}:
-            start = i
-            break
-    if start is None:
-        current = parse_config(text, config_file)["accounts"] if text else {}
-        if name in current:
-            raise AccountError(
-                f"account '{name}' is not written as an [accounts.{name}] table in "
-                f"{config_file}: remove it by hand"
-            )
+    try:
+        doc = _parse(text, config_file)
+    except ConfigError as exc:
+        raise AccountError(f"cannot remove '{name}': fix {config_file} first: {exc}") from None
+    accounts = doc.get("accounts")
+    if not isinstance(accounts, dict) or name not in accounts:
         raise AccountError(f"no account named '{name}' (see `veille account list`)")
-    end = start + 1
-    while end < len(lines) and not lines[end].lstrip().startswith("["):
-        end += 1
-    if end < len(lines):  # comments right above the next header are that header's
-        while end > start + 1 and lines[end - 1].lstrip().startswith("#"):
-            end -= 1
-    else:  # the last table: the blank line `add` put before it goes too
-        while start > 0 and not lines[start - 1].strip():
-            start -= 1
-    new = "".join(lines[:start] + lines[end:])
+    del accounts[name]
+    if isinstance(accounts, Table) and accounts.is_super_table() and not accounts:
+        del doc["accounts"]
+    _drop_default(doc, name)
+    new = _keep_next_header_comments(text, tomlkit.dumps(doc))
     try:
         after = parse_config(new, config_file)["accounts"]
     except ConfigError as exc:
@@ -264,6 +383,62 @@ def remove_account(config_file: Path, name: str) -> None:
     if name in after:
         raise AccountError(f"account '{name}' is also defined elsewhere in {config_file}")
     write_atomic(config_file, new.encode("utf-8"))
+
+
+def _default_array(doc: TOMLDocument, create: bool) -> Array | None:
+    share = doc.get("share")
+    if share is None:
+        if not create:
+            return None
+        share = tomlkit.table()
+        doc.append("share", share)
+    if not isinstance(share, dict) or isinstance(share, AoT):
+        raise ValueError("[share] is not a table")
+    current = share.get("default_to")
+    if current is None:
+        if not create:
+            return None
+        share["default_to"] = tomlkit.array()
+        current = share["default_to"]
+    if not isinstance(current, Array):
+        raise ValueError("share.default_to is not a list")
+    return current
+
+
+def _drop_default(doc: TOMLDocument, name: str) -> None:
+    array = _default_array(doc, create=False)
+    if array is not None:
+        for value in [v for v in array if _plain(v) == name]:
+            array.remove(value)
+
+
+def add_default(config_file: Path, name: str) -> list[str]:
+    """Make ``name`` a default destination; returns the defaults now in force.
+
+    With no ``share.default_to`` the Atom feed was the default: it stays one,
+    so adding an account never silently stops your own feed.
+    """
+    result: list[str] = []
+
+    def change(doc: TOMLDocument) -> None:
+        array = _default_array(doc, create=True)
+        assert array is not None
+        names = [str(_plain(v)) for v in array]
+        if not names:
+            array.append(ATOM)
+            names.append(ATOM)
+        if name not in names:
+            array.append(name)
+            names.append(name)
+        result[:] = names
+
+    _edit(config_file, change, what=f"make '{name}' a default destination")
+    return result
+
+
+def remove_default(config_file: Path, name: str) -> None:
+    """Take ``name`` out of ``share.default_to`` (nothing else changes)."""
+    _edit(config_file, lambda doc: _drop_default(doc, name), what=f"stop sharing to '{name}'")
 
 
 def forget_secrets(secrets: SecretStore, name: str) -> int:

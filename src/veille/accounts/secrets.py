@@ -1,12 +1,13 @@
 """Tokens and app passwords: in the system keyring when there is a usable one,
 else in a JSON file only its owner can read (0600, parent 0700 if we make it).
 
-``keyring`` is not a dependency: it is used when importable and backed by a
-real store (not its "fail" or "null" backends).  A keyring cannot list what
-it holds, so the file keeps the *names* of keyring entries (never values),
-and ``names()`` can answer.  A file found readable by others is tightened to
-0600 with a warning rather than refused: the secret is already exposed, and
-refusing would only lock the user out.
+``keyring`` is an optional extra (``pip install 'veille[keyring]'``): it is used
+when importable and backed by a real store (not its "fail" or "null" backends).
+A keyring cannot list what it holds, so the file keeps the *names* of keyring
+entries (never values), and ``names()`` can answer.  A file found readable by
+others is tightened to 0600 the first time the store is used, and that goes
+to the log (never with a value), rather than refusing: the secret is already
+exposed, and refusing would only lock the user out.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ import os
 import stat
 from pathlib import Path
 from typing import Any
+
+from veille.domain.errors import VeilleError
+from veille.util.atomicfile import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,10 @@ def _usable_keyring() -> Any | None:
     return keyring
 
 
+class SecretsError(VeilleError, ValueError):
+    """The secrets file is there but cannot be read as one; nothing is overwritten."""
+
+
 class SecretStore:
     """Named secrets; ``use_keyring=None`` means "if a usable one is there"."""
 
@@ -50,6 +58,7 @@ class SecretStore:
         self._keyring = _usable_keyring() if use_keyring in (None, True) else None
         if use_keyring is True and self._keyring is None:
             log.warning("no usable system keyring; secrets go to %s", self.file)
+        self._checked = False
 
     @property
     def backend(self) -> str:
@@ -60,30 +69,50 @@ class SecretStore:
 
     # --- the file ---------------------------------------------------------
 
+    def _tighten(self, fd: int) -> None:
+        """Set a group- or world-readable file back to 0600, and log it (no value)."""
+        mode = os.fstat(fd).st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            log.warning(
+                "%s was readable by others (mode %o); set to 0600",
+                self.file,
+                stat.S_IMODE(mode),
+            )
+            try:
+                os.fchmod(fd, 0o600)
+            except OSError as e:  # not ours to change: say so, still read it
+                log.warning("could not restrict %s: %s", self.file, e)
+
+    def _check_mode(self) -> None:
+        """Once per store: the keyring path may never read the file, yet it must be 0600."""
+        if self._checked:
+            return
+        self._checked = True
+        try:
+            fd = os.open(self.file, os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            self._tighten(fd)
+        finally:
+            os.close(fd)
+
     def _load(self) -> dict[str, Any]:
         try:
             fd = os.open(self.file, os.O_RDONLY)
         except FileNotFoundError:
+            self._checked = True
             return {"secrets": {}, "keyring": []}
         with os.fdopen(fd, "rb") as f:
-            mode = os.fstat(f.fileno()).st_mode
-            if mode & (stat.S_IRWXG | stat.S_IRWXO):
-                log.warning(
-                    "%s was readable by others (mode %o); set to 0600",
-                    self.file,
-                    stat.S_IMODE(mode),
-                )
-                try:
-                    os.fchmod(f.fileno(), 0o600)
-                except OSError as e:  # not ours to change: say so, still read it
-                    log.warning("could not restrict %s: %s", self.file, e)
+            self._tighten(f.fileno())
+            self._checked = True
             raw = f.read()
         try:
             data = json.loads(raw or b"{}")
         except ValueError as e:
-            raise ValueError(f"{self.file}: not a secrets file ({e})") from None
+            raise SecretsError(f"{self.file}: not a secrets file ({e})") from None
         if not isinstance(data, dict):
-            raise ValueError(f"{self.file}: not a secrets file")
+            raise SecretsError(f"{self.file}: not a secrets file")
         secrets = data.get("secrets")
         names = data.get("keyring")
         return {
@@ -98,23 +127,13 @@ class SecretStore:
         if not parent.exists():
             parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.chmod(parent, 0o700)  # mkdir's mode is masked by the umask
-        tmp = parent / f".{self.file.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                os.fchmod(f.fileno(), 0o600)
-                f.write(json.dumps(data, indent=1, sort_keys=True).encode())
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.file)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        # The temp file is created 0600 (mkstemp) and renamed over: never readable by others.
+        write_atomic(self.file, json.dumps(data, indent=1, sort_keys=True).encode(), mode=0o600)
 
     # --- the API ----------------------------------------------------------
 
     def get(self, name: str) -> str | None:
+        self._check_mode()
         if self._keyring is not None:
             try:
                 value = self._keyring.get_password(SERVICE, name)

@@ -10,7 +10,8 @@ import hashlib
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-KINDS = ("mastodon", "bluesky", "micropub", "atom", "command")
+# The kinds of destination are the share registry's (veille.share.destinations.REGISTRY):
+# a delivery only records which one it went through.
 STATUSES = ("queued", "sending", "sent", "failed")
 
 
@@ -30,12 +31,14 @@ class Delivery:
     """One destination of one share."""
 
     destination: str  # account/target name from config, e.g. "mastodon.social", "atom"
-    kind: str  # "mastodon" | "bluesky" | "micropub" | "atom" | "command"
-    status: str = "queued"  # "queued" | "sending" | "sent" | "failed"
+    kind: str  # the destination's kind: "mastodon", "bluesky", "micropub", "atom", "command"
+    status: str = "queued"  # one of STATUSES
     text: str = ""  # final text as posted
     url: str | None = None  # the created post's URL
     remote_id: str | None = None
-    error: str | None = None
+    error: str | None = None  # why it failed, as the destination said (never overwritten
+    # by veille's own remarks: those go in `notice`)
+    notice: str | None = None  # veille's remark, e.g. "the destination is gone"
     attempts: int = 0
     next_try: str | None = None  # ISO UTC
     idempotency_key: str = ""
@@ -63,6 +66,7 @@ class Share:
     link: str = ""
     source: str = ""  # feed title or "@handle"
     source_url: str = ""  # feed URL (or profile URL)
+    source_site: str = ""  # the source's website (a feed's site_url): what "via" links to
     author: str = ""
     published: str | None = None
     via: str = ""  # "via @handle" for social items, else "via <feed or author>"

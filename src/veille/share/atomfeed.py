@@ -15,6 +15,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from veille import __version__
 from veille.domain.share import Share
@@ -64,13 +65,30 @@ def _safe_url(url: str) -> str:
     return url if url.lower().startswith(_SAFE_SCHEMES) else ""
 
 
+def site_url(share: Share) -> str:
+    """Where "via" points: the source's website, not its feed XML.
+
+    The feed's ``site_url`` when known; else the feed URL's origin (a feed at
+    ``https://example.com/feed.xml`` is most often the site ``https://example.com/``);
+    else the item's own link.
+    """
+    site = _safe_url(share.source_site)
+    if site:
+        return site
+    feed = _safe_url(share.source_url)
+    if feed:
+        parts = urlsplit(feed)
+        return f"{parts.scheme}://{parts.netloc}/"
+    return _safe_url(share.link)
+
+
 def comment_html(share: Share) -> str:
     """The comment as escaped HTML paragraphs, '> ' runs as blockquotes, then "via"."""
     body = paragraphs_html(xml_text(share.comment))
     parts: list[str] = [body] if body else []
     via = xml_text(share.via).strip()
     if via:
-        link = _safe_url(share.source_url) or _safe_url(share.link)
+        link = site_url(share)
         text = html.escape(via)
         if link:
             text = f'<a href="{html.escape(link)}">{text}</a>'

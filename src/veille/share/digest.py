@@ -1,7 +1,10 @@
 """A "further reading" page of the shares of a period, in Markdown or HTML.
 
-Grouped by day, newest day first and newest share first within a day.  Feed
-text is untrusted: HTML output escapes everything, Markdown output escapes
+Grouped by day, newest day first and newest item first within a day.  One
+entry per item: an item shared twice in the period appears once, on the day of
+its newest share, with every comment of the period under it in the order they
+were written (each dated when there are several), so a follow-up reads as one.
+Feed text is untrusted: HTML output escapes everything, Markdown output escapes
 what would break the link syntax or inject raw HTML, and only web links
 (http, https) are ever made clickable.
 """
@@ -67,13 +70,18 @@ def _web_url(url: str) -> str:
     return url if url.lower().startswith(("http://", "https://")) else ""
 
 
-def _in_period(
-    shares: list[Share], since: datetime, until: datetime, tz: tzinfo
-) -> list[tuple[datetime, Share]]:
+Entry = tuple[datetime, Share, list[tuple[datetime, Share]]]
+
+
+def _in_period(shares: list[Share], since: datetime, until: datetime, tz: tzinfo) -> list[Entry]:
+    """One (newest time, newest share, [(time, share) oldest first]) per item, newest first."""
     since, until = _aware(since), _aware(until)
     picked = [(t.astimezone(tz), s) for s in shares if (t := _when(s)) and since <= t <= until]
     picked.sort(key=lambda p: p[0], reverse=True)
-    return picked
+    by_item: dict[str, list[tuple[datetime, Share]]] = {}
+    for when, share in picked:
+        by_item.setdefault(share.item_id or share.link or share.id, []).append((when, share))
+    return [(group[0][0], group[0][1], group[::-1]) for group in by_item.values()]
 
 
 def _md_text(text: str) -> str:
@@ -115,20 +123,28 @@ def _meta(share: Share, when: datetime) -> str:
     return f"{source}, {when:%H:%M}" if source else f"{when:%H:%M}"
 
 
-def _markdown(picked: list[tuple[datetime, Share]], title: str, span: str) -> str:
+def _stamp(when: datetime) -> str:
+    return f"{when:%Y-%m-%d %H:%M}"
+
+
+def _markdown(picked: list[Entry], title: str, span: str) -> str:
     out = [f"# {_md_text(title)}", "", f"*{span}*", ""]
     if not picked:
         out += [f"No shares from {span}.", ""]
     for day, group in groupby(picked, key=lambda p: p[0].date()):
         out += [f"## {_day(day)}", ""]
-        for when, share in group:
+        for when, share, comments in group:
             name = _md_text(share.title) or _md_text(share.link) or "Untitled"
             url = _web_url(share.link)
             head = f"[{name}]({_md_url(url)})" if url else name
             out.append(f"- **{head}** — {_md_text(_meta(share, when))}")
-            comment = _md_comment(share.comment)
-            if comment:
+            for at, one in comments:
+                comment = _md_comment(one.comment)
+                if not comment:
+                    continue
                 out.append("")
+                if len(comments) > 1:
+                    out += [f"  *{_stamp(at)}*", ""]
                 out += [f"  {ln}" if ln else "" for ln in comment]
             out.append("")
     return "\n".join(out).rstrip("\n") + "\n"
@@ -145,7 +161,7 @@ _CSS = (
 )
 
 
-def _html(picked: list[tuple[datetime, Share]], title: str, span: str) -> str:
+def _html(picked: list[Entry], title: str, span: str) -> str:
     e = html.escape
     out = [
         "<!DOCTYPE html>",
@@ -164,7 +180,7 @@ def _html(picked: list[tuple[datetime, Share]], title: str, span: str) -> str:
         out.append(f'<p class="empty">No shares from {e(span)}.</p>')
     for day, group in groupby(picked, key=lambda p: p[0].date()):
         out += ["<section>", f'<h2><time datetime="{day:%Y-%m-%d}">{_day(day)}</time></h2>']
-        for when, share in group:
+        for when, share, comments in group:
             name = e(clean_text(share.title or share.link, multiline=False)) or "Untitled"
             url = _web_url(share.link)
             head = f'<a href="{e(url)}">{name}</a>' if url else name
@@ -173,8 +189,13 @@ def _html(picked: list[tuple[datetime, Share]], title: str, span: str) -> str:
                 f"<h3>{head}</h3>",
                 f'<p class="meta">{e(_meta(share, when))}</p>',
             ]
-            comment = _html_comment(share.comment)
-            if comment:
+            for at, one in comments:
+                comment = _html_comment(one.comment)
+                if not comment:
+                    continue
+                if len(comments) > 1:
+                    stamp = f'<p class="when"><time>{e(_stamp(at))}</time></p>'
+                    comment = stamp + "\n" + comment
                 out.append(f'<div class="comment">{comment}</div>')
             out.append("</article>")
         out.append("</section>")

@@ -2,37 +2,53 @@
 retried with back-off, or stopped with the server's reason.
 
 Crash safety: a delivery is marked ``sending`` (durably) before its request.  One
-found ``sending`` at start was interrupted mid-request.  Mastodon (Idempotency-Key)
-and Bluesky (a record key derived from the share) make a retry safe, and the Atom
-feed is only a file; for Micropub and commands, which have no such guard, the
-delivery is failed with a note to check by hand rather than risk a double post.
+found ``sending`` at start was interrupted mid-request.  A destination that is
+``retry_safe`` (Mastodon's Idempotency-Key, Bluesky's record key derived from
+the share, the Atom file) is simply sent again; for the others (Micropub,
+commands) the delivery is failed with a note to check by hand rather than risk
+a double post.
+
+The outbox only knows the Destination protocol (``veille.share.destinations``).
+A failure's reason is the destination's, with the account's secrets taken out
+(``veille.accounts.redact``) before it is stored, logged or shown, and it is
+never overwritten by veille's own remarks (those go in ``Delivery.notice``).
 """
 
 from __future__ import annotations
 
+import fcntl
+import logging
+import os
 import secrets as _secrets
+import traceback
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from veille.accounts.config import ATOM, Account, default_destinations, load_accounts
+from veille.accounts.config import Account, fresh_config, load_accounts
+from veille.accounts.redact import redactor_for
 from veille.accounts.secrets import SecretStore
+from veille.clients.errors import RemoteError
 from veille.config import Config
+from veille.domain.errors import VeilleError
 from veille.domain.share import Delivery, Share
 from veille.share import length
 from veille.share.compose import make_via, render_text, suggest_hashtags
-from veille.share.destinations import DeliveryError, send
+from veille.share.destinations import Destination, Limits, SendContext, destination_for
+from veille.share.plan import plan_destinations
 from veille.store.lock import ProcessLock
 from veille.util.dates import parse_iso
+
+log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = 30.0  # seconds, doubled per attempt
 BACKOFF_CAP = 3600.0
-RETRY_SAFE = {"mastodon", "bluesky", ATOM}
 INTERRUPTED = "interrupted while sending: check the destination, then `veille share --retry`"
+LOCK_NAME = ".outbox.lock"
 
 
-class OutboxError(Exception):
+class OutboxError(VeilleError):
     """Bad input (unknown item or destination); the message is one line."""
 
 
@@ -45,32 +61,46 @@ def data_dir(store: Any) -> Path:
     return Path(store.root).parent
 
 
-def _accounts(store: Any, config: Config, accounts: dict[str, Account] | None) -> dict:
-    return accounts if accounts is not None else load_accounts(config, data_dir(store))
+def _accounts(
+    store: Any, config: Config, accounts: dict[str, Account] | None
+) -> dict[str, Account]:
+    """The accounts given, else config.toml's as it is now (an app's config may be old)."""
+    if accounts is not None:
+        return accounts
+    return load_accounts(fresh_config(config), data_dir(store))
+
+
+def _lookup(name: str, accounts: dict[str, Account], store: Any, config: Config) -> Account | None:
+    """``name``'s account; one missing from ``accounts`` is looked up in config.toml as
+    it is now, since a running app may hold accounts read before `account add`."""
+    account = accounts.get(name)
+    if account is None and config.path is not None:
+        try:
+            account = load_accounts(fresh_config(config), data_dir(store)).get(name)
+        except VeilleError:
+            account = None
+    return account
+
+
+def gone_notice(name: str) -> str:
+    return f"the destination '{name}' is not configured any more (see `veille account list`)"
 
 
 def backoff(attempts: int, retry_after: float | None = None) -> float:
     """Seconds before the next try: 30 s × 2^(n-1), capped at 1 h, never before Retry-After."""
-    delay = min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_CAP)
+    delay = min(BACKOFF_BASE * float(2 ** max(attempts - 1, 0)), BACKOFF_CAP)
     return max(delay, retry_after or 0.0)
 
 
-def limits_for(account: Account) -> length.MastodonLimits | length.BlueskyLimits | None:
-    """The limits known without a network call (Mastodon's cached at `account add`)."""
-    if account.type == "mastodon":
-        return length.MastodonLimits(
-            account.max_characters or 500,
-            account.url_length if account.url_length is not None else 23,
-        )
-    if account.type == "bluesky":
-        return length.BlueskyLimits()
-    return None
+def limits_for(account: Account) -> Limits | None:
+    """The limits known without a network call (Mastodon's: override, cache, defaults)."""
+    return destination_for(account).limits()
 
 
 def length_check(share: Share, delivery: Delivery, account: Account) -> length.LengthCheck:
-    kind = account.type if account.type in ("mastodon", "bluesky") else "other"
-    spoiler = share.content_warning if kind == "mastodon" else ""
-    return length.check(delivery.text, kind, limits_for(account), spoiler_text=spoiler)
+    """How ``delivery``'s text measures against ``account``'s destination."""
+    dest = destination_for(account)
+    return dest.check(delivery.text, content_warning=share.content_warning)
 
 
 def render(share: Share, config: Config, accounts: dict[str, Account]) -> None:
@@ -110,11 +140,10 @@ def build_share(
     if item is None:
         raise OutboxError(f"unknown item id '{item_id}'")
     feed = store.get_feed(item.feed)
-    names = list(dict.fromkeys(to or default_destinations(config, accounts)))
-    unknown = [n for n in names if n not in accounts]
-    if unknown:
+    plan = plan_destinations(config, accounts, to)
+    if plan.unknown:
         known = ", ".join(accounts)
-        raise OutboxError(f"unknown destination '{unknown[0]}' (known: {known})")
+        raise OutboxError(f"unknown destination '{plan.unknown[0]}' (known: {known})")
     source = feed.name if feed else ""
     share = Share(
         id=_secrets.token_hex(6),
@@ -125,6 +154,7 @@ def build_share(
         link=item.link,
         source=source,
         source_url=feed.url if feed else "",
+        source_site=feed.site_url if feed else "",
         author=item.author,
         published=item.published,
         via=make_via(source, author=item.author),
@@ -134,7 +164,7 @@ def build_share(
         language=language or None,
         content_warning=content_warning,
     )
-    for name in names:
+    for name in plan.names:
         share.add_delivery(name, accounts[name].type)
     render(share, config, accounts)
     return share
@@ -177,6 +207,27 @@ def _due(d: Delivery, now: datetime) -> bool:
     return when is None or when <= now
 
 
+def outbox_busy(store: Any) -> bool:
+    """Whether some process is sending right now (holds the outbox lock).
+
+    A delivery seen ``sending`` while nobody is was cut off by a crash or a
+    kill: ``veille send`` finishes it.
+    """
+    try:
+        fd = os.open(Path(store.root) / LOCK_NAME, os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
 async def send_pending(
     store: Any,
     config: Config,
@@ -193,7 +244,7 @@ async def send_pending(
     """
     accounts = _accounts(store, config, accounts)
     done: list[tuple[str, str, Delivery]] = []
-    with ProcessLock(Path(store.root) / ".outbox.lock"):
+    with ProcessLock(Path(store.root) / LOCK_NAME):
         listed = store.shares()
         wanted = set(share_ids) if share_ids is not None else None
         for listed_share in listed:
@@ -204,7 +255,8 @@ async def send_pending(
                 d = share.deliveries[name]
                 if not _due(d, now or datetime.now(UTC)):
                     continue
-                await _send_one(store, config, secrets, share, d, accounts.get(name))
+                account = _lookup(name, accounts, store, config)
+                await _send_one(store, config, secrets, share, d, account)
                 done.append((share.id, name, d))
     return done
 
@@ -222,23 +274,34 @@ async def _send_one(
     account: Account | None,
 ) -> None:
     if account is None:
+        # The reason it failed before (if any) stays: it is what the user must see.
         d.status, d.next_try = "failed", None
-        d.error = f"no destination named '{d.destination}' any more (see `veille account list`)"
+        d.notice = gone_notice(d.destination)
         _save(store, share)
         return
-    if d.status == "sending" and account.type not in RETRY_SAFE:
+    dest: Destination = destination_for(account)
+    if d.status == "sending" and not dest.retry_safe:
         d.status, d.error, d.next_try = "failed", INTERRUPTED, None
         _save(store, share)
         return
-    d.status, d.next_try = "sending", None
+    d.status, d.next_try, d.notice = "sending", None, None
     d.attempts += 1
     _save(store, share)  # on disk before the request: a crash now is seen on restart
+    redact = redactor_for(secrets, account.name)
+    ctx = SendContext(secrets=secrets, config=fresh_config(config), store=store, redact=redact)
     try:
-        result = await send(d, share, account, secrets, store=store, config=config)
-    except DeliveryError as exc:
-        _failed(d, exc)
+        result = await dest.send(d, share, ctx)
+    except RemoteError as exc:
+        _failed(d, exc.redacted(redact))
+        log.info("share %s to %s: %s", share.id, d.destination, d.error)
     except Exception as exc:  # a bug or an odd server must not leave it "sending"
-        _failed(d, DeliveryError(f"{type(exc).__name__}: {exc}", permanent=False))
+        log.error(
+            "share %s to %s failed unexpectedly:\n%s",
+            share.id,
+            d.destination,
+            redact(traceback.format_exc()),
+        )
+        _failed(d, RemoteError(redact(f"{type(exc).__name__}: {exc}"), permanent=False))
     else:
         d.status, d.url, d.remote_id = "sent", result.url, result.remote_id
         d.error, d.next_try = None, None
@@ -246,15 +309,16 @@ async def _send_one(
     _save(store, share)
 
 
-def _failed(d: Delivery, exc: DeliveryError) -> None:
+def _failed(d: Delivery, exc: RemoteError) -> None:
+    reason = str(exc)
     if exc.permanent:
-        d.status, d.error, d.next_try = "failed", exc.message, None
+        d.status, d.error, d.next_try = "failed", reason, None
     elif d.attempts >= MAX_ATTEMPTS:
         d.status, d.next_try = "failed", None
-        d.error = f"gave up after {d.attempts} attempts: {exc.message}"
+        d.error = f"gave up after {d.attempts} attempts: {reason}"
     else:
         wait = backoff(d.attempts, exc.retry_after)
-        d.status, d.error = "queued", exc.message
+        d.status, d.error = "queued", reason
         d.next_try = _iso(datetime.now(UTC) + timedelta(seconds=wait))
 
 
@@ -270,27 +334,36 @@ def retry(
     """Re-queue a share's failed (or waiting) deliveries, optionally with a new comment.
 
     A new comment re-renders every unsent text; sent ones keep the text as posted.
+    A delivery whose destination is gone is left failed with its reason, and
+    ``notice`` says the destination is gone.
     """
-    accounts = _accounts(store, config, accounts)
+    accounts = dict(_accounts(store, config, accounts))
     try:
         sid = store.resolve_share_id(share_id)
     except Exception as exc:
         raise OutboxError(str(exc)) from None
-    share = store.get_share(sid)
+    share: Share | None = store.get_share(sid)
     if share is None:
         raise OutboxError(f"unknown share id '{share_id}'")
     names = destinations or [n for n, d in share.deliveries.items() if d.status != "sent"]
     for name in names:
+        account = _lookup(name, accounts, store, config)
+        if account is not None:
+            accounts[name] = account
         if name not in share.deliveries:
-            if name not in accounts:
+            if account is None:
                 raise OutboxError(f"unknown destination '{name}'")
-            share.add_delivery(name, accounts[name].type)
+            share.add_delivery(name, account.type)
     if comment is not None:
         share.comment = comment
     for name in names:
         d = share.deliveries[name]
+        if name not in accounts:
+            d.status, d.next_try, d.notice = "failed", None, gone_notice(name)
+            continue
         if d.status in ("failed", "queued"):
             d.status, d.error, d.next_try, d.attempts = "queued", None, None, 0
+            d.notice = None
     render(share, config, accounts)
     _save(store, share)
     return share

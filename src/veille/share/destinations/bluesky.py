@@ -1,0 +1,119 @@
+"""Bluesky (any atproto PDS): a post with a link card, sent through the saved session.
+
+Retry-safe: the record key is derived from the share (``rkey_for``), so a post
+sent again after a lost answer finds its record already there.  The session
+(JWTs) is kept in the secret store for next time, never in the store.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+import httpx
+
+from veille import USER_AGENT
+from veille.clients.bluesky import MAX_BLOB_BYTES, BlueskyClient, rkey_for
+from veille.clients.errors import RemoteError
+from veille.domain.records import Item
+from veille.domain.share import Delivery, Share
+from veille.render.hygiene import clean_line
+from veille.share import length
+from veille.share.compose import clean_text
+from veille.share.destinations.base import BaseDestination, SendContext, SendResult
+from veille.share.length import BlueskyLimits, LengthCheck
+
+THUMB_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+DESCRIPTION_MAX = 300
+
+
+async def fetch_thumb(url: str) -> tuple[bytes, str] | None:
+    """The item's image for a link card, or None on any trouble (it is only decoration)."""
+    if not url.startswith(("http://", "https://")):
+        return None
+    try:
+        async with (
+            httpx.AsyncClient(
+                timeout=THUMB_TIMEOUT, follow_redirects=True, headers={"User-Agent": USER_AGENT}
+            ) as http,
+            http.stream("GET", url) as response,
+        ):
+            mime = response.headers.get("content-type", "").split(";")[0].strip().lower()
+            if response.status_code != 200 or not mime.startswith("image/"):
+                return None
+            data = bytearray()
+            async for chunk in response.aiter_bytes():
+                data += chunk
+                if len(data) > MAX_BLOB_BYTES:
+                    return None
+    except (httpx.HTTPError, ValueError):
+        return None
+    return (bytes(data), mime) if data else None
+
+
+async def link_card(share: Share, item: Item | None) -> dict[str, Any] | None:
+    """The external embed for the share's link: title, summary, and a thumbnail if any."""
+    if not share.link.startswith(("http://", "https://")):
+        return None
+    summary = clean_text(item.summary if item else "", multiline=False)
+    if len(summary) > DESCRIPTION_MAX:
+        summary = summary[: DESCRIPTION_MAX - 1].rstrip() + "…"
+    card: dict[str, Any] = {
+        "uri": share.link,
+        "title": clean_text(share.title, multiline=False),
+        "description": summary,
+    }
+    image = item.image if item else ""
+    if image:
+        thumb = await fetch_thumb(image)
+        if thumb is not None:
+            card["thumb"], card["thumb_mime"] = thumb
+    return card
+
+
+class BlueskyDestination(BaseDestination):
+    kind: ClassVar[str] = "bluesky"
+    retry_safe: ClassVar[bool] = True
+
+    def limits(self) -> BlueskyLimits:
+        return BlueskyLimits()
+
+    def check(self, text: str, *, content_warning: str = "") -> LengthCheck:
+        del content_warning  # Bluesky has labels, not content warnings
+        return length.check(text, "bluesky", self.limits())
+
+    def _session(self, ctx: SendContext) -> dict[str, Any] | None:
+        raw = ctx.secrets.get(self.account.secret("session"))
+        try:
+            session = json.loads(raw) if raw else None
+        except ValueError:
+            return None
+        return session if isinstance(session, dict) else None
+
+    async def send(self, delivery: Delivery, share: Share, ctx: SendContext) -> SendResult:
+        account = self.account
+        password = self.secret(ctx, "app_password")
+        before = self._session(ctx)
+        item = ctx.store.get_item(share.item_id) if ctx.store is not None else None
+        client = BlueskyClient(account.service, account.handle, password, session=before)
+        try:
+            card = await link_card(share, item)
+            if card and "thumb" in card:
+                try:  # only decoration: a thumbnail the server refuses must not sink the post
+                    card["thumb"] = await client.upload_blob(card["thumb"], card.pop("thumb_mime"))
+                except RemoteError:
+                    card.pop("thumb", None)
+            lang = share.language or account.language
+            uri, web = await client.post(
+                delivery.text,
+                rkey=rkey_for(share.id, share.created),
+                link_card=card,
+                langs=[lang] if lang else None,
+                created_at=share.created,
+            )
+        finally:
+            after = client.session
+            if after and after != before:
+                ctx.secrets.set(account.secret("session"), json.dumps(after))
+            await client.aclose()
+        return SendResult(clean_line(web) or None, uri)
