@@ -512,13 +512,41 @@ class Store:
             return feed, True
 
     def add_feeds(self, feeds: Iterable[tuple[str, str, list[str], str]]) -> tuple[int, int]:
-        """Subscribe many (url, title, tags, site_url) at once; (added, already there)."""
+        """Subscribe many (url, title, tags, site_url) at once; (added, already there).
+
+        One table update for the whole batch: an OPML file of 50,000 outlines
+        must not cost 50,000 rewrites of a growing table."""
         added = known = 0
         with self._mu:
+            ix = self._url_index()
+            docs = self.feeds_p.docs()
+            batch: dict[str, dict[str, Any]] = {}
+            stamp = iso(now())
             for url, title, tags, site in feeds:
-                _, created = self.add_feed(url, title=title, tags=tags, site_url=site)
-                added += created
-                known += not created
+                key = url_key(url)
+                if key in ix:
+                    known += 1
+                    continue
+                fid = new_feed_id()
+                while fid in docs or fid in batch:
+                    fid = new_feed_id()
+                feed = Feed(
+                    id=fid,
+                    url=url,
+                    title=title,
+                    user_title=bool(title),
+                    site_url=site,
+                    tags=tuple(sorted(set(tags))),
+                    added=stamp,
+                    message="not fetched yet",
+                )
+                batch[fid] = feed.to_doc()
+                ix[key] = fid
+                added += 1
+            if batch:
+                self.feeds_p.put_many(batch)
+                self._feeds_version += 1
+                self._touch()
         return added, known
 
     def update_feed(self, feed_id: str, **changes: Any) -> Feed:
