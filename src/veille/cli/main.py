@@ -48,6 +48,9 @@ def _setup_logging(paths: Paths) -> None:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)
+    # A log that cannot be written (full disk, read-only) must not print
+    # "--- Logging error ---" and a traceback on the user's terminal.
+    logging.raiseExceptions = False
     root.setLevel(logging.INFO)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # never log URLs with tokens
 
@@ -103,8 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             try:
                 ctx.close()
             except VeilleError as exc:
-                print(f"veille: {exc}", file=sys.stderr)
-                code = code or 1
+                if code == 0:  # an error already said is not said twice
+                    print(f"veille: {exc}", file=sys.stderr)
+                    code = 1
             except Exception:
                 log.error("closing the store failed:\n%s", traceback.format_exc())
                 code = code or 70
