@@ -8,14 +8,11 @@ recorded as *pending operations* (put / patch / delete per document), so when
 another process replaced the file meanwhile we reload it and replay only our own
 changes on top: field-level merge, no lost writes.
 
-Only TinyDB's public extension points are used: a custom ``Storage``, a
-``table_class`` whose ``document_id_class`` is ``str`` (our ids are hashes), and
-the public ``Table`` methods (``insert_multiple`` with ``Document`` ids,
-``update(..., doc_ids=...)``, ``remove(doc_ids=...)``).  Those methods copy the
-table's id mapping on every call, so their cost grows with the file: the store
-keeps each item file small (a day, split further past ``SHARD_SIZE`` documents),
-which bounds a keypress's cost whatever the size of the store.  Reads go
-straight to the storage's data, which is ours.
+Only TinyDB's public extension points are used: a custom ``Storage``, and a
+``table_class`` whose ``document_id_class`` is ``str`` (our ids are hashes) and
+whose id-addressed writes (``insert_multiple`` with ``Document`` ids,
+``update``/``remove`` with ``doc_ids``) skip the stock copy of the whole table
+(see KeyedTable).  Reads go straight to the storage's data, which is ours.
 """
 
 from __future__ import annotations
@@ -91,9 +88,66 @@ class MemoryFileStorage(Storage):
 
 
 class KeyedTable(Table):
-    """A TinyDB table whose document ids are our own string ids."""
+    """A TinyDB table keyed by our own string ids, with id-addressed writes in O(k).
+
+    ``table_class`` is TinyDB's documented way to customise tables.  The stock
+    methods route every write through a copy of the table's whole id mapping
+    (twice), so one keypress at 100k items, or one refresh inserting a few
+    items into each of 30 day files, costs in proportion to the files.  Writes
+    addressed by ids need no such copy: these public methods do them on the
+    storage's data directly (our storage keeps it in memory) and fall back to
+    TinyDB's own code for anything else (queries).
+    """
 
     document_id_class = str  # type: ignore[assignment]
+
+    def _docs(self) -> dict[str, dict[str, Any]]:
+        data = self.storage.read()
+        if data is None:
+            data = {}
+        return data.setdefault(self.name, {})
+
+    def _written(self) -> None:
+        self.storage.write(self.storage.read() or {})
+        self.clear_cache()
+
+    def insert_multiple(self, documents: Iterable[Mapping[str, Any]]) -> list[Any]:
+        docs = list(documents)
+        if not all(isinstance(d, Document) for d in docs):
+            return super().insert_multiple(docs)
+        table = self._docs()
+        for d in docs:
+            if str(d.doc_id) in table:  # type: ignore[attr-defined]
+                raise ValueError(f"Document with ID {d.doc_id} already exists")  # type: ignore[attr-defined]
+        for d in docs:
+            table[str(d.doc_id)] = dict(d)  # type: ignore[attr-defined]
+        self._written()
+        return [d.doc_id for d in docs]  # type: ignore[attr-defined]
+
+    def update(  # type: ignore[override]
+        self, fields: Any, cond: Any = None, doc_ids: Iterable[Any] | None = None
+    ) -> list[Any]:
+        if doc_ids is None or cond is not None:
+            return super().update(fields, cond=cond, doc_ids=doc_ids)
+        table = self._docs()
+        done = [i for i in doc_ids if i in table]
+        for i in done:
+            if callable(fields):
+                fields(table[i])
+            else:
+                table[i].update(fields)
+        self._written()
+        return done
+
+    def remove(self, cond: Any = None, doc_ids: Iterable[Any] | None = None) -> list[Any]:
+        if doc_ids is None or cond is not None:
+            return super().remove(cond=cond, doc_ids=doc_ids)
+        table = self._docs()
+        done = [i for i in doc_ids if i in table]
+        for i in done:
+            del table[i]
+        self._written()
+        return done
 
 
 class VeilleDB(TinyDB):

@@ -153,6 +153,7 @@ class Store:
         self._load_lock = threading.Lock()
         self._damaged_items = False
         self._wake = threading.Event()
+        self._stop = threading.Event()
         self._closed = False
         self._flusher: threading.Thread | None = None
         with self._mu:
@@ -296,8 +297,9 @@ class Store:
             self._wake.wait()
             if self._closed:
                 break
-            # Coalesce a burst of changes (a run of keypresses) into one write.
-            threading.Event().wait(self.flush_delay)
+            # Coalesce a burst of changes (a run of keypresses) into one write;
+            # closing cuts the wait short (close flushes anyway).
+            self._stop.wait(self.flush_delay)
             self._wake.clear()
             try:
                 self.flush()
@@ -306,7 +308,7 @@ class Store:
                 if str(exc) != failing:  # log each new trouble once, not every second
                     failing = str(exc)
                     log.exception("flushing the store failed; will retry")
-                threading.Event().wait(1.0)
+                self._stop.wait(1.0)
                 self._wake.set()
 
     @property
@@ -417,6 +419,7 @@ class Store:
         if self._closed:
             return
         self._closed = True
+        self._stop.set()
         self._wake.set()
         if self._flusher is not None and self._flusher is not threading.current_thread():
             self._flusher.join(timeout=5)
@@ -814,6 +817,9 @@ class Store:
             new_items: dict[str, dict[str, Any]] = {}
             new_content: dict[str, dict[str, Any]] = {}
             for e in entries:
+                # Kept clean (no tracking parameters, no fragment): what scripts and
+                # shares get, and what recognises the same article from elsewhere.
+                e.link = canonical_url(e.link) or e.link
                 iid = item_id(feed_id, e.key)
                 target = self._ix.alias.get(iid, iid)
                 if target in self._ix.where or iid in new_items:
@@ -824,7 +830,7 @@ class Store:
                     continue
                 if iid in tombs:
                     continue
-                key = link_key(canonical_url(e.link) or e.link) if e.link else ""
+                key = link_key(e.link) if e.link else ""
                 other = self._ix.canon.get(key) if key and e.kind != "reply" else None
                 if other is not None and other != iid:
                     od = self._doc(other) if other in self._ix.where else new_items.get(other)
@@ -1163,9 +1169,7 @@ def _content_doc(e: ParsedEntry) -> dict[str, Any]:
 def _entry_fields(e: ParsedEntry, h: str) -> dict[str, Any]:
     fields_: dict[str, Any] = {
         "title": e.title,
-        # Kept clean (no tracking parameters, no fragment): what scripts and
-        # shares get, and what recognises the same article from elsewhere.
-        "link": canonical_url(e.link) or e.link,
+        "link": e.link,
         "author": e.author,
         "published": e.published,
         "summary": e.summary[:SUMMARY_LIMIT],
