@@ -56,7 +56,7 @@ def build(home: Path, n: int) -> None:
                     content=f"<p>Body of <b>item</b> {k} <a href='https://x.org/{k}'>link</a></p>",
                 )
             )
-        store.upsert_entries(feed["id"], ParsedFeed(title=f"Feed {f}", entries=batch))
+        store.upsert_entries(feed.id, ParsedFeed(title=f"Feed {f}", entries=batch))
     store.close()
 
 

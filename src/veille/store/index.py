@@ -58,30 +58,58 @@ class ItemIndex:
         self.hidden: set[str] = set()
         self.tagged: set[str] = set()  # items with tags of their own
         self.by_feed: dict[str, set[str]] = {}
-        self.canon: dict[str, str] = {}  # link_key of an item's link -> that item
+        self._canon: dict[str, str] | None = None  # see the canon property
         self.alias: dict[str, str] = {}  # id an entry would have had -> the item it merged into
         self.social: set[str] = set()  # items with sightings (posts, merges)
         self.order: list[str] | None = None  # item ids, newest first
 
     # ---------------------------------------------------------------- upkeep
     def add(self, iid: str, d: Doc, p: Partition) -> None:
-        self.where[iid] = p
-        self.by_feed.setdefault(d["feed"], set()).add(iid)
-        link = d.get("link")
-        if link:
-            self.canon.setdefault(link_key(link), iid)
-        sightings = d.get("sightings")
-        if sightings:
-            self.social.add(iid)
-            for s in sightings:
-                if s["source"] != d["feed"]:
-                    self.alias[item_id(s["source"], s["key"])] = iid
-        self.restate(iid, d)
+        self.add_many({iid: d}, p)
 
     def add_many(self, docs: dict[str, Doc], p: Partition) -> None:
-        for iid, d in docs.items():
-            self.add(iid, d, p)
+        """Index a file's documents: comprehensions over the batch, because opening
+        100,000 items runs this for every one of them before the first paint."""
+        self.where.update(dict.fromkeys(docs, p))
+        items = docs.items()
+        self.unread.update(k for k, d in items if not d.get("read") and not d.get("hidden"))
+        self.starred.update(k for k, d in items if d.get("starred"))
+        self.shared.update(k for k, d in items if d.get("shared"))
+        self.hidden.update(k for k, d in items if d.get("hidden"))
+        self.tagged.update(k for k, d in items if d.get("tags"))
+        by_feed = self.by_feed
+        for k, d in items:
+            ids = by_feed.get(d["feed"])
+            if ids is None:
+                ids = by_feed[d["feed"]] = set()
+            ids.add(k)
+        for k, d in items:
+            sightings = d.get("sightings")
+            if sightings:
+                self.social.add(k)
+                for s in sightings:
+                    if s["source"] != d["feed"]:
+                        self.alias[item_id(s["source"], s["key"])] = k
+        if self._canon is not None:
+            for k, d in items:
+                link = d.get("link")
+                if link:
+                    self._canon.setdefault(link_key(link), k)
         self.order = None
+
+    @property
+    def canon(self) -> dict[str, str]:
+        """link_key of an item's link -> that item; built on first use (a refresh),
+        not at opening, which only needs to show items."""
+        if self._canon is None:
+            canon: dict[str, str] = {}
+            for iid, p in self.where.items():
+                d = p.get(iid)
+                link = d.get("link") if d else None
+                if link:
+                    canon.setdefault(link_key(link), iid)
+            self._canon = canon
+        return self._canon
 
     def restate(self, iid: str, d: Doc) -> None:
         """Follow a change of the user's state fields."""
@@ -100,8 +128,8 @@ class ItemIndex:
             if ids is not None:
                 ids.discard(iid)
             link = d.get("link")
-            if link and self.canon.get(link_key(link)) == iid:
-                del self.canon[link_key(link)]
+            if link and self._canon is not None and self._canon.get(link_key(link)) == iid:
+                del self._canon[link_key(link)]
             for s in d.get("sightings") or ():
                 self.alias.pop(item_id(s["source"], s["key"]), None)
         self.order = None
@@ -119,9 +147,13 @@ class ItemIndex:
         return gone
 
     # --------------------------------------------------------------- reading
-    def ordered(self, get: Callable[[str], Doc | None]) -> list[str]:
+    def ordered(self, partitions: Iterable[Partition]) -> list[str]:
+        """Every item id, newest first.  Files are named by date and written in
+        order, so this is a concatenation plus a sort of presorted runs."""
         if self.order is None:
-            docs = [d for iid in self.where if (d := get(iid)) is not None]
+            docs: list[Doc] = []
+            for p in sorted(partitions, key=lambda p: p.path.stem, reverse=True):
+                docs.extend(p.docs().values())
             docs.sort(key=sort_key, reverse=True)
             self.order = [d["id"] for d in docs]
         return self.order

@@ -648,7 +648,7 @@ class Store:
     def ordered_ids(self) -> list[str]:
         """All item ids, newest first (cached until items are added or removed)."""
         with self._mu:
-            return self._ix.ordered(self._doc)
+            return self._ix.ordered(self._items.values())
 
     def ids(
         self,
@@ -660,7 +660,7 @@ class Store:
         """Ids of the items passing ``flt``, newest first, lazily: a view can stop
         after a screenful.  ``keep`` and ``stop``: see ItemIndex.select."""
         with self._mu:
-            order = self._ix.ordered(self._doc)
+            order = self._ix.ordered(self._items.values())
             tag = flt.tag
             tagged = {f for f, d in self.feeds_p.docs().items() if tag and tag in d.get("tags", ())}
         matched = self.search_ids(flt.search) if flt.search else None
