@@ -67,6 +67,8 @@ LIKE_COLLECTION = "app.bsky.feed.like"
 FOLLOW_COLLECTION = "app.bsky.graph.follow"
 PROFILE_COLLECTION = "app.bsky.actor.profile"
 DEFAULT_PLC = "https://plc.directory"
+#: BlueskyError.error for an answer that is not what the protocol says (bad JSON...).
+INVALID = "InvalidResponse"
 MAX_BLOB_BYTES = 1_000_000  # app.bsky.embed.external#external.thumb maxSize
 MAX_LANGS = 3
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
@@ -168,7 +170,9 @@ async def xrpc(
         try:
             body = response.json() if response.content else {}
         except ValueError as exc:
-            raise BlueskyError(f"{nsid}: the reply is not JSON", permanent=False) from exc
+            raise BlueskyError(
+                f"{nsid}: the reply is not JSON", permanent=False, error=INVALID
+            ) from exc
         return body if isinstance(body, dict) else {}
     raise xrpc_error(nsid, response)
 
@@ -554,7 +558,9 @@ def _did_web_url(did: str) -> str:
 def parse_did_doc(did: str, doc: Any) -> DidDoc:
     """The PDS endpoint and handle of a DID document; BlueskyError when absent."""
     if not isinstance(doc, dict) or doc.get("id") != did:
-        raise BlueskyError(f"{did}: the DID document is not for this DID", permanent=True)
+        raise BlueskyError(
+            f"{did}: the DID document is not for this DID", permanent=True, error=INVALID
+        )
     pds = ""
     for service in doc.get("service") or ():
         if not isinstance(service, dict):
@@ -566,7 +572,9 @@ def parse_did_doc(did: str, doc: Any) -> DidDoc:
                 pds = endpoint.rstrip("/")
                 break
     if not pds:
-        raise BlueskyError(f"{did}: the DID document names no Bluesky server", permanent=True)
+        raise BlueskyError(
+            f"{did}: the DID document names no Bluesky server", permanent=True, error=INVALID
+        )
     handle = ""
     for aka in doc.get("alsoKnownAs") or ():
         if isinstance(aka, str) and aka.startswith("at://"):
@@ -579,7 +587,7 @@ async def resolve_did(http: httpx.AsyncClient, did: str, plc: str | None = None)
     """Where ``did``'s repository lives.  Raises BlueskyError (permanent when the
     DID does not resolve, transient when the directory could not be reached)."""
     if did.startswith("did:plc:"):
-        url = f"{(plc or plc_url()).rstrip('/')}/{quote(did)}"
+        url = f"{(plc or plc_url()).rstrip('/')}/{quote(did, safe=':')}"
     elif did.startswith("did:web:"):
         url = _did_web_url(did)
     else:
@@ -602,7 +610,9 @@ async def resolve_did(http: httpx.AsyncClient, did: str, plc: str | None = None)
     try:
         doc = response.json()
     except ValueError as exc:
-        raise BlueskyError(f"{did}: the DID document is not JSON", permanent=True) from exc
+        raise BlueskyError(
+            f"{did}: the DID document is not JSON", permanent=True, error=INVALID
+        ) from exc
     return parse_did_doc(did, doc)
 
 
@@ -651,7 +661,9 @@ async def list_records(
     body = await xrpc(http, pds, "GET", "com.atproto.repo.listRecords", params=params)
     records = body.get("records")
     if not isinstance(records, list):
-        raise BlueskyError("listRecords: the answer has no records list", permanent=True)
+        raise BlueskyError(
+            "listRecords: the answer has no records list", permanent=True, error=INVALID
+        )
     next_cursor = body.get("cursor")
     good = [r for r in records if isinstance(r, dict) and isinstance(r.get("uri"), str)]
     return good, next_cursor if isinstance(next_cursor, str) else None
