@@ -300,3 +300,30 @@ async def test_mastodon_profile_is_checked_on_the_server(
     assert post is not None and "author of this post" in post.note
     # A /@author page that is no Mastodon server is left to feed discovery.
     assert await resolve_url(f"{fake_mastodon.base_url}/@nobody", get) is None
+
+
+# --- the registry ------------------------------------------------------------------------------
+
+
+async def test_registry_gives_each_kind_its_source() -> None:
+    from typing import Any, cast
+
+    from veille.domain.records import Feed
+    from veille.sources.base import PollContext
+    from veille.sources.bluesky import BlueskySource
+    from veille.sources.mastodon import MastodonSource
+    from veille.sources.registry import source_for
+
+    mastodon = source_for(Feed(id="a", url="mastodon:home", kind="mastodon"))
+    assert isinstance(mastodon, MastodonSource)
+    assert source_for(Feed(id="b", url="mastodon:tag/x", kind="mastodon")) is mastodon
+    assert isinstance(
+        source_for(Feed(id="c", url="bluesky:following", kind="bluesky")), BlueskySource
+    )
+    # The feed kind is the integrator's FeedSource, loaded lazily; never an exception.
+    assert source_for(Feed(id="d", url="https://example.com/feed.xml")) is not None
+
+    odd = source_for(Feed(id="e", url="x", kind="gopher"))
+    ctx = PollContext(fetcher=cast(Any, None), parse=cast(Any, None), config=None)
+    result = await odd.poll(Feed(id="e", url="x", kind="gopher"), ctx)
+    assert result.status == "error" and "unknown kind of source 'gopher'" in result.error
