@@ -228,7 +228,9 @@ def _unwrap_amp_cache(parts: tuple[str, str, str, str, str]) -> tuple[str, str, 
     )
 
 
-def _filtered_query(query: str, drop: frozenset[str], host_names: frozenset[str]) -> list:
+def _filtered_query(
+    query: str, drop: frozenset[str], host_names: frozenset[str]
+) -> list[tuple[str, str]]:
     pairs = parse_qsl(query, keep_blank_values=True)
     return [(k, v) for k, v in pairs if not _is_tracking(k, host_names) and k.lower() not in drop]
 

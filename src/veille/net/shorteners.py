@@ -302,7 +302,7 @@ class ShortLinks:
                     return None
                 try:
                     status = response.status_code
-                    location = response.headers.get("location", "").strip()
+                    location = str(response.headers.get("location", "")).strip()
                 finally:
                     with contextlib.suppress(Exception):
                         await response.aclose()

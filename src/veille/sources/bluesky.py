@@ -431,27 +431,27 @@ def record_responses(
         return []
     kind = str(record.get("$type") or "")
     at = iso_time(record.get("createdAt"))
-    common = {"author": author.name or author.handle, "handle": author.at_handle, "at": at}
+    name = author.name or author.handle
+
+    def response(what: str, target: str, text: str, url: str) -> Response:
+        return Response(what, target, name, author.at_handle, text, url, at, key=uri)
+
     if kind in (bsky.LIKE_COLLECTION, bsky.REPOST_COLLECTION):
         target = matches(sent, _subject(record))
         if not target:
             return []
         what = "like" if kind == bsky.LIKE_COLLECTION else "repost"
-        return [Response(what, target, url=author.profile_url, key=uri, **common)]
+        return [response(what, target, "", author.profile_url)]
     if kind != bsky.POST_COLLECTION:
         return []
     text = clean_text(str(record.get("text") or "")).strip()
     out = []
     parent = matches(sent, _reply_parent(record))
     if parent:
-        out.append(
-            Response("reply", parent, text=text, url=post_url(author, uri), key=uri, **common)
-        )
+        out.append(response("reply", parent, text, post_url(author, uri)))
     quoted = matches(sent, quoted_uri(record))
     if quoted:
-        out.append(
-            Response("quote", quoted, text=text, url=post_url(author, uri), key=uri, **common)
-        )
+        out.append(response("quote", quoted, text, post_url(author, uri)))
     return out
 
 
@@ -794,6 +794,10 @@ class _Crawl:
                 harvest.responses.extend(record_responses(item["uri"], record, author, sent))
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _rkey(record: Mapping[str, Any]) -> str:
     return str(record.get("uri") or "").rsplit("/", 1)[-1]
 
@@ -976,7 +980,7 @@ class BlueskySource:
     async def _follows(self, crawl: _Crawl, account: Account, cursor: dict[str, Any]) -> list[str]:
         """The DIDs you follow: your follow records, re-read only when your repo changed."""
         http = crawl.http
-        me = cursor.get("self") if isinstance(cursor.get("self"), dict) else {}
+        me = _dict(cursor.get("self"))
         did = me.get("did") if me.get("handle") == account.handle else None
         if not isinstance(did, str) or not did:
             did = await self._resolve(http, account.handle, account)
@@ -1029,7 +1033,7 @@ class BlueskySource:
         self, account: Account, ctx: PollContext, http: httpx.AsyncClient, cursor: dict[str, Any]
     ) -> tuple[list[Response], str]:
         """listNotifications where the service has an AppView: (responses, note)."""
-        state = cursor.get("appview") if isinstance(cursor.get("appview"), dict) else {}
+        state = _dict(cursor.get("appview"))
         until = parse_iso(state.get("absent_until"))
         if until is not None and now() < until:
             return [], ""
@@ -1065,7 +1069,7 @@ class BlueskySource:
     async def _read_notifications(
         self, client: BlueskyClient, sent: Collection[str], state: Mapping[str, Any]
     ) -> tuple[list[Response], str]:
-        seen = state.get("seen") if isinstance(state.get("seen"), str) else ""
+        seen = str(state.get("seen") or "")
         responses: list[Response] = []
         newest = seen
         page_cursor = None
@@ -1218,7 +1222,7 @@ def _item_key(item: Any) -> str:
     reason = item.get("reason")
     uri = str(item["post"].get("uri") or "")
     if isinstance(reason, dict) and "reasonRepost" in str(reason.get("$type") or ""):
-        by = reason.get("by") if isinstance(reason.get("by"), dict) else {}
+        by = _dict(reason.get("by"))
         return str(reason.get("uri") or f"{uri}#repost:{by.get('did')}")
     return uri
 

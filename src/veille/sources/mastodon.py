@@ -464,8 +464,8 @@ class MastodonSource:
             ids = _ids(page)
             if ids:
                 cursor["min_id"] = _newest(ids)
-            retry = page.reset_after if _low(page) else None
-            return page.items[: self.max_posts], False, retry
+            wait = page.reset_after if _low(page) else None
+            return page.items[: self.max_posts], False, wait
         statuses: list[Any] = []
         seen: set[str] = set()
         url: str | None = None

@@ -259,7 +259,9 @@ def _youtube_feed(channel_id: str) -> str:
     return f"{YOUTUBE_FEED}?channel_id={channel_id}"
 
 
-async def _youtube(url: str, path: list[str], query: dict[str, list[str]], get: Getter | None):
+async def _youtube(
+    url: str, path: list[str], query: dict[str, list[str]], get: Getter | None
+) -> Resolved:
     if path[:1] == ["channel"] and len(path) > 1 and _CHANNEL_ID.fullmatch(path[1]):
         return Resolved(_youtube_feed(path[1]), "feed", "The YouTube channel's videos feed.")
     if path[:1] == ["user"] and len(path) > 1:
