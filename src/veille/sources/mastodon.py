@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Collection
-from html.parser import HTMLParser
+from html import unescape
 from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
 
@@ -84,53 +84,36 @@ def _name_of(account: dict[str, Any]) -> str:
     return clean_line(str(account.get("display_name") or account.get("username") or ""))
 
 
-class _Links(HTMLParser):
-    """The links a post's HTML points at, minus mentions, hashtags and the
-    "RE: ..." fallback of a quote."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.links: list[str] = []
-        self._quote_depth = 0
-        self._depth = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = {k: v or "" for k, v in attrs}
-        classes = values.get("class", "").split()
-        if tag == "span":
-            self._depth += 1
-            if "quote-inline" in classes and not self._quote_depth:
-                self._quote_depth = self._depth
-        if tag != "a" or self._quote_depth:
-            return
-        rel = values.get("rel", "").split()
-        if "mention" in classes or "hashtag" in classes or "tag" in rel:
-            return
-        href = values.get("href", "")
-        if href:
-            self.links.append(href)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "span":
-            if self._quote_depth == self._depth:
-                self._quote_depth = 0
-            self._depth = max(0, self._depth - 1)
+_ANCHOR = re.compile(r"<a\s([^>]*)>", re.I)
+_ATTR = re.compile(r"""([a-zA-Z_:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
+_QUOTE_INLINE = re.compile(r'<span class="quote-inline">.*?</span>(?=\s*</p>|\s*$)', re.S)
 
 
 def content_links(html: str) -> list[str]:
-    """The http(s) links of a post's HTML, in order (mentions and hashtags out)."""
-    parser = _Links()
-    try:
-        parser.feed(html)
-        parser.close()
-    except Exception:  # HTMLParser is lenient; a post must never break a poll
-        log.debug("unparseable post HTML", exc_info=True)
-    return [link for href in parser.links if (link := web_link(href))]
+    """The http(s) links of a post's HTML, in order: mentions, hashtags and the "RE:
+    ..." fallback of a quote left out.
+
+    Regular expressions rather than an HTML parser: this runs for every post of every
+    poll, Mastodon writes this HTML itself (plain ``<a href=...>`` tags), and it is
+    twice as fast (see benchmarks/social_bench.py).
+    """
+    out = []
+    for anchor in _ANCHOR.finditer(_QUOTE_INLINE.sub("", html)):
+        attrs = {
+            m.group(1).lower(): unescape(m.group(2) or m.group(3) or m.group(4) or "")
+            for m in _ATTR.finditer(anchor.group(1))
+        }
+        classes = attrs.get("class", "").split()
+        if "mention" in classes or "hashtag" in classes or "tag" in attrs.get("rel", "").split():
+            continue
+        link = web_link(attrs.get("href", ""))
+        if link:
+            out.append(link)
+    return out
 
 
 _INVISIBLE = re.compile(r'<span class="invisible">[^<]*</span>')
 _ELLIPSIS = re.compile(r'(<span class="ellipsis">[^<]*)(</span>)')
-_QUOTE_INLINE = re.compile(r'<span class="quote-inline">.*?</span>(?=\s*</p>|\s*$)', re.S)
 
 
 def post_text(html: str) -> str:
