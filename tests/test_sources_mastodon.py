@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Response
 
 from tests.servers import fake_mastodon as fake_module
 from tests.servers import mastodon as snac_module
@@ -596,3 +598,25 @@ async def test_snac_bad_token(tmp_path: Path, snac_server: SnacServer) -> None:
     ctx = context(tmp_path, {"main": (snac_server.base_url, "not-a-token")})
     result = await MastodonSource().poll(feed("mastodon:home"), ctx)
     assert result.error_kind == "auth" and "veille account add mastodon" in result.error
+
+
+async def test_short_links_in_posts_are_resolved(
+    tmp_path: Path, fake_mastodon: FakeMastodon, httpserver: HTTPServer
+) -> None:
+    """A bit.ly-style link in a post becomes the article it points at (one request,
+    then the cache), so it meets the same article from feeds and other posts."""
+    from veille.net.shorteners import ShortLinks
+
+    httpserver.expect_request("/3xYz", method="HEAD").respond_with_response(
+        Response(status=301, headers={"Location": "https://article.example/a?utm_medium=social"})
+    )
+    short = httpserver.url_for("/3xYz")
+    status = generated(template(), 400, 1)[0]
+    status["content"] = f'<p>Read <a href="{short}">{short}</a></p>'
+    fake_mastodon.timelines[HOME] = [status]
+    ctx = context(tmp_path, {"main": (fake_mastodon.base_url, fake_mastodon.token)})
+    async with ShortLinks(tmp_path, extra_hosts={f"{httpserver.host}:{httpserver.port}"}) as links:
+        ctx.shortlinks = links
+        result = await MastodonSource().poll(feed("mastodon:home"), ctx)
+    assert [e.link for e in result.entries] == ["https://article.example/a"]
+    assert short in result.entries[0].post_text  # the words stay as posted
