@@ -676,3 +676,24 @@ async def test_appview_throttled_and_broken(tmp_path: Path, bluesky_replay: Blue
     bluesky_replay.answers["app.bsky.feed.getTimeline"] = {"feed": "not a list"}
     broken = await BlueskySource().poll(feed("bluesky:timeline"), ctx)
     assert broken.status == "error" and broken.error_kind == "parse"
+
+
+async def test_a_server_that_does_not_answer_is_asked_once(
+    tmp_path: Path, bluesky_network: BlueskyNetwork, plc: str, fake_repos: RepoServers
+) -> None:
+    """Two followed accounts on one dead server: the second does not wait again."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    first, second = fake_repos.start("one.test"), fake_repos.start("two.test")
+    for repo in (first, second):
+        repo.base_url = dead  # their DID documents name a server that is down
+    alive = fake_repos.start("alive.test")
+    alive.add_posts(1, 2)
+    me = await asyncio.to_thread(new_user, bluesky_network.pds, "me")
+    for did in (first.did, second.did, alive.did):
+        await asyncio.to_thread(me.follow, did)
+    ctx = context(tmp_path, {"me": (me.handle, bluesky_network.pds, me.app_password)})
+    result = await BlueskySource(concurrency=1).poll(feed("bluesky:following"), ctx)
+    assert result.status == "ok", result.error
+    assert len(result.entries) == 2
+    assert "2 of 3 accounts not read" in result.warning
+    assert f"{dead} did not answer" in result.warning

@@ -77,6 +77,8 @@ log = logging.getLogger(__name__)
 
 PER_ACCOUNT = 50  # records per collection per account per poll
 FIRST_POLL = 10  # the newest records of an account read on its first poll
+# ...but fewer reposts: each costs a getRecord (and maybe a DID) on another server.
+FIRST_POLL_REPOSTS = 5
 PAGE = 100  # listRecords' maximum
 CONCURRENCY = 8  # repositories read at once
 MAX_FOLLOWS = 5000
@@ -593,6 +595,9 @@ class _Crawl:
         self.semaphore = asyncio.Semaphore(source.concurrency)
         self._resolving: dict[str, asyncio.Future[Author]] = {}
         self.requests = 0
+        # Servers that did not answer in this poll: their other accounts are skipped
+        # rather than each waiting for its own time-out.
+        self.down: set[str] = set()
 
     async def author(self, did: str) -> Author:
         """DID → Author (PDS, handle, display name), from the cache when fresh."""
@@ -656,8 +661,11 @@ class _Crawl:
         top = state.get(key)
         if first or not isinstance(top, str):
             self.requests += 1
+            limit = self.source.first_poll
+            if collection == bsky.REPOST_COLLECTION:
+                limit = min(limit, FIRST_POLL_REPOSTS)
             found, _ = await bsky.list_records(
-                self.http, author.pds, author.did, collection, limit=self.source.first_poll
+                self.http, author.pds, author.did, collection, limit=limit
             )
             found.reverse()
             state[key] = _rkey(found[-1]) if found else ""
@@ -725,8 +733,15 @@ class _Crawl:
     async def _account(self, did: str, harvest: _Harvest) -> None:
         author = await self.author(did)
         state = self.dids[did]
+        if author.pds in self.down:
+            raise BlueskyError(f"{author.pds} did not answer", permanent=False)
         self.requests += 1
-        rev = await bsky.latest_commit(self.http, author.pds, did)
+        try:
+            rev = await bsky.latest_commit(self.http, author.pds, did)
+        except BlueskyError as exc:
+            if exc.status is None and exc.error != bsky.INVALID:
+                self.down.add(author.pds)
+            raise
         first = "post" not in state
         want_likes = bool(self.ctx.sent)
         unchanged = rev is not None and rev == state.get("rev") and not state.get("more")
