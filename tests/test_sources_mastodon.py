@@ -620,3 +620,19 @@ async def test_short_links_in_posts_are_resolved(
         result = await MastodonSource().poll(feed("mastodon:home"), ctx)
     assert [e.link for e in result.entries] == ["https://article.example/a"]
     assert short in result.entries[0].post_text  # the words stay as posted
+
+
+async def test_posts_about_a_link(fake_mastodon: FakeMastodon) -> None:
+    """timelines/link (snac lacks it): the recorded 404 for an unknown link is None."""
+    from veille.clients.mastodon import MastodonClient
+
+    row, body = fake_module.load_recorded_page("test_timeline_link_fails__01.json")
+    assert row["status"] == 404
+    path = "/api/v1/timelines/link"
+    fake_mastodon.fail_get(path, 404, body=body)
+    fake_mastodon.timelines[path] = recorded("test_list_timeline__05.json")
+    async with MastodonClient(fake_mastodon.base_url, fake_mastodon.token) as client:
+        assert await client.link_timeline("http://example.com/") is None
+        page = await client.link_timeline("https://example.org/a")
+    assert page is not None and len(page.items) == len(recorded("test_list_timeline__05.json"))
+    assert any("url=https%3A%2F%2Fexample.org%2Fa" in p for _, p, _ in fake_mastodon.requests)

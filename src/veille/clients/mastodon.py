@@ -372,3 +372,14 @@ class MastodonClient:
         if not isinstance(account, dict) or not isinstance(account.get("id"), str | int):
             raise MastodonError("unexpected answer to an account lookup", permanent=True)
         return account
+
+    async def link_timeline(self, url: str, *, limit: int = 40) -> Page | None:
+        """Posts about an article (``/api/v1/timelines/link``, Mastodon 4.3+): who else
+        shares it.  None when the instance has nothing for that link or lacks the
+        endpoint (it answers 404 for links that are not trending)."""
+        try:
+            return await self.get_page("/api/v1/timelines/link", {"url": url, "limit": str(limit)})
+        except MastodonError as exc:
+            if exc.status in (404, 410, 422):
+                return None
+            raise
