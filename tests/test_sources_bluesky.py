@@ -459,17 +459,30 @@ async def test_unresolvable_and_deactivated_accounts_do_not_stop_the_others(
     assert "deactivated" in result.warning and "\n" not in result.warning
 
 
-async def test_plc_down_is_one_line(
+async def test_plc_down_is_one_line_unless_known(
     tmp_path: Path, bluesky_network: BlueskyNetwork, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     net = bluesky_network
     me, ann = await asyncio.to_thread(lambda: (new_user(net.pds, "me"), new_user(net.pds, "ann")))
     await asyncio.to_thread(me.follow, ann.did)
-    monkeypatch.setenv("VEILLE_PLC_URL", f"http://127.0.0.1:{free_port()}")
     ctx = context(tmp_path, {"me": (me.handle, net.pds, me.app_password)})
+    monkeypatch.setenv("VEILLE_PLC_URL", net.plc)
+    known = await BlueskySource().poll(feed("bluesky:following"), ctx)
+    assert known.status == "ok" and known.cursor is not None
+
+    monkeypatch.setenv("VEILLE_PLC_URL", f"http://127.0.0.1:{free_port()}")
     result = await BlueskySource().poll(feed("bluesky:following"), ctx)
     assert result.status == "error" and result.error_kind == "connect"
     assert "could not resolve it" in result.error and "\n" not in result.error
+
+    # With yesterday's answers in the cursor, the accounts are still read.
+    cursor = json.loads(json.dumps(known.cursor))
+    for state in cursor["dids"].values():
+        state["checked"] = "2000-01-01T00:00:00Z"
+    fresh = await asyncio.to_thread(ann.post, "new https://new.example/1")
+    later = await BlueskySource().poll(feed("bluesky:following", cursor=cursor), ctx)
+    assert later.status == "ok", later.error
+    assert [e.key for e in later.entries] == [fresh["uri"]]
 
 
 async def test_service_down(tmp_path: Path) -> None:

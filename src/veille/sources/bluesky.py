@@ -611,35 +611,49 @@ class _Crawl:
         future: asyncio.Future[Author] = asyncio.get_running_loop().create_future()
         self._resolving[did] = future
         try:
-            self.requests += 1
-            doc = await bsky.resolve_did(self.http, did, self.plc)
-            name = ""
-            try:
-                self.requests += 1
-                profile = await bsky.get_record(
-                    self.http, doc.pds, did, bsky.PROFILE_COLLECTION, "self"
-                )
-                value = profile.get("value") if profile else None
-                if isinstance(value, dict):
-                    name = clean_line(str(value.get("displayName") or ""))
-            except BlueskyError as exc:
-                log.info("profile of %s: %s", did, exc)
-            state.update(
-                pds=doc.pds,
-                handle=clean_line(doc.handle),
-                name=name,
-                checked=iso(now()),
-                used=iso(now()),
-            )
-            author = Author(did, state["handle"], name, doc.pds)
-            future.set_result(author)
-            return author
-        except BaseException as exc:
+            author = await self._resolve(did, state)
+        except Exception as exc:
             future.set_exception(exc)
             future.exception()  # retrieved: no "never retrieved" warning
             raise
+        except BaseException:
+            future.cancel()
+            raise
         finally:
             self._resolving.pop(did, None)
+        future.set_result(author)
+        return author
+
+    async def _resolve(self, did: str, state: dict[str, Any]) -> Author:
+        try:
+            self.requests += 1
+            doc = await bsky.resolve_did(self.http, did, self.plc)
+        except BlueskyError as exc:
+            if not exc.permanent and state.get("pds"):
+                # The directory is unreachable: yesterday's answer beats none.
+                log.info("resolving %s: %s; using the cached server", did, exc)
+                state["used"] = iso(now())
+                return Author(did, state.get("handle", ""), state.get("name", ""), state["pds"])
+            raise
+        name = ""
+        try:
+            self.requests += 1
+            profile = await bsky.get_record(
+                self.http, doc.pds, did, bsky.PROFILE_COLLECTION, "self"
+            )
+            value = profile.get("value") if profile else None
+            if isinstance(value, dict):
+                name = clean_line(str(value.get("displayName") or ""))
+        except BlueskyError as exc:
+            log.info("profile of %s: %s", did, exc)
+        state.update(
+            pds=doc.pds,
+            handle=clean_line(doc.handle),
+            name=name,
+            checked=iso(now()),
+            used=iso(now()),
+        )
+        return Author(did, state["handle"], name, doc.pds)
 
     async def post(self, uri: str) -> tuple[dict[str, Any], Author] | None:
         """A post by its AT-URI (a reposted or quoted one): (record, author), or None."""
@@ -667,7 +681,7 @@ class _Crawl:
             found, _ = await bsky.list_records(
                 self.http, author.pds, author.did, collection, limit=limit
             )
-            found.reverse()
+            found.sort(key=_rkey)
             state[key] = _rkey(found[-1]) if found else ""
             return found, False
         out: list[dict[str, Any]] = []
@@ -679,7 +693,8 @@ class _Crawl:
                 self.http, author.pds, author.did, collection, limit=limit, cursor=cursor,
                 reverse=True,
             )  # fmt: skip
-            page = [r for r in page if not top or _rkey(r) > top]  # a server ignoring cursor
+            # Only what is after the last key, in order, whatever the server did.
+            page = sorted((r for r in page if not top or _rkey(r) > top), key=_rkey)
             out.extend(page)
             if page:
                 state[key] = top = _rkey(page[-1])
