@@ -636,3 +636,18 @@ async def test_posts_about_a_link(fake_mastodon: FakeMastodon) -> None:
         page = await client.link_timeline("https://example.org/a")
     assert page is not None and len(page.items) == len(recorded("test_list_timeline__05.json"))
     assert any("url=https%3A%2F%2Fexample.org%2Fa" in p for _, p, _ in fake_mastodon.requests)
+
+
+async def test_notifications_of_deleted_posts(tmp_path: Path, fake_mastodon: FakeMastodon) -> None:
+    """Recorded mastodon.social notifications whose status is gone (null): no response,
+    no failure."""
+    recorded_notifications = entity("test_entity_notification__00.json")
+    assert any(n["status"] is None for n in recorded_notifications)
+    fake_mastodon.notifications = recorded_notifications
+    fake_mastodon.timelines[HOME] = []
+    ctx = context(tmp_path, {"main": (fake_mastodon.base_url, fake_mastodon.token)}, sent={"1"})
+    result = await MastodonSource().poll(feed("mastodon:home"), ctx)
+    assert result.status == "ok" and result.responses == [] and result.warning == ""
+    assert result.cursor and result.cursor["notifications_min_id"] == max(
+        (n["id"] for n in recorded_notifications), key=lambda i: (len(i), i)
+    )
