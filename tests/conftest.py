@@ -11,7 +11,20 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT.parent / "shared" / "corpus"
+
+
+def _find_corpus() -> Path:
+    """../shared/corpus beside the checkout, or one level up for a git worktree
+    (/work/wt/NAME); VEILLE_CORPUS overrides."""
+    if os.environ.get("VEILLE_CORPUS"):
+        return Path(os.environ["VEILLE_CORPUS"])
+    for base in ROOT.parents:
+        if (base / "shared" / "corpus").is_dir():
+            return base / "shared" / "corpus"
+    return ROOT.parent / "shared" / "corpus"
+
+
+CORPUS = _find_corpus()
 
 
 @pytest.fixture

@@ -1,9 +1,17 @@
-"""A small Mastodon stand-in for what snac does not do: Idempotency-Key and /api/v2/instance.
+"""A small Mastodon stand-in for what snac does not do: Idempotency-Key and /api/v2/instance,
+lists, ``Link`` pagination with ``min_id``, rate-limit headers, every notification type.
 
 Instance answers are the REAL mastodon.social responses from the shared corpus; a
 created status is a real mastodon.social status with its id, text and time replaced.
 Switches make it fail N times (503/500/429 + Retry-After), lose a response after
 creating the post (the case Idempotency-Key exists for), or answer 422 like Mastodon.
+
+Reading: timelines, lists, account lookups and notifications are served from
+statuses and notifications recorded from mastodon.social and a Mastodon test
+instance (``load_recorded_*``), paged the way Mastodon pages (``max_id``,
+``since_id``, ``min_id``, ``limit`` ≤ 40, ``Link`` rel=next/prev with sorted
+parameters, as in the recordings), with the recorded ``X-RateLimit-*`` headers
+counting down.  ``fail_get`` and ``malformed`` make reads fail.
 """
 
 from __future__ import annotations
@@ -17,14 +25,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
+from tests.conftest import CORPUS  # one place finds ../shared/corpus
+
 ENTITIES = CORPUS / "social" / "mastodon" / "mastodon.social_entities"
+TEST_INSTANCE = CORPUS / "social" / "mastodon" / "localhost_testinstance"
+RAW_CASSETTES = CORPUS / "social" / "mastodon" / "raw_cassettes_entity"
 TOKEN = "fake-mastodon-token"
 IDEMPOTENCY_TTL = 3600.0  # Mastodon keeps a key for one hour
 _URL = re.compile(r"https?://\S+")
@@ -74,6 +84,16 @@ class FakeMastodon:
         self._keys: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
         self._ids = itertools.count(113_000_000_000_000_001)
         self.lock = threading.Lock()
+        # Reading (see the module's docstring).
+        self.timelines: dict[str, list[dict[str, Any]]] = {}  # path -> statuses
+        self.notifications: list[dict[str, Any]] = []
+        self.lookup_accounts: dict[str, dict[str, Any]] = {}  # acct -> account
+        self.lists: dict[str, dict[str, Any]] = {}  # id -> list
+        self.public_paths: set[str] = set()  # readable without a token
+        self.get_failures: list[tuple[str, Failure]] = []  # (path prefix, failure)
+        self.malformed: set[str] = set()  # paths answered with broken JSON
+        self.rate = recorded_rate_limit()
+        self.rate_remaining = int(self.rate["x-ratelimit-remaining"])
 
     @property
     def created(self) -> int:
@@ -142,6 +162,138 @@ class FakeMastodon:
                 self._keys[(TOKEN, key)] = (now, status)
             return 200, status
 
+    # --- reading ----------------------------------------------------------
+
+    def fail_get(
+        self,
+        prefix: str,
+        status: int,
+        times: int = 1,
+        *,
+        headers: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> None:
+        """Answer the next `times` GETs whose path starts with `prefix` with `status`."""
+        failure = Failure(status, dict(headers or {}), body or {"error": f"HTTP {status}"})
+        self.get_failures.extend((prefix, failure) for _ in range(times))
+
+    def rate_headers(self) -> dict[str, str]:
+        """The recorded X-RateLimit-* headers, counting down, resetting in 5 minutes."""
+        reset = datetime.fromtimestamp(time.time() + 300, UTC).isoformat()
+        return {
+            "X-RateLimit-Limit": self.rate["x-ratelimit-limit"],
+            "X-RateLimit-Remaining": str(max(0, self.rate_remaining)),
+            "X-RateLimit-Reset": reset.replace("+00:00", "Z"),
+        }
+
+    def page(
+        self, path: str, items: list[dict[str, Any]], query: dict[str, list[str]]
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Mastodon's paging over `items` (any order): (page, Link header)."""
+        ordered = sorted(items, key=lambda s: int(s["id"]), reverse=True)
+        one = {k: v[-1] for k, v in query.items()}
+        limit = min(int(one.get("limit") or 20), 40 if "notifications" not in path else 80)
+        if "max_id" in one:
+            ordered = [s for s in ordered if int(s["id"]) < int(one["max_id"])]
+        if "since_id" in one:
+            ordered = [s for s in ordered if int(s["id"]) > int(one["since_id"])]
+        if "min_id" in one:
+            newer = [s for s in ordered if int(s["id"]) > int(one["min_id"])]
+            chosen = newer[-limit:]  # the `limit` just after min_id, newest first
+        else:
+            chosen = ordered[:limit]
+        if not chosen:
+            return [], None
+        keep = [(k, v) for k, vs in query.items() for v in vs if k not in PAGING]
+        base = f"{self.base_url}{path}"
+
+        def link(name: str, value: str) -> str:
+            params = sorted([*keep, (name, value)], key=lambda kv: kv[0])
+            return f"{base}?{urlencode(params)}"
+
+        header = (
+            f'<{link("max_id", chosen[-1]["id"])}>; rel="next", '
+            f'<{link("min_id", chosen[0]["id"])}>; rel="prev"'
+        )
+        return chosen, header
+
+
+PAGING = ("max_id", "min_id", "since_id")
+
+
+def recorded_rate_limit() -> dict[str, str]:
+    """The X-RateLimit-* values of a real mastodon.social answer (raw vcr cassette)."""
+    text = (RAW_CASSETTES / "test_entity_notification.yaml").read_text("utf-8")
+    found = dict(re.findall(r"(x-ratelimit-(?:limit|remaining|reset)):\n\s*- '([^']*)'", text))
+    assert set(found) == {"x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"}
+    return found
+
+
+def _walk_statuses(value: Any, out: dict[str, dict[str, Any]]) -> None:
+    if isinstance(value, dict):
+        if {"id", "uri", "content", "account"} <= value.keys():
+            out.setdefault(value["uri"], value)
+        for item in value.values():
+            _walk_statuses(item, out)
+    elif isinstance(value, list):
+        for item in value:
+            _walk_statuses(item, out)
+
+
+def load_recorded_statuses() -> list[dict[str, Any]]:
+    """Every status recorded in the corpus (mastodon.social and the test instance)."""
+    found: dict[str, dict[str, Any]] = {}
+    for folder in (ENTITIES, *sorted(TEST_INSTANCE.iterdir())):
+        if not folder.is_dir():
+            continue
+        for file in sorted(folder.glob("*.json")):
+            try:
+                _walk_statuses(json.loads(file.read_text("utf-8")), found)
+            except ValueError:
+                continue
+    return list(found.values())
+
+
+def load_recorded_page(name: str) -> tuple[dict[str, Any], Any]:
+    """(index row, body) of one recorded test-instance answer, e.g. "test_home_tl__01.json"."""
+    for folder in sorted(TEST_INSTANCE.iterdir()):
+        index = folder / "index.jsonl"
+        if not index.is_file():
+            continue
+        for line in index.read_text("utf-8").splitlines():
+            row = json.loads(line)
+            if row["file"] == name:
+                return row, json.loads((folder / name).read_text("utf-8"))
+    raise FileNotFoundError(name)
+
+
+def load_recorded_notifications() -> list[dict[str, Any]]:
+    """v1 notifications (favourite, reblog) rebuilt from real grouped (v2) answers:
+    one per sampled account of each group, with the group's real status and account."""
+    body = json.loads(
+        (ENTITIES / "test_entity_partialaccountwithavatar__00.json").read_text("utf-8")
+    )
+    accounts = {a["id"]: a for a in body.get("accounts", []) + body.get("partial_accounts", [])}
+    statuses = {s["id"]: s for s in body["statuses"]}
+    out = []
+    for group in body["notification_groups"]:
+        if group["type"] not in ("favourite", "reblog") or group["status_id"] not in statuses:
+            continue
+        for n, account_id in enumerate(group["sample_account_ids"]):
+            if account_id not in accounts:
+                continue
+            out.append(
+                {
+                    "id": str(int(group["most_recent_notification_id"]) - n),
+                    "type": group["type"],
+                    "created_at": group["latest_page_notification_at"],
+                    "group_key": group["group_key"],
+                    "account": accounts[account_id],
+                    "status": statuses[group["status_id"]],
+                }
+            )
+    return out
+
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
@@ -177,8 +329,84 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/api/v1/accounts/verify_credentials":
             if self._authorized():
                 self._reply(200, fake.account)
+        elif self._read(path):
+            pass
         else:
             self._reply(404, {"error": "Record not found"})
+
+    def _read(self, path: str) -> bool:
+        """The reading endpoints; False when `path` is none of them."""
+        fake = self.server.fake
+        query = parse_qs(urlsplit(self.path).query, keep_blank_values=True)
+        known = (
+            path in fake.timelines
+            or path == "/api/v1/notifications"
+            or path == "/api/v1/accounts/lookup"
+            or path.startswith("/api/v1/lists/")
+        )
+        if not known:
+            return self._maybe_fail(path)
+        if self._maybe_fail(path):
+            return True
+        if path not in fake.public_paths and not self._authorized():
+            return True
+        with fake.lock:
+            fake.rate_remaining -= 1
+            headers = fake.rate_headers()
+            exhausted = fake.rate_remaining < 0
+        if exhausted:
+            self._reply(429, {"error": "Too many requests"}, headers)
+            return True
+        if path in fake.malformed:
+            self._raw(200, b'[{"id": "1", "content": "<p>cut', headers)
+            return True
+        if path == "/api/v1/accounts/lookup":
+            acct = (query.get("acct") or [""])[-1]
+            account = fake.lookup_accounts.get(acct)
+            if account is None:
+                self._reply(404, {"error": "Record not found"}, headers)
+            else:
+                self._reply(200, account, headers)
+            return True
+        if path.startswith("/api/v1/lists/"):
+            found = fake.lists.get(path.rsplit("/", 1)[-1])
+            if found is None:
+                self._reply(404, {"error": "Record not found"}, headers)
+            else:
+                self._reply(200, found, headers)
+            return True
+        if path == "/api/v1/notifications":
+            types = query.get("types[]")
+            items = [n for n in fake.notifications if not types or n["type"] in types]
+        else:
+            items = fake.timelines[path]
+        chosen, link = fake.page(path, items, query)
+        if link:
+            headers["Link"] = link
+        self._reply(200, chosen, headers)
+        return True
+
+    def _maybe_fail(self, path: str) -> bool:
+        fake = self.server.fake
+        with fake.lock:
+            found = next(
+                (n for n, (prefix, _) in enumerate(fake.get_failures) if path.startswith(prefix)),
+                None,
+            )
+            if found is None:
+                return False
+            _, failure = fake.get_failures.pop(found)
+        self._reply(failure.status, failure.body, failure.headers)
+        return True
+
+    def _raw(self, status: int, data: bytes, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
 
     def do_POST(self) -> None:
         fake = self.server.fake

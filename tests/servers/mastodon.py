@@ -33,6 +33,29 @@ class SnacServer(NamedTuple):
     token: str
     username: str
     password: str
+    data_dir: Path | None = None  # the instance's folder, for `snac` commands
+
+
+def add_user(server: SnacServer, username: str) -> tuple[str, str]:
+    """Another user on the same instance, with a read+write token: (password, token).
+
+    Adding the same name twice returns a new token for the existing user... when
+    its password is known; so each test picks fresh names.
+    """
+    snac = shutil.which("snac")
+    assert snac is not None and server.data_dir is not None
+    added = subprocess.run(
+        [snac, "adduser", str(server.data_dir), username],
+        input="\n",
+        text=True,
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    found = re.search(r"User password is (\S+)", added.stdout)
+    assert found, f"no password in snac adduser output: {added.stdout!r}"
+    password = found.group(1)
+    return password, oauth_token(server.base_url, username, password)
 
 
 def missing(what: str, script: str) -> None:
@@ -192,6 +215,6 @@ def snac_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SnacServer
         pytest.fail(f"snac httpd did not start; see logs in {tmp}")
     try:
         token = oauth_token(base_url, USERNAME, password)
-        yield SnacServer(base_url, token, USERNAME, password)
+        yield SnacServer(base_url, token, USERNAME, password, base)
     finally:
         stop(proc)

@@ -183,6 +183,7 @@ def _refresh(ctx: Ctx, a: argparse.Namespace, ids: list[str] | None, pool: Any) 
             terminated.append(True)
             task.cancel()
 
+        previous = signal.getsignal(signal.SIGTERM)
         loop.add_signal_handler(signal.SIGTERM, on_term)
         try:
             return await refresh_feeds(
@@ -201,6 +202,7 @@ def _refresh(ctx: Ctx, a: argparse.Namespace, ids: list[str] | None, pool: Any) 
             raise
         finally:
             loop.remove_signal_handler(signal.SIGTERM)
+            signal.signal(signal.SIGTERM, previous)  # the CLI's own: unwind and flush
 
     summary = asyncio.run(run())
     if tty and summary.feeds:

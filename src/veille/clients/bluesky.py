@@ -17,10 +17,13 @@ success once the stored record is read back and has the same text.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote, unquote
 
 import httpx
 
@@ -36,16 +39,36 @@ from veille.share.length import (
 )
 
 __all__ = [
+    "DEFAULT_PLC",
+    "FOLLOW_COLLECTION",
+    "LIKE_COLLECTION",
     "MAX_BLOB_BYTES",
     "POST_COLLECTION",
+    "REPOST_COLLECTION",
     "BlueskyClient",
     "BlueskyError",
+    "DidDoc",
+    "blob_url",
+    "get_record",
     "is_tid",
+    "latest_commit",
+    "list_records",
+    "plc_url",
+    "resolve_did",
+    "resolve_handle",
     "rkey_for",
     "web_url",
+    "xrpc",
 ]
 
 POST_COLLECTION = "app.bsky.feed.post"
+REPOST_COLLECTION = "app.bsky.feed.repost"
+LIKE_COLLECTION = "app.bsky.feed.like"
+FOLLOW_COLLECTION = "app.bsky.graph.follow"
+PROFILE_COLLECTION = "app.bsky.actor.profile"
+DEFAULT_PLC = "https://plc.directory"
+#: BlueskyError.error for an answer that is not what the protocol says (bad JSON...).
+INVALID = "InvalidResponse"
 MAX_BLOB_BYTES = 1_000_000  # app.bsky.embed.external#external.thumb maxSize
 MAX_LANGS = 3
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
@@ -115,6 +138,67 @@ def _sniff_image(data: bytes) -> str | None:
     return None
 
 
+async def xrpc(
+    http: httpx.AsyncClient,
+    base: str,
+    method: str,
+    nsid: str,
+    *,
+    token: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    json: dict[str, Any] | None = None,
+    content: bytes | None = None,
+    content_type: str | None = None,
+) -> dict[str, Any]:
+    """One XRPC call to the server at ``base``; its JSON object, or a BlueskyError."""
+    headers = {}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    if content_type:
+        headers["Content-Type"] = content_type
+    url = f"{base.rstrip('/')}/xrpc/{nsid}"
+    try:
+        response = await http.request(
+            method, url, params=params, json=json, content=content, headers=headers
+        )
+    except httpx.TimeoutException as exc:
+        raise BlueskyError(f"{nsid}: timed out", permanent=False) from exc
+    except httpx.TransportError as exc:
+        reason = clean_message(str(exc)) or type(exc).__name__
+        raise BlueskyError(f"{nsid}: {reason}", permanent=False) from exc
+    if response.is_success:
+        try:
+            body = response.json() if response.content else {}
+        except ValueError as exc:
+            raise BlueskyError(
+                f"{nsid}: the reply is not JSON", permanent=False, error=INVALID
+            ) from exc
+        return body if isinstance(body, dict) else {}
+    raise xrpc_error(nsid, response)
+
+
+def xrpc_error(nsid: str, response: httpx.Response) -> BlueskyError:
+    """The BlueskyError for a failed XRPC answer: ``{"error", "message"}`` when JSON."""
+    status = response.status_code
+    error = message = None
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        error = body.get("error") if isinstance(body.get("error"), str) else None
+        message = body.get("message") if isinstance(body.get("message"), str) else None
+    text = clean_message(message or error or response.reason_phrase or "") or f"{nsid} failed"
+    transient = is_transient(status)
+    return BlueskyError(
+        text,
+        permanent=not transient,
+        status=status,
+        error=clean_message(error) if error else None,
+        retry_after=retry_after_seconds(response.headers, status=status) if transient else None,
+    )
+
+
 class BlueskyClient:
     """One account on one PDS (`service`, e.g. "https://bsky.social")."""
 
@@ -167,49 +251,19 @@ class BlueskyClient:
         content: bytes | None = None,
         content_type: str | None = None,
     ) -> dict[str, Any]:
-        headers = {}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        if content_type:
-            headers["Content-Type"] = content_type
-        url = f"{self.service}/xrpc/{nsid}"
-        try:
-            response = await self._client.request(
-                method, url, params=params, json=json, content=content, headers=headers
-            )
-        except httpx.TimeoutException as exc:
-            raise BlueskyError(f"{nsid}: timed out", permanent=False) from exc
-        except httpx.TransportError as exc:
-            reason = clean_message(str(exc)) or type(exc).__name__
-            raise BlueskyError(f"{nsid}: {reason}", permanent=False) from exc
-        if response.is_success:
-            try:
-                body = response.json() if response.content else {}
-            except ValueError as exc:
-                raise BlueskyError(f"{nsid}: the reply is not JSON", permanent=False) from exc
-            return body if isinstance(body, dict) else {}
-        raise self._error(nsid, response)
-
-    @staticmethod
-    def _error(nsid: str, response: httpx.Response) -> BlueskyError:
-        status = response.status_code
-        error = message = None
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if isinstance(body, dict):
-            error = body.get("error") if isinstance(body.get("error"), str) else None
-            message = body.get("message") if isinstance(body.get("message"), str) else None
-        text = clean_message(message or error or response.reason_phrase or "") or f"{nsid} failed"
-        transient = is_transient(status)
-        return BlueskyError(
-            text,
-            permanent=not transient,
-            status=status,
-            error=clean_message(error) if error else None,
-            retry_after=retry_after_seconds(response.headers, status=status) if transient else None,
+        return await xrpc(
+            self._client,
+            self.service,
+            method,
+            nsid,
+            token=token,
+            params=params,
+            json=json,
+            content=content,
+            content_type=content_type,
         )
+
+    _error = staticmethod(xrpc_error)
 
     @staticmethod
     def _is_expired(exc: BlueskyError) -> bool:
@@ -420,9 +474,228 @@ class BlueskyClient:
                 raise
         return uri, web_url(self._session_handle(), rkey)
 
+    # --- reading through the AppView (proxied by the PDS) --------------------
+
+    async def did(self) -> str:
+        """The account's DID (logs in once if there is no session yet)."""
+        if not self._session:
+            await self.login()
+        return self._session_did()
+
+    async def get_timeline(self, *, cursor: str | None = None, limit: int = 50) -> dict[str, Any]:
+        """``app.bsky.feed.getTimeline``: {feed: [FeedViewPost], cursor}."""
+        params: dict[str, str] = {"limit": str(limit)}
+        if cursor:
+            params["cursor"] = cursor
+        return await self._authed("GET", "app.bsky.feed.getTimeline", params=params)
+
+    async def get_feed(
+        self, feed: str, *, cursor: str | None = None, limit: int = 50, nsid: str = ""
+    ) -> dict[str, Any]:
+        """``app.bsky.feed.getFeed`` (or ``getListFeed`` for a list's AT-URI)."""
+        is_list = "/app.bsky.graph.list/" in feed
+        params: dict[str, str] = {"list" if is_list else "feed": feed, "limit": str(limit)}
+        if cursor:
+            params["cursor"] = cursor
+        method = nsid or ("app.bsky.feed.getListFeed" if is_list else "app.bsky.feed.getFeed")
+        return await self._authed("GET", method, params=params)
+
+    async def list_notifications(
+        self, *, cursor: str | None = None, limit: int = 50
+    ) -> dict[str, Any]:
+        """``app.bsky.notification.listNotifications``: {notifications, cursor}."""
+        params: dict[str, str] = {"limit": str(limit)}
+        if cursor:
+            params["cursor"] = cursor
+        return await self._authed("GET", "app.bsky.notification.listNotifications", params=params)
+
     def _session_did(self) -> str:
         assert self._session is not None
         return self._session["did"]
 
     def _session_handle(self) -> str:
         return (self._session or {}).get("handle") or self.handle
+
+
+# --- reading repositories, with no AppView -------------------------------------------
+#
+# Everything in a repository is public: records are read straight from the PDS
+# that hosts it, without logging in.  Which PDS that is comes from the DID
+# document (PLC directory for did:plc, the domain itself for did:web).
+
+
+def plc_url() -> str:
+    """The PLC directory: ``VEILLE_PLC_URL`` (tests run their own), else plc.directory."""
+    return (os.environ.get("VEILLE_PLC_URL") or DEFAULT_PLC).rstrip("/")
+
+
+@dataclass(frozen=True, slots=True)
+class DidDoc:
+    """What veille needs from a DID document: where the repo lives, the handle."""
+
+    did: str
+    pds: str  # the AtprotoPersonalDataServer endpoint
+    handle: str = ""  # from alsoKnownAs at://HANDLE (as claimed; not verified)
+
+
+def _did_web_url(did: str) -> str:
+    """did:web:example.com[%3A8080] → https://example.com[:8080]/.well-known/did.json.
+
+    As in the reference resolver, ``localhost`` (and 127.0.0.1, here) is plain http:
+    a development server.
+    """
+    host = unquote(did.removeprefix("did:web:"))
+    if ":" in host.split("]")[-1] and not host.startswith("["):
+        name = host.rsplit(":", 1)[0]
+    else:
+        name = host
+    if "/" in host or not name:
+        raise BlueskyError(f"{did}: only host-level did:web is supported", permanent=True)
+    scheme = "http" if name in ("localhost", "127.0.0.1") else "https"
+    return f"{scheme}://{host}/.well-known/did.json"
+
+
+def parse_did_doc(did: str, doc: Any) -> DidDoc:
+    """The PDS endpoint and handle of a DID document; BlueskyError when absent."""
+    if not isinstance(doc, dict) or doc.get("id") != did:
+        raise BlueskyError(
+            f"{did}: the DID document is not for this DID", permanent=True, error=INVALID
+        )
+    pds = ""
+    for service in doc.get("service") or ():
+        if not isinstance(service, dict):
+            continue
+        sid = str(service.get("id") or "")
+        if sid.endswith("#atproto_pds") or service.get("type") == "AtprotoPersonalDataServer":
+            endpoint = service.get("serviceEndpoint")
+            if isinstance(endpoint, str) and endpoint.startswith(("https://", "http://")):
+                pds = endpoint.rstrip("/")
+                break
+    if not pds:
+        raise BlueskyError(
+            f"{did}: the DID document names no Bluesky server", permanent=True, error=INVALID
+        )
+    handle = ""
+    for aka in doc.get("alsoKnownAs") or ():
+        if isinstance(aka, str) and aka.startswith("at://"):
+            handle = aka[5:].strip("/").lower()
+            break
+    return DidDoc(did, pds, handle)
+
+
+async def resolve_did(http: httpx.AsyncClient, did: str, plc: str | None = None) -> DidDoc:
+    """Where ``did``'s repository lives.  Raises BlueskyError (permanent when the
+    DID does not resolve, transient when the directory could not be reached)."""
+    if did.startswith("did:plc:"):
+        url = f"{(plc or plc_url()).rstrip('/')}/{quote(did, safe=':')}"
+    elif did.startswith("did:web:"):
+        url = _did_web_url(did)
+    else:
+        raise BlueskyError(f"{did}: unsupported DID method", permanent=True)
+    try:
+        response = await http.get(url, headers={"Accept": "application/json"})
+    except httpx.TimeoutException as exc:
+        raise BlueskyError(f"{did}: resolving it timed out", permanent=False) from exc
+    except httpx.TransportError as exc:
+        reason = clean_message(str(exc)) or type(exc).__name__
+        raise BlueskyError(f"{did}: could not resolve it ({reason})", permanent=False) from exc
+    if response.status_code in (404, 410):
+        raise BlueskyError(
+            f"{did} does not resolve (deleted or never existed)",
+            permanent=True,
+            status=response.status_code,
+        )
+    if not response.is_success:
+        raise xrpc_error("DID resolution", response)
+    try:
+        doc = response.json()
+    except ValueError as exc:
+        raise BlueskyError(
+            f"{did}: the DID document is not JSON", permanent=True, error=INVALID
+        ) from exc
+    return parse_did_doc(did, doc)
+
+
+async def resolve_handle(http: httpx.AsyncClient, service: str, handle: str) -> str | None:
+    """The DID of ``handle`` as ``service`` resolves it, else from the handle's own
+    ``/.well-known/atproto-did``; None when neither knows it."""
+    try:
+        body = await xrpc(
+            http, service, "GET", "com.atproto.identity.resolveHandle", params={"handle": handle}
+        )
+        did = body.get("did")
+        if isinstance(did, str) and did.startswith("did:"):
+            return did
+    except BlueskyError as exc:
+        if not exc.permanent:
+            raise
+    try:
+        response = await http.get(f"https://{handle}/.well-known/atproto-did")
+    except httpx.HTTPError:
+        return None
+    text = response.text.strip() if response.is_success else ""
+    return text if text.startswith("did:") and len(text) < 2048 and "\n" not in text else None
+
+
+async def list_records(
+    http: httpx.AsyncClient,
+    pds: str,
+    repo: str,
+    collection: str,
+    *,
+    limit: int = 100,
+    cursor: str | None = None,
+    reverse: bool = False,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """``com.atproto.repo.listRecords``: (records, cursor).
+
+    Newest first by record key; with ``reverse`` oldest first, and then ``cursor``
+    gives the records *after* it (the reference PDS pages by ``rkey > cursor``):
+    exactly "what is new since", with no gap.
+    """
+    params: dict[str, str] = {"repo": repo, "collection": collection, "limit": str(limit)}
+    if cursor:
+        params["cursor"] = cursor
+    if reverse:
+        params["reverse"] = "true"
+    body = await xrpc(http, pds, "GET", "com.atproto.repo.listRecords", params=params)
+    records = body.get("records")
+    if not isinstance(records, list):
+        raise BlueskyError(
+            "listRecords: the answer has no records list", permanent=True, error=INVALID
+        )
+    next_cursor = body.get("cursor")
+    good = [r for r in records if isinstance(r, dict) and isinstance(r.get("uri"), str)]
+    return good, next_cursor if isinstance(next_cursor, str) else None
+
+
+async def get_record(
+    http: httpx.AsyncClient, pds: str, repo: str, collection: str, rkey: str
+) -> dict[str, Any] | None:
+    """``com.atproto.repo.getRecord``: {uri, cid, value}, or None when it is gone."""
+    try:
+        body = await xrpc(
+            http,
+            pds,
+            "GET",
+            "com.atproto.repo.getRecord",
+            params={"repo": repo, "collection": collection, "rkey": rkey},
+        )
+    except BlueskyError as exc:
+        if exc.status in (400, 404) and exc.error in (None, "RecordNotFound", "NotFound"):
+            return None
+        raise
+    return body if isinstance(body.get("value"), dict) else None
+
+
+async def latest_commit(http: httpx.AsyncClient, pds: str, did: str) -> str | None:
+    """The repository's current revision (``com.atproto.sync.getLatestCommit``): when
+    it has not changed since the last poll, nothing in it has."""
+    body = await xrpc(http, pds, "GET", "com.atproto.sync.getLatestCommit", params={"did": did})
+    rev = body.get("rev")
+    return rev if isinstance(rev, str) else None
+
+
+def blob_url(pds: str, did: str, cid: str) -> str:
+    """A blob (image, thumbnail) as the PDS that holds it serves it."""
+    return f"{pds.rstrip('/')}/xrpc/com.atproto.sync.getBlob?did={quote(did)}&cid={quote(cid)}"

@@ -1,23 +1,34 @@
-"""Post to servers that speak the Mastodon client API (Mastodon, snac, Pleroma, GoToSocial).
+"""Talk to servers that speak the Mastodon client API (Mastodon, snac, Pleroma,
+GoToSocial): post statuses for the outbox, read timelines and notifications for
+the social sources.
 
-Thin and async on purpose: the outbox owns retries and scheduling, so this module
-only turns each HTTP outcome into either a result or a `MastodonError` that says
-whether trying again can help (`permanent`) and when (`retry_after`).
-The access token travels in headers only: it never appears in a message or a repr.
+Thin and async on purpose: the outbox and the sources own retries and scheduling,
+so this module only turns each HTTP outcome into either a result or a
+`MastodonError` that says whether trying again can help (`permanent`) and when
+(`retry_after`).  The access token travels in headers only: it never appears in a
+message or a repr, and it is never sent to another server than the instance (a
+``Link`` header pointing elsewhere is refused).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 
 from veille import PROJECT_URL, USER_AGENT
 from veille.clients.errors import RemoteError
-from veille.net.httputil import error_text, is_transient, retry_after_seconds
+from veille.net.httputil import (
+    error_text,
+    is_transient,
+    parse_rate_limit_reset,
+    retry_after_seconds,
+)
 
 OOB_REDIRECT = "urn:ietf:wg:oauth:2.0:oob"
 DEFAULT_SCOPES = "read write"
@@ -178,8 +189,32 @@ def _statuses_limits(config: Any) -> tuple[int, int] | None:
     return None
 
 
+@dataclass
+class Page:
+    """One page of a list endpoint (a timeline, notifications), with its paging
+    links and what is left of the rate-limit window."""
+
+    items: list[Any]
+    links: dict[str, str] = field(default_factory=dict)  # rel ("next", "prev") -> URL
+    remaining: int | None = None  # X-RateLimit-Remaining
+    reset_after: float | None = None  # seconds until the window resets
+
+
+def _rate_limit(response: httpx.Response) -> tuple[int | None, float | None]:
+    raw = response.headers.get("x-ratelimit-remaining", "").strip()
+    remaining = int(raw) if raw.isdigit() else None
+    reset = parse_rate_limit_reset(response.headers.get("x-ratelimit-reset"), datetime.now(UTC))
+    return remaining, reset
+
+
+def _same_origin(a: str, b: str) -> bool:
+    pa, pb = urlsplit(a), urlsplit(b)
+    return (pa.scheme, pa.netloc.lower()) == (pb.scheme, pb.netloc.lower())
+
+
 class MastodonClient:
-    """An authenticated account on one instance."""
+    """An account on one instance; with an empty token, an anonymous reader of
+    what the instance shows the public."""
 
     def __init__(
         self, instance: str, token: str, *, client: httpx.AsyncClient | None = None
@@ -206,7 +241,9 @@ class MastodonClient:
         await self.aclose()
 
     def _headers(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
+        headers = {"Accept": "application/json"}
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
         headers.update(extra or {})
         return headers
 
@@ -283,3 +320,66 @@ class MastodonClient:
         if not isinstance(status, dict) or "id" not in status:
             raise MastodonError("the server's answer is not a status", permanent=True)
         return status
+
+    # --- reading -----------------------------------------------------------
+
+    async def get_page(
+        self,
+        path: str = "",
+        params: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+        *,
+        url: str | None = None,
+    ) -> Page:
+        """GET a list endpoint (``path`` under the instance, or a ``url`` from a
+        ``Link`` header); the JSON array with its paging links and rate limit."""
+        if url is not None:
+            if not _same_origin(url, self.instance):
+                raise MastodonError(
+                    "the server's paging link points to another server; not followed",
+                    permanent=True,
+                )
+            target = url
+        else:
+            target = self.instance + path
+        response = await _send(self._http, "GET", target, params=params, headers=self._headers())
+        body = _json(response)
+        if not isinstance(body, list):
+            raise MastodonError(
+                "the server's answer is not a list (is this a Mastodon-API server?)",
+                permanent=True,
+                status=response.status_code,
+            )
+        links = {
+            rel: link["url"]
+            for rel, link in response.links.items()
+            if isinstance(rel, str) and isinstance(link.get("url"), str)
+        }
+        remaining, reset = _rate_limit(response)
+        return Page(body, links, remaining, reset)
+
+    async def get_json(
+        self, path: str, params: Mapping[str, str] | Sequence[tuple[str, str]] | None = None
+    ) -> Any:
+        """GET one JSON document under the instance."""
+        response = await _send(
+            self._http, "GET", self.instance + path, params=params, headers=self._headers()
+        )
+        return _json(response)
+
+    async def lookup(self, acct: str) -> dict[str, Any]:
+        """The account ``user`` (local) or ``user@domain``, as this instance knows it."""
+        account = await self.get_json("/api/v1/accounts/lookup", {"acct": acct})
+        if not isinstance(account, dict) or not isinstance(account.get("id"), str | int):
+            raise MastodonError("unexpected answer to an account lookup", permanent=True)
+        return account
+
+    async def link_timeline(self, url: str, *, limit: int = 40) -> Page | None:
+        """Posts about an article (``/api/v1/timelines/link``, Mastodon 4.3+): who else
+        shares it.  None when the instance has nothing for that link or lacks the
+        endpoint (it answers 404 for links that are not trending)."""
+        try:
+            return await self.get_page("/api/v1/timelines/link", {"url": url, "limit": str(limit)})
+        except MastodonError as exc:
+            if exc.status in (404, 410, 422):
+                return None
+            raise

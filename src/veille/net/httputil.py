@@ -7,7 +7,9 @@ Micropub clients and the outbox, so a 429 from any server is read the same way.
 
 from __future__ import annotations
 
+import functools
 import re
+import ssl
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -24,6 +26,13 @@ def clean_message(text: str | None) -> str:
     """Server text is untrusted: one line, no control characters, kept short."""
     text = clean_line(text)
     return text if len(text) <= MESSAGE_MAX else text[: MESSAGE_MAX - 1] + "…"
+
+
+@functools.cache
+def shared_ssl_context() -> ssl.SSLContext:
+    """httpx's default TLS settings, built once: loading the CA bundle costs ~30 ms,
+    which every short-lived ``httpx.AsyncClient`` would otherwise pay again."""
+    return httpx.create_ssl_context()
 
 
 def is_transient(status: int) -> bool:

@@ -57,6 +57,9 @@ def _die_with_parent(parent: int | None) -> None:
     # ctrl+c goes to the whole process group: the parent handles it and shuts
     # the pool down; a worker dying of it mid-task only adds a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A forked worker inherits the CLI's SIGTERM handler (unwind and flush the
+    # store): a worker has nothing to flush, so it just ends, silently.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _warm() -> None:

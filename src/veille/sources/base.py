@@ -10,7 +10,7 @@ that implements ``poll`` and one line in ``sources.registry``.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -18,7 +18,10 @@ from veille.domain.entries import ParsedEntry, ParsedFeed
 from veille.domain.records import Feed
 
 if TYPE_CHECKING:
+    import httpx
+
     from veille.net.fetcher import Fetcher
+    from veille.net.shorteners import ShortLinks
 
 #: Every value ``PollResult.status`` can take.
 POLL_STATUSES = ("ok", "not_modified", "unchanged", "error", "gone", "throttled")
@@ -62,6 +65,9 @@ class PollResult:
     cursor: Mapping[str, Any] | None = None
     more: bool = False  # a backlog was capped: the rest comes with the next poll
     responses: list[Response] = field(default_factory=list)
+    # One line about parts that failed while the poll as a whole worked (two of 300
+    # followed accounts could not be read); "" when all went well.
+    warning: str = ""
 
     @property
     def failed(self) -> bool:
@@ -80,6 +86,14 @@ class PollContext:
     config: Any  # veille.config.Config
     accounts: Mapping[str, Any] = field(default_factory=dict)  # name -> accounts.config.Account
     secrets: Any = None  # accounts.secrets.SecretStore
+    # Your own posts as the outbox recorded them (remote ids, at:// URIs, web URLs):
+    # replies, likes, reposts and quotes of these come back as PollResult.responses.
+    sent: Collection[str] = frozenset()
+    # Short links (bit.ly...) in posts are resolved through this, when given.
+    shortlinks: ShortLinks | None = None
+    # An HTTP client for social APIs, shared by the polls of one refresh (keep-alive);
+    # None: each poll opens its own.
+    http: httpx.AsyncClient | None = None
 
 
 class Source(Protocol):

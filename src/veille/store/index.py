@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from veille.domain.filter import ItemFilter
-from veille.domain.links import link_key
+from veille.domain.links import quick_key
 from veille.store.ids import item_id
 
 if TYPE_CHECKING:
@@ -37,6 +37,16 @@ def doc_sources(d: Doc) -> set[str]:
     for s in d.get("sightings") or ():
         out.add(s["source"])
     return out
+
+
+def link_of(d: Doc) -> str:
+    """The key an item is recognised by from elsewhere: its canonical link
+    (stored as ``ck`` only where the quick form would differ)."""
+    ck = d.get("ck")
+    if ck:
+        return str(ck)
+    link = d.get("link")
+    return quick_key(link) if link else ""
 
 
 def sharer_count(d: Doc) -> int:
@@ -92,9 +102,9 @@ class ItemIndex:
                         self.alias[item_id(s["source"], s["key"])] = k
         if self._canon is not None:
             for k, d in items:
-                link = d.get("link")
-                if link:
-                    self._canon.setdefault(link_key(link), k)
+                key = link_of(d)
+                if key:
+                    self._canon.setdefault(key, k)
         self.order = None
 
     @property
@@ -105,9 +115,9 @@ class ItemIndex:
             canon: dict[str, str] = {}
             for iid, p in self.where.items():
                 d = p.get(iid)
-                link = d.get("link") if d else None
-                if link:
-                    canon.setdefault(link_key(link), iid)
+                key = link_of(d) if d else ""
+                if key:
+                    canon.setdefault(key, iid)
             self._canon = canon
         return self._canon
 
@@ -127,9 +137,9 @@ class ItemIndex:
             ids = self.by_feed.get(d["feed"])
             if ids is not None:
                 ids.discard(iid)
-            link = d.get("link")
-            if link and self._canon is not None and self._canon.get(link_key(link)) == iid:
-                del self._canon[link_key(link)]
+            key = link_of(d)
+            if key and self._canon is not None and self._canon.get(key) == iid:
+                del self._canon[key]
             for s in d.get("sightings") or ():
                 self.alias.pop(item_id(s["source"], s["key"]), None)
         self.order = None

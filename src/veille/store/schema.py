@@ -7,9 +7,10 @@ store written by the release before it (tests/data/store-v1).
 
 Versions:
 1. The first release (no meta.json): items keyed by their feed, one feed each.
-2. Item links are canonical (no tracking parameters or fragment: see
-   domain/links.py), so one article reached through several feeds and posts is
-   one item; feeds have a ``kind`` (feed, mastodon, bluesky); items may carry
+2. Item links are kept without tracking parameters, and an item knows its
+   canonical link (``ck``, stored only where domain.links.quick_key would not
+   give it), so one article reached through several feeds and posts is one
+   item; feeds have a ``kind`` (feed, mastodon, bluesky); items may carry
    ``sightings``.
 """
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from veille.domain.links import canonical_url
+from veille.domain.links import canonical_url, quick_key, strip_tracking
 
 if TYPE_CHECKING:
     from veille.store.store import Store
@@ -61,7 +62,15 @@ def _to_2(store: Store) -> None:
     for p in store.items_partitions():
         for iid, doc in list(p.docs().items()):
             link = doc.get("link") or ""
-            canon = canonical_url(link) if link else ""
-            if canon and canon != link:
-                p.patch(iid, {"link": canon})
-                store.index_link(canon, iid)
+            if not link:
+                continue
+            clean = strip_tracking(link) or link
+            key = canonical_url(clean)
+            changes = {}
+            if clean != link:
+                changes["link"] = clean
+            if key and key != quick_key(clean):
+                changes["ck"] = key
+            if changes:
+                p.patch(iid, changes)
+            store.index_link(key or quick_key(clean), iid)

@@ -40,7 +40,7 @@ from typing import Any
 from veille.domain.entries import ParsedEntry, ParsedFeed
 from veille.domain.errors import VeilleError
 from veille.domain.filter import ItemFilter
-from veille.domain.links import canonical_url, link_key
+from veille.domain.links import canonical_url, quick_key, strip_tracking
 from veille.domain.records import Content, Draft, Feed, Item, Sighting
 from veille.domain.share import Share
 from veille.store import schema
@@ -268,8 +268,8 @@ class Store:
     def items_partitions(self) -> list[Partition]:
         return list(self._items.values())
 
-    def index_link(self, link: str, iid: str) -> None:
-        self._ix.canon.setdefault(link_key(link), iid)
+    def index_link(self, key: str, iid: str) -> None:
+        self._ix.canon.setdefault(key, iid)
 
     def _doc(self, iid: str) -> dict[str, Any] | None:
         p = self._ix.where.get(iid)
@@ -817,9 +817,8 @@ class Store:
             new_items: dict[str, dict[str, Any]] = {}
             new_content: dict[str, dict[str, Any]] = {}
             for e in entries:
-                # Kept clean (no tracking parameters, no fragment): what scripts and
-                # shares get, and what recognises the same article from elsewhere.
-                e.link = canonical_url(e.link) or e.link
+                # Kept without tracking parameters: what scripts and shares get.
+                e.link = strip_tracking(e.link) or e.link
                 iid = item_id(feed_id, e.key)
                 target = self._ix.alias.get(iid, iid)
                 if target in self._ix.where or iid in new_items:
@@ -830,7 +829,7 @@ class Store:
                     continue
                 if iid in tombs:
                     continue
-                key = link_key(e.link) if e.link else ""
+                key = canonical_url(e.link) if e.link else ""
                 other = self._ix.canon.get(key) if key and e.kind != "reply" else None
                 if other is not None and other != iid:
                     od = self._doc(other) if other in self._ix.where else new_items.get(other)
@@ -841,6 +840,8 @@ class Store:
                 # Back-dated posts of a known feed sort by arrival, so they still surface.
                 sort = (e.published or e.updated or stamp) if first_fetch else stamp
                 doc = _item_doc(iid, feed_id, e, sort, stamp, social)
+                if key and key != quick_key(e.link):
+                    doc["ck"] = key
                 new_items[iid] = doc
                 if key:
                     self._ix.canon.setdefault(key, iid)
@@ -945,6 +946,7 @@ class Store:
             # The article was known only from posts (a card's title and blurb): the
             # feed's own entry has the real text, so it becomes the item's text.
             changes.update(_entry_fields(e, e.content_hash or entry_hash(e)))
+            del changes["link"]  # the same article: the item keeps the link it is known by
         if p is None:  # merged into an item of this very batch
             doc.update(changes)
         else:
