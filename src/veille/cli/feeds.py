@@ -11,6 +11,7 @@ from typing import Any
 from veille.cli.context import Ctx, UserError, feed_by_ref
 from veille.cli.output import json_line, out, relative
 from veille.store.store import Store
+from veille.util.urls import shown
 
 
 def cmd_add(ctx: Ctx, a: argparse.Namespace) -> int:
@@ -99,13 +100,15 @@ def cmd_import(ctx: Ctx, a: argparse.Namespace) -> int:
         added, known, skipped = import_opml(ctx.store, Path(a.file))
     except OpmlError as exc:
         raise UserError(f"{a.file}: {exc}") from None
+    for s in skipped:
+        print(f"veille: skipped {shown(s.url)}: {s.reason}", file=sys.stderr)
     msg = f"imported {added} feed{'s' if added != 1 else ''}"
     if known:
         msg += f", {known} already subscribed"
     if skipped:
-        msg += f", {skipped} skipped (not http/https)"
+        msg += f", {len(skipped)} skipped"
     out(msg + ". Run `veille refresh` to fetch them.")
-    return 0
+    return 1 if skipped and not (added or known) else 0
 
 
 def cmd_export(ctx: Ctx, a: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ from veille import __version__
 from veille.cli import feeds, items, share
 from veille.cli.context import Ctx, UserError
 from veille.config import ConfigError, load_config
+from veille.domain.errors import VeilleError
 from veille.paths import Paths, get_paths
 from veille.store.store import Store, StoreError
 
@@ -72,7 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"veille: {exc}", file=sys.stderr)
         return 2
-    except (UserError, StoreError) as exc:
+    except (UserError, StoreError, VeilleError) as exc:
+        # VeilleError: a reason meant for the user (a bad URL, a file that cannot be
+        # written) that no command turned into a UserError.
         print(f"veille: {exc}", file=sys.stderr)
         return getattr(exc, "code", 1)
     except KeyboardInterrupt:

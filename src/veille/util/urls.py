@@ -18,14 +18,13 @@ import ipaddress
 import re
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
-
 from veille.domain.errors import VeilleError
 from veille.render.hygiene import clean_line
 
 __all__ = ["UrlError", "http_url", "is_safe_link", "same_feed_url", "shown", "url_key"]
 
 SHOWN_MAX = 120
+MAX_LENGTH = 65536  # httpx refuses longer URLs
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _HOST_CHARS = re.compile(r"^[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?$")
@@ -41,7 +40,8 @@ class UrlError(VeilleError, ValueError):
     def __init__(self, value: str, reason: str) -> None:
         self.value = value
         self.reason = reason
-        super().__init__(f"not a usable URL: {shown(value)} ({reason})")
+        what = shown(value)
+        super().__init__(f"not a usable URL: {what} ({reason})" if what else f"no URL ({reason})")
 
 
 def shown(value: object, limit: int = SHOWN_MAX) -> str:
@@ -60,13 +60,16 @@ def shown(value: object, limit: int = SHOWN_MAX) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def http_url(text: str) -> str:
+def http_url(text: str, *, bare: bool = True) -> str:
     """``text`` as an absolute http(s) URL, checked and lightly normalised.
 
     Accepted: ``https://host/x``; a bare ``example.com/feed`` (taken as https, as a
-    browser's address bar does); the browser-era ``feed://host/x`` and
-    ``feed:https://host/x`` aliases.  Normalised: surrounding spaces go, scheme and host
-    are lower-cased; the rest is kept as written (paths are case-sensitive).
+    browser's address bar does); the browser-era ``feed://host/x`` (http),
+    ``feed:https://host/x`` and ``feed:host/x`` aliases.  Normalised: surrounding spaces
+    go, scheme and host are lower-cased; the rest is kept as written (paths are
+    case-sensitive).
+    ``bare=False`` refuses a URL without a scheme: in a file (an OPML ``xmlUrl``) one is a
+    relative path or a command (``|~/bin/fetch.sh``), not a host someone typed.
 
     Raises :class:`UrlError` with a one-line reason for anything else: another scheme,
     no host, an unbalanced IPv6 literal, a port outside 1-65535, a host name that is not
@@ -78,13 +81,15 @@ def http_url(text: str) -> str:
     s = text.strip()
     if not s:
         raise UrlError(original, "empty")
+    if len(s) > MAX_LENGTH:
+        raise UrlError(original, f"longer than {MAX_LENGTH} characters")
     try:
         s.encode("utf-8")
     except UnicodeEncodeError:
         raise UrlError(original, "it contains bytes that are not UTF-8") from None
     if _CONTROL.search(s):
         raise UrlError(original, "it contains control characters")
-    s = _unalias(s, original)
+    s = _unalias(s, original, bare)
     try:
         parts = urlsplit(s)
         port = parts.port
@@ -107,7 +112,7 @@ def http_url(text: str) -> str:
     )
 
 
-def _unalias(s: str, original: str) -> str:
+def _unalias(s: str, original: str, bare: bool) -> str:
     """Rewrite ``feed:`` aliases and add https:// to a bare host; refuse other schemes."""
     low = s.lower()
     if low.startswith("feed:"):
@@ -115,17 +120,15 @@ def _unalias(s: str, original: str) -> str:
         if rest.lower().startswith(("http://", "https://")):
             return rest
         if rest.startswith("//"):
-            return "http:" + rest
-        raise UrlError(original, "a feed: URL must go on with // or http(s)://")
-    if "://" in s:
-        return s
+            return "http:" + rest  # feed://x meant http://x
+        s = rest  # "feed:example.com/rss": a bare host, below
     m = _SCHEME.match(s)
-    # "localhost:8080/feed" is a host and a port; "mailto:x" and "javascript:x" are schemes.
+    # "localhost:8080/feed" is a host and a port; "mailto:x" and "javascript:x" are schemes
+    # (http_url then refuses them); "example.com/x?u=http://y" has none.
     if m and not s[m.end() : m.end() + 1].isdigit():
-        scheme = m.group(1).lower()
-        if scheme in _WEB_SCHEMES:
-            raise UrlError(original, "no host name")
-        raise UrlError(original, f"only http and https are supported, not {scheme}")
+        return s
+    if not bare:
+        raise UrlError(original, "no http:// or https://")
     return "https://" + s.lstrip("/")
 
 
@@ -148,6 +151,8 @@ def _check_host(host: str, original: str) -> None:
         except ValueError:
             raise UrlError(original, f"{shown(host)} is not a valid IPv6 address") from None
         return
+    import httpx  # here: the store imports this module (atomicfile), and needs no httpx
+
     try:
         # httpx encodes (IDNA 2008) non-ASCII hosts and decodes xn-- labels: do the same.
         parsed = httpx.URL(f"http://{host}/")
