@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+
 import pytest
 
+from tests.conftest import Run
 from veille.domain.errors import VeilleError
 from veille.util.urls import UrlError, http_url, is_safe_link, same_feed_url, shown, url_key
 
@@ -106,3 +110,34 @@ def test_same_feed_url_ignores_scheme_slash_and_host_case_only() -> None:
         "https://www.youtube.com/feeds/videos.xml?channel_id=UCABC",
     )
     assert url_key("not a url/") == "not a url"
+
+
+# --- what a user sees -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("arg", "line"),
+    [
+        (
+            "http://127.0.0.1:99999/feed",
+            "not a usable URL: http://127.0.0.1:99999/feed (port out of range 1-65535)",
+        ),
+        (
+            "http://xn--a.example/feed",
+            "not a usable URL: http://xn--a.example/feed (invalid host name: "
+            "Codepoint U+0080 at position 1 of '\\x80' not allowed)",
+        ),
+        (
+            os.fsdecode(b"https://\xff\xfe.example/feed"),
+            "not a usable URL: https://\\xff\\xfe.example/feed "
+            "(it contains bytes that are not UTF-8)",
+        ),
+        (
+            "http://[::1/x",
+            "not a usable URL: http://[::1/x (unbalanced [ ] around an IPv6 address)",
+        ),
+    ],
+)
+def test_add_refuses_with_one_line(cli_proc: Callable[..., Run], arg: str, line: str) -> None:
+    r = cli_proc("add", arg)
+    assert (r.code, r.err, r.out) == (1, f"veille: {line}\n", "")
