@@ -151,16 +151,9 @@ def _check_host(host: str, original: str) -> None:
         except ValueError:
             raise UrlError(original, f"{shown(host)} is not a valid IPv6 address") from None
         return
-    import httpx  # here: the store imports this module (atomicfile), and needs no httpx
-
-    try:
-        # httpx encodes (IDNA 2008) non-ASCII hosts and decodes xn-- labels: do the same.
-        parsed = httpx.URL(f"http://{host}/")
-        parsed.host  # noqa: B018 - decoding the xn-- labels is the check
-        encoded = parsed.raw_host.decode("ascii")
-    except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
-        reason = clean_line(str(exc)) or type(exc).__name__
-        raise UrlError(original, f"invalid host name: {reason}") from None
+    # The common case (plain ASCII) is checked below without httpx's full parse.
+    plain = host.isascii() and "xn--" not in host
+    encoded = host if plain else _idna(host, original)
     labels = encoded.rstrip(".").split(".")
     if (
         not _HOST_CHARS.match(encoded)
@@ -168,6 +161,20 @@ def _check_host(host: str, original: str) -> None:
         or any(not label or len(label) > 63 for label in labels)
     ):
         raise UrlError(original, f"invalid host name {shown(host)}")
+
+
+def _idna(host: str, original: str) -> str:
+    """The ASCII form of an internationalised host, as httpx will send it."""
+    import httpx  # here: the store imports this module (atomicfile), and needs no httpx
+
+    try:
+        # httpx encodes (IDNA 2008) non-ASCII hosts and decodes xn-- labels: do the same.
+        parsed = httpx.URL(f"http://{host}/")
+        parsed.host  # noqa: B018 - decoding the xn-- labels is the check
+        return parsed.raw_host.decode("ascii")
+    except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
+        reason = clean_line(str(exc)) or type(exc).__name__
+        raise UrlError(original, f"invalid host name: {reason}") from None
 
 
 def is_safe_link(url: object) -> bool:
