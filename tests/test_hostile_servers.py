@@ -95,16 +95,25 @@ async def test_a_dead_host_stays_dead_for_the_fetcher_and_not_for_others() -> No
 
 
 async def test_waiting_for_a_host_slot_counts_against_the_total_timeout() -> None:
-    # A trickling body is an answering server (not marked dead), so the feed queued
-    # behind it must give up when its own budget is spent, not a whole budget later.
-    with s.running(s.RawServer(s.trickle_body)) as (srv,):
-        first, second = await fetch_all(
-            [srv.url("/a"), srv.url("/b")], per_host=1, read_timeout=5, total_timeout=1
+    # A trickling body is an answering server (not marked dead), so a feed queued behind
+    # it must give up when its own budget is spent, not a whole budget later.  With one
+    # global slot, `holder` keeps host A's only slot for two budgets (its wait for the
+    # global slot behind `other` is not counted), so `queued` must give up while waiting.
+    with s.running(s.RawServer(s.trickle_body), s.RawServer(s.trickle_body)) as (a, b):
+        other, holder, queued = await fetch_all(
+            [b.url("/other"), a.url("/holder"), a.url("/queued")],
+            concurrency=1,
+            per_host=1,
+            read_timeout=5,
+            total_timeout=1,
         )
-    assert first.error == "timed out after 1 s (total)"
-    assert second.error == (
-        f"timed out after 1 s (total) waiting for 127.0.0.1:{srv.port}, busy with other feeds"
+    assert other.error == holder.error == "timed out after 1 s (total)"
+    assert queued.error == (
+        f"timed out after 1 s (total) waiting for 127.0.0.1:{a.port}, busy with other feeds"
     )
+    # The holder still had (nearly) its whole budget for the request after its wait for
+    # the global slot; the queued feed never sent one.
+    assert holder.elapsed > 0.5 and queued.elapsed == 0
 
 
 async def test_wait_for_a_global_slot_is_not_counted() -> None:
