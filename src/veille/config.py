@@ -232,7 +232,7 @@ def parse_config(text: str, path: Path | None = None) -> Config:
             )
         if isinstance(value, int | float) and (problem := _range_problem(key, value)):
             raise ConfigError(f"{where_file}{name}{where}: {problem}")
-        if name in FREE_TABLES:
+        if name in FREE_TABLES and isinstance(value, dict):
             _check_free_table(name, value, text)
         values[name] = value
     return Config(values, path)

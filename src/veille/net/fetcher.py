@@ -36,7 +36,7 @@ from veille.net.httputil import clean_message, parse_max_age, parse_retry_after
 from veille.util.urls import UrlError, http_url
 
 try:  # httpx decodes `br` only when a brotli package is importable
-    import brotli  # noqa: F401
+    import brotli  # type: ignore[import-untyped]  # noqa: F401
 
     ACCEPT_ENCODING = "gzip, deflate, br"
 except ImportError:  # pragma: no cover - brotli is a declared dependency
@@ -282,7 +282,7 @@ def _newer_last_modified(old: str | None, new: str | None) -> str | None:
 
 def _validators_ignored(headers: httpx.Headers) -> bool:
     """``Expires: 0`` means "never reuse": such servers' validators are not to be trusted."""
-    return headers.get("expires", "").strip() == "0"
+    return str(headers.get("expires", "")).strip() == "0"
 
 
 def _is_invalid_tld(host: str) -> bool:
