@@ -141,3 +141,13 @@ def test_same_feed_url_ignores_scheme_slash_and_host_case_only() -> None:
 def test_add_refuses_with_one_line(cli_proc: Callable[..., Run], arg: str, line: str) -> None:
     r = cli_proc("add", arg)
     assert (r.code, r.err, r.out) == (1, f"veille: {line}\n", "")
+
+
+def test_add_refuses_a_title_or_tag_that_is_not_utf8(cli_proc: Callable[..., Run]) -> None:
+    # Lone surrogates reached the store, whose next save then failed: the new feed (and
+    # every other change of that run) was lost, with exit status 0.
+    bad = os.fsdecode(b"caf\xe9")
+    r = cli_proc("add", "https://e.example/feed", "--title", bad, "--no-fetch")
+    assert (r.code, r.err) == (1, "veille: title caf\\xe9 is not valid UTF-8 text\n")
+    r = cli_proc("add", "https://e.example/feed", "--tag", "ok", "--tag", bad, "--no-fetch")
+    assert (r.code, r.err) == (1, "veille: tag caf\\xe9 is not valid UTF-8 text\n")

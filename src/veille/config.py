@@ -79,7 +79,14 @@ SCHEMA: dict[str, Key] = {
         ),
         Key("theme", str, "veille-dark", "Theme name (shipped or from <config>/themes)."),
         Key("fetch.concurrency", int, 16, "Feeds fetched at once, in total.", 1, 256),
-        Key("fetch.per_host", int, 2, "Feeds fetched at once from one host.", 1, 16),
+        Key(
+            "fetch.per_host",
+            int,
+            2,
+            "Feeds fetched at once from one server (host and port).",
+            1,
+            16,
+        ),
         Key("fetch.connect_timeout", (int, float), 10, "Seconds to connect.", 0.1, 600),
         Key("fetch.read_timeout", (int, float), 30, "Seconds to wait for data.", 0.1, 600),
         Key(

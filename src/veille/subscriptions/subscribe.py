@@ -5,6 +5,7 @@ Shared by the CLI and the TUI's welcome screen; no Textual here.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from veille.subscriptions.opml import (
     read_opml,
     write_opml,
 )
-from veille.util.urls import http_url
+from veille.util.urls import http_url, shown
 
 __all__ = ["AddResult", "OpmlError", "add_subscription", "export_opml", "import_opml"]
 
@@ -41,6 +42,20 @@ def normalize_url(url: str) -> str:
     return http_url(url)
 
 
+def _text_problem(title: str, tags: Iterable[str]) -> str | None:
+    """Why a title or tag from the command line cannot be stored, or None.
+
+    An argument whose bytes were not UTF-8 arrives with lone surrogates; the store's JSON
+    cannot hold them, and its next save would fail and lose every change with it.
+    """
+    for what, value in (("title", title), *(("tag", t) for t in tags)):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"{what} {shown(value)} is not valid UTF-8 text"
+    return None
+
+
 async def add_subscription(
     store: Store,
     config: Config,
@@ -55,6 +70,8 @@ async def add_subscription(
         url = normalize_url(url)
     except ValueError as exc:
         return AddResult(None, False, message=str(exc), ok=False)
+    if problem := _text_problem(title, tags):
+        return AddResult(None, False, message=problem, ok=False)
     known = store.find_feed(url)
     if known is not None:
         return AddResult(known, False, message=f"already subscribed: {known['url']}")
