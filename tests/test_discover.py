@@ -292,3 +292,44 @@ async def test_url_without_scheme_or_with_feed_scheme() -> None:
     await discover("  example.com/blog ", offline)
     await discover("feed://example.org/rss", offline)
     assert asked == ["https://example.com/blog", "http://example.org/rss"]
+
+
+# --- URLs that cannot be used ----------------------------------------------------------------
+
+
+def test_a_malformed_link_does_not_hide_the_ones_after_it() -> None:
+    # urlsplit raised on the first href inside the parser, which stopped the <link> scan.
+    html = page(
+        '<link rel="alternate" href="http://[::1/feed">'
+        '<link rel="alternate" type="application/rss+xml" href="http://e.example:99999/rss">'
+        '<link rel="alternate" type="application/atom+xml" href="/atom.xml">'
+    )
+    found = find_feed_links(html, "https://e.example/blog/")
+    assert [c.url for c in found] == ["https://e.example/atom.xml"]
+
+
+def test_a_bad_base_href_falls_back_to_the_page_url() -> None:
+    html = page('<base href="http://[::1/"><link rel="alternate" href="/feed.xml">')
+    assert [c.url for c in find_feed_links(html, "https://e.example/")] == [
+        "https://e.example/feed.xml"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://[::1/x", "unbalanced [ ] around an IPv6 address"),
+        ("http://e.example:99999/", "port out of range 1-65535"),
+        ("mailto:me@e.example", "only http and https are supported, not mailto"),
+    ],
+)
+async def test_discover_refuses_an_unusable_url_without_fetching(url: str, reason: str) -> None:
+    asked: list[str] = []
+
+    async def get(u: str) -> tuple[int | None, str, bytes | None, str]:
+        asked.append(u)
+        return None, "should not be called", None, u
+
+    found = await discover(url, get)
+    assert found.kind == "error" and asked == []
+    assert found.error == f"not a usable URL: {url} ({reason})"

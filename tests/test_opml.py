@@ -6,15 +6,16 @@ import html
 import json
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from veille.subscriptions.opml import (
     OpmlError,
     OutlineFeed,
-    http_url,
     parse_opml,
     read_opml,
     write_opml,
@@ -115,9 +116,9 @@ def test_feed_urls_are_cleaned_rewritten_or_skipped() -> None:
         "https://c.example/rss",
     ]
     assert [(s.title, s.reason) for s in doc.skipped] == [
-        ("pipe", "not an http(s) URL"),
-        ("file", "not an http(s) URL"),
-        ("relative", "not an http(s) URL"),
+        ("pipe", "no http:// or https://"),
+        ("file", "only http and https are supported, not file"),
+        ("relative", "no http:// or https://"),
         ("a list", "a subscription list, not a feed"),
     ]
 
@@ -334,14 +335,40 @@ def test_write_drops_characters_xml_cannot_carry() -> None:
     assert feed.tags == ["t"]
 
 
-def test_http_url() -> None:
-    assert http_url(" HTTPS://Example.com/x ") == "HTTPS://Example.com/x"
-    assert http_url("feed://e.example/f") == "http://e.example/f"
-    assert http_url("feed:http://e.example/f") == "http://e.example/f"
-    assert http_url("feed:e.example") == ""
-    assert http_url("mailto:a@b.c") == ""
-    assert http_url("http://") == ""
-    assert http_url(None) == ""
+def test_bad_feed_urls_are_skipped_with_the_reason_not_an_internal_error() -> None:
+    # `http://[::1/x` made urlsplit raise ValueError: `veille import` exited 70.
+    data = b"""<opml version="2.0"><body>
+      <outline text="v6" xmlUrl="http://[::1/x"/>
+      <outline text="port" xmlUrl="http://a.example:99999/feed"/>
+      <outline text="idn" xmlUrl="http://xn--a.example/feed"/>
+      <outline text="bare" xmlUrl="b.example/feed"/>
+      <outline text="ok" xmlUrl="HTTPS://C.Example/Feed" htmlUrl="http://[::1/"/>
+    </body></opml>"""
+    doc = read_opml(data)
+    assert [(f.url, f.site_url) for f in doc.feeds] == [("https://c.example/Feed", "")]
+    assert [(s.title, s.reason) for s in doc.skipped] == [
+        ("v6", "unbalanced [ ] around an IPv6 address"),
+        ("port", "port out of range 1-65535"),
+        ("idn", "invalid host name: Codepoint U+0080 at position 1 of '\\x80' not allowed"),
+        ("bare", "no http:// or https://"),
+    ]
+
+
+def test_import_of_a_bad_url_is_one_line_and_imports_the_rest(
+    tmp_path: Path, cli_proc: Callable[..., Any]
+) -> None:
+    opml = tmp_path / "bad.opml"
+    opml.write_bytes(
+        b'<opml version="2.0"><body><outline text="x" xmlUrl="http://[::1/x"/>'
+        b'<outline text="y" xmlUrl="https://y.example/feed"/></body></opml>'
+    )
+    r = cli_proc("import", str(opml))
+    assert r.code == 0, r.err
+    assert r.out.strip() == "imported 1 feed, 1 skipped. Run `veille refresh` to fetch them."
+    assert r.err == "veille: skipped http://[::1/x: unbalanced [ ] around an IPv6 address\n"
+    opml.write_bytes(b'<opml version="2.0"><body><outline xmlUrl="http://[::1/x"/></body></opml>')
+    r = cli_proc("import", str(opml))
+    assert r.code == 1 and "skipped http://[::1/x" in r.err
 
 
 # --- corpus ---------------------------------------------------------------------------------

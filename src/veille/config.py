@@ -1,11 +1,16 @@
 """config.toml: defaults, validation, and one-line errors that name the key and line.
 
-Every key lives in ``SCHEMA`` with its type, default and a one-line doc; the
+Every key lives in ``SCHEMA`` with its type, default, range and a one-line doc; the
 README table is checked against it by the tests, so the two cannot drift.
+
+Numbers have bounds as well as types: NaN, infinity and absurd values (100,000 parser
+processes, a poll every 10^12 minutes) are refused here, with the key and its line,
+rather than forking thousands of processes or overflowing a date deep in a refresh.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -24,36 +29,81 @@ class Key:
     default: Any
     doc: str
     minimum: float | None = None
+    maximum: float | None = None
+
+    def range_text(self) -> str:
+        """The allowed range as the README writes it ("1–43200"), "" when not numeric."""
+        if self.minimum is None and self.maximum is None:
+            return ""
+        return f"{_num(self.minimum)}–{_num(self.maximum)}"
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return ""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+#: Per-feed and per-tag intervals share the bounds of refresh_minutes.
+MINUTES_MAX = 43200  # 30 days
 
 
 # dotted name -> Key.  Tables whose keys are free-form are listed in FREE_TABLES.
 SCHEMA: dict[str, Key] = {
     k.name: k
     for k in [
-        Key("refresh_minutes", int, 30, "How often feeds are polled (minutes).", 1),
+        Key("refresh_minutes", int, 30, "How often feeds are polled (minutes).", 1, MINUTES_MAX),
         Key(
-            "keep_days", int, 90, "Read, unstarred, unshared items older than this are dropped.", 1
+            "keep_days",
+            int,
+            90,
+            "Read, unstarred, unshared items older than this are dropped.",
+            1,
+            36500,
         ),
-        Key("max_items_per_feed", int, 1000, "Read, unstarred, unshared items kept per feed.", 1),
+        Key(
+            "max_items_per_feed",
+            int,
+            1000,
+            "Read, unstarred, unshared items kept per feed.",
+            1,
+            1_000_000,
+        ),
         Key(
             "mark_read_delay",
             (int, float),
             0,
             "Seconds an item must stay open to be marked read.",
             0,
+            3600,
         ),
         Key("theme", str, "veille-dark", "Theme name (shipped or from <config>/themes)."),
-        Key("fetch.concurrency", int, 16, "Feeds fetched at once, in total.", 1),
-        Key("fetch.per_host", int, 2, "Feeds fetched at once from one host.", 1),
-        Key("fetch.connect_timeout", (int, float), 10, "Seconds to connect.", 0.1),
-        Key("fetch.read_timeout", (int, float), 30, "Seconds to wait for data.", 0.1),
-        Key("fetch.total_timeout", (int, float), 60, "Seconds for a whole fetch.", 0.1),
+        Key("fetch.concurrency", int, 16, "Feeds fetched at once, in total.", 1, 256),
+        Key(
+            "fetch.per_host",
+            int,
+            2,
+            "Feeds fetched at once from one server (host and port).",
+            1,
+            16,
+        ),
+        Key("fetch.connect_timeout", (int, float), 10, "Seconds to connect.", 0.1, 600),
+        Key("fetch.read_timeout", (int, float), 30, "Seconds to wait for data.", 0.1, 600),
+        Key(
+            "fetch.total_timeout",
+            (int, float),
+            60,
+            "Seconds for a whole fetch, waiting for its host included.",
+            0.1,
+            3600,
+        ),
         Key(
             "fetch.max_body_mb",
             (int, float),
             10,
             "Largest body accepted, decompressed (MiB).",
             0.01,
+            1024,
         ),
         Key(
             "fetch.max_backoff_hours",
@@ -61,6 +111,7 @@ SCHEMA: dict[str, Key] = {
             24,
             "Cap on the back-off of a failing feed.",
             0.01,
+            720,
         ),
         Key(
             "fetch.max_interval_hours",
@@ -68,8 +119,9 @@ SCHEMA: dict[str, Key] = {
             24,
             "Cap on server hints (ttl, max-age).",
             0.01,
+            720,
         ),
-        Key("fetch.workers", int, 0, "Parser processes (0 = one per core).", 0),
+        Key("fetch.workers", int, 0, "Parser processes (0 = one per core).", 0, 64),
         Key("refresh.tags", dict, {}, "Per-tag poll interval in minutes: name = minutes."),
         Key("refresh.feeds", dict, {}, 'Per-feed poll interval in minutes: "URL" = minutes.'),
         Key("keys", dict, {}, 'Key bindings: action = "key[,key]" (see `?` in the app).'),
@@ -138,13 +190,32 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def _range_problem(key: Key, value: float) -> str | None:
+    """Why a number is out of ``key``'s range, or None."""
+    if not math.isfinite(value):
+        return f"must be a finite number, got {value!r}"
+    if key.minimum is not None and value < key.minimum:
+        return f"must be at least {_num(key.minimum)}"
+    if key.maximum is not None and value > key.maximum:
+        return f"must be at most {_num(key.maximum)}, got {value!r}"
+    return None
+
+
 def _check_free_table(name: str, value: dict[str, Any], text: str) -> None:
     if name in ("refresh.tags", "refresh.feeds"):
         for k, v in value.items():
-            if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
+            if (
+                isinstance(v, bool)
+                or not isinstance(v, int | float)
+                or not math.isfinite(v)
+                or not 0 < v <= MINUTES_MAX
+            ):
                 line = _line_of(text, k)
                 where = f" (line {line})" if line else ""
-                raise ConfigError(f"{name}.{k}{where}: expected a positive number of minutes")
+                raise ConfigError(
+                    f"{name}.{k}{where}: expected a number of minutes above 0 and at most "
+                    f"{MINUTES_MAX}, got {v!r}"
+                )
     if name == "keys":
         for k, v in value.items():
             if not isinstance(v, str):
@@ -172,9 +243,9 @@ def parse_config(text: str, path: Path | None = None) -> Config:
             raise ConfigError(
                 f"{where_file}{name}{where}: expected {want}, got {type(value).__name__} {value!r}"
             )
-        if key.minimum is not None and value < key.minimum:
-            raise ConfigError(f"{where_file}{name}{where}: must be at least {key.minimum}")
-        if name in FREE_TABLES:
+        if isinstance(value, int | float) and (problem := _range_problem(key, value)):
+            raise ConfigError(f"{where_file}{name}{where}: {problem}")
+        if name in FREE_TABLES and isinstance(value, dict):
             _check_free_table(name, value, text)
         values[name] = value
     return Config(values, path)

@@ -12,6 +12,7 @@ from typing import Any
 from veille.cli.context import Ctx, Terminated, UserError, feed_by_ref
 from veille.cli.output import json_line, out, relative
 from veille.domain.records import Feed
+from veille.util.urls import shown
 
 
 def cmd_add(ctx: Ctx, a: argparse.Namespace) -> int:
@@ -111,14 +112,16 @@ def cmd_import(ctx: Ctx, a: argparse.Namespace) -> int:
         added, known, skipped = import_opml(ctx.store, Path(a.file))
     except OpmlError as exc:
         raise UserError(f"{a.file}: {exc}") from None
+    for s in skipped:
+        print(f"veille: skipped {shown(s.url)}: {s.reason}", file=sys.stderr)
     ctx.save()
     msg = f"imported {added} feed{'s' if added != 1 else ''}"
     if known:
         msg += f", {known} already subscribed"
     if skipped:
-        msg += f", {skipped} skipped (not http/https)"
+        msg += f", {len(skipped)} skipped"
     out(msg + ". Run `veille refresh` to fetch them.")
-    return 0
+    return 1 if skipped and not (added or known) else 0
 
 
 def cmd_export(ctx: Ctx, a: argparse.Namespace) -> int:

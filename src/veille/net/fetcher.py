@@ -5,6 +5,10 @@ connections per host, and server hints (Retry-After, max-age) handed back to the
 scheduler. Robust: every network or HTTP problem becomes a ``FetchResult`` with one human
 line in ``error``, never an exception, so one bad feed cannot stop a refresh.
 
+A server that stops answering (a connect or read time-out) is given up on for the rest
+of the Fetcher's life: the feeds queued for it fail at once with "not answering" rather
+than each waiting out its own time-out.
+
 Redirects are followed by hand because only a chain of permanent hops (301/308) from the
 start may change the stored feed URL; httpx's own redirect handling hides that.
 """
@@ -16,7 +20,6 @@ import contextlib
 import hashlib
 import http
 import os
-import re
 import socket
 import ssl
 import time
@@ -29,10 +32,11 @@ from types import TracebackType
 import httpx
 
 from veille import USER_AGENT
-from veille.net.httputil import parse_max_age, parse_retry_after
+from veille.net.httputil import clean_message, parse_max_age, parse_retry_after
+from veille.util.urls import UrlError, http_url
 
 try:  # httpx decodes `br` only when a brotli package is importable
-    import brotli  # noqa: F401
+    import brotli  # type: ignore[import-untyped]  # noqa: F401
 
     ACCEPT_ENCODING = "gzip, deflate, br"
 except ImportError:  # pragma: no cover - brotli is a declared dependency
@@ -65,8 +69,6 @@ ERROR_KINDS = (
     "other",  # anything unexpected (a bug): still reported, never raised
 )
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
-
 
 @dataclass
 class FetchRequest:
@@ -95,7 +97,7 @@ class FetchResult:
     gone: bool = False  # 410
     error: str | None = None  # one human line
     error_kind: str | None = None  # one of ERROR_KINDS
-    elapsed: float = 0.0
+    elapsed: float = 0.0  # seconds spent in requests (not queued for a slot)
 
     @property
     def ok(self) -> bool:
@@ -123,12 +125,6 @@ class _Hop:
     body: bytes | None = None
 
 
-def clean_line(text: str, limit: int = 300) -> str:
-    """One line of plain text: control characters out, length bounded (text is untrusted)."""
-    text = _CONTROL.sub(" ", text).strip()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _fmt_seconds(value: float) -> str:
     return f"{value:g}"
 
@@ -146,7 +142,7 @@ def _reason(status: int, server_reason: str = "") -> str:
     try:
         return http.HTTPStatus(status).phrase
     except ValueError:
-        return clean_line(server_reason, 60)
+        return clean_message(server_reason)[:60]
 
 
 def _causes(exc: BaseException) -> Iterable[BaseException]:
@@ -168,7 +164,31 @@ def _causes(exc: BaseException) -> Iterable[BaseException]:
 
 def _host_port(url: httpx.URL) -> tuple[str, int]:
     port = url.port or (443 if url.scheme == "https" else 80)
-    return url.host, port
+    try:
+        host = url.host  # decodes xn-- labels, which can fail
+    except (UnicodeError, ValueError):
+        host = url.raw_host.decode("ascii", "replace")
+    return host, port
+
+
+def host_key(url: httpx.URL) -> str:
+    """The server a request goes to, as shown to the user: ``host``, or ``host:port``
+    when the port is not the scheme's default.
+
+    Politeness limits and "not answering" are per server, and two ports on one host are
+    two servers (browsers pool connections by host and port too).
+    """
+    host, port = _host_port(url)
+    shown = f"[{host}]" if ":" in host else host
+    default = 443 if url.scheme == "https" else 80
+    return shown if port == default else f"{shown}:{port}"
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    """The first real exception inside (nested) exception groups (anyio wraps in them)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
 
 
 def _tls_message(err: ssl.SSLError) -> str:
@@ -216,6 +236,8 @@ def describe_exception(
                 return "connect", f"could not connect to {host}:{port}: {err.strerror}"
         return "connect", f"could not connect to {host}:{port}: {exc}"
     if isinstance(exc, httpx.RemoteProtocolError):
+        if "buffer too long" in str(exc):  # h11's cap on the response head (100 KiB)
+            return "protocol", f"response headers from {host} are too large"
         return "protocol", f"protocol error from {host}: {exc}"
     if isinstance(exc, httpx.DecodingError):
         return "protocol", f"could not decode the response body: {exc}"
@@ -229,7 +251,11 @@ def describe_exception(
         return "url", f"invalid URL: {exc}"
     if isinstance(exc, httpx.HTTPError):
         return "connect", f"{type(exc).__name__}: {exc}"
-    return "other", f"unexpected error: {type(exc).__name__}: {exc}"
+    for err in chain:
+        if isinstance(err, UnicodeError):  # IDNA: a host name that cannot be encoded
+            return "url", f"invalid host name: {err}"
+    leaf = _leaf(exc)
+    return "other", f"unexpected error: {type(leaf).__name__}: {leaf}"
 
 
 def _newer_last_modified(old: str | None, new: str | None) -> str | None:
@@ -256,7 +282,7 @@ def _newer_last_modified(old: str | None, new: str | None) -> str | None:
 
 def _validators_ignored(headers: httpx.Headers) -> bool:
     """``Expires: 0`` means "never reuse": such servers' validators are not to be trusted."""
-    return headers.get("expires", "").strip() == "0"
+    return str(headers.get("expires", "")).strip() == "0"
 
 
 def _is_invalid_tld(host: str) -> bool:
@@ -279,10 +305,37 @@ async def _hide_location(response: httpx.Response) -> None:
         del response.headers["location"]
 
 
+@dataclass
+class _HostState:
+    """Per server: its connection slots, and why it counts as not answering (if it does).
+
+    ``dead`` is set by the first connect/read time-out on the server (or a total
+    time-out before it sent its response head): every request still queued for it, and
+    every later one in this Fetcher's life, then fails at once instead of waiting its
+    turn to time out too.  One refresh is one Fetcher, so the next refresh tries again.
+    """
+
+    slots: asyncio.Semaphore
+    dead: str | None = None
+
+
+@dataclass
+class _Progress:
+    """How far one request got, readable after it was cancelled by a time-out."""
+
+    head: bool = False  # the response's status line and headers arrived
+
+
 class Fetcher:
     """Fetch many feeds at once without hammering any one host.
 
     Use as ``async with Fetcher() as f: result = await f.fetch(FetchRequest(url))``.
+
+    Time: ``total_timeout`` bounds each fetch from the moment it asks for a connection to
+    its server, redirects and the wait for that server's slots included, so feeds queued
+    behind a wedged server cannot make a refresh last. The wait for one of the global
+    ``concurrency`` slots is not counted: that queue is our own throughput limit, and
+    counting it would fail healthy feeds merely for being many.
     """
 
     def __init__(
@@ -312,7 +365,7 @@ class Fetcher:
         }
         self._verify = verify
         self._global = asyncio.Semaphore(self.concurrency)
-        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._hosts: dict[str, _HostState] = {}
         self._client: httpx.AsyncClient | None = None
 
     async def __aenter__(self) -> Fetcher:
@@ -384,11 +437,17 @@ class Fetcher:
 
     # -- internals ----------------------------------------------------------------------
 
-    def _host_semaphore(self, host: str) -> asyncio.Semaphore:
-        sem = self._hosts.get(host)
-        if sem is None:
-            sem = self._hosts[host] = asyncio.Semaphore(self.per_host)
-        return sem
+    def _host_state(self, key: str) -> _HostState:
+        state = self._hosts.get(key)
+        if state is None:
+            state = self._hosts[key] = _HostState(asyncio.Semaphore(self.per_host))
+        return state
+
+    def _fail_if_dead(self, key: str, state: _HostState) -> None:
+        if state.dead is not None:
+            raise _Failure(
+                "timeout", f"not tried: {key} is not answering (another feed on it {state.dead})"
+            )
 
     async def _run(self, url: str, headers: dict[str, str], body_hash: str | None) -> FetchResult:
         if self._client is None:
@@ -398,10 +457,10 @@ class Fetcher:
             hop = await self._follow(result, headers)
             self._classify(result, hop, body_hash)
         except _Failure as fail:
-            result.error, result.error_kind = clean_line(fail.message), fail.kind
+            result.error, result.error_kind = clean_message(fail.message), fail.kind
         except Exception as exc:  # the contract: never raise
             kind, msg = describe_exception(exc, httpx.URL(), self._timeouts)
-            result.error, result.error_kind = clean_line(msg), kind
+            result.error, result.error_kind = clean_message(msg), kind
         if result.error is not None:
             result.body = None
         return result
@@ -413,8 +472,12 @@ class Fetcher:
             raise _Failure(kind, f"{prefix}invalid URL (no http:// or https://): {url}")
         if url.scheme not in ("http", "https"):
             raise _Failure(kind, f"{prefix}unsupported URL scheme: {url.scheme}")
-        if not url.host:
+        if not url.raw_host:
             raise _Failure(kind, f"{prefix}invalid URL (no host): {url}")
+        try:  # port range, host name (IDNA): the one URL check veille has
+            http_url(str(url))
+        except UrlError as exc:
+            raise _Failure(kind, f"{prefix}invalid URL: {exc.reason}") from None
         if _is_invalid_tld(url.host):
             raise _Failure("dns", f"DNS lookup failed for {url.host}")
 
@@ -425,31 +488,34 @@ class Fetcher:
         except httpx.InvalidURL as exc:
             raise _Failure("url", f"invalid URL: {exc}") from None
         self._check_target(current, redirected=False)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.total_timeout
+        total = _fmt_seconds(self.total_timeout)
         seen = {str(current)}
         all_permanent = True
-        remaining = self.total_timeout
         redirects = 0
         while True:
+            key = host_key(current)
+            state = self._host_state(key)
+            self._fail_if_dead(key, state)
             # Host slot first, then a global one: a fetch queued behind a busy host must
-            # not sit on a global slot that another host's feed could use. Queue time
-            # counts neither against the total budget nor in `elapsed`.
-            async with self._host_semaphore(current.host), self._global:
-                began = time.monotonic()
-                try:
-                    async with asyncio.timeout(max(remaining, 0)) as budget:
-                        hop = await self._one(current, headers)
-                except TimeoutError:
-                    if budget.expired():
-                        total = _fmt_seconds(self.total_timeout)
-                        raise _Failure("timeout", f"timed out after {total} s (total)") from None
-                    raise
-                except (httpx.HTTPError, OSError, httpx.InvalidURL) as exc:
-                    kind, msg = describe_exception(exc, current, self._timeouts)
-                    raise _Failure(kind, msg) from None
-                finally:
-                    spent = time.monotonic() - began
-                    remaining -= spent
-                    result.elapsed += spent
+            # not sit on a global slot that another host's feed could use.
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await state.slots.acquire()
+            except TimeoutError:
+                raise _Failure(
+                    "timeout",
+                    f"timed out after {total} s (total) waiting for {key}, busy with other feeds",
+                ) from None
+            try:
+                self._fail_if_dead(key, state)  # it may have died while we queued
+                queued = loop.time()
+                async with self._global:
+                    deadline += loop.time() - queued  # our own throughput limit: not counted
+                    hop = await self._attempt(current, headers, result, state, deadline)
+            finally:
+                state.slots.release()
             result.final_url = str(hop.url)
             if hop.status not in REDIRECT_CODES:
                 if all_permanent and redirects and 200 <= hop.status < 400:
@@ -476,11 +542,43 @@ class Fetcher:
             current = target
             result.final_url = str(current)
 
-    async def _one(self, url: httpx.URL, headers: dict[str, str]) -> _Hop:
+    async def _attempt(
+        self,
+        url: httpx.URL,
+        headers: dict[str, str],
+        result: FetchResult,
+        state: _HostState,
+        deadline: float,
+    ) -> _Hop:
+        """One request within the fetch's budget; time-outs that show the server is not
+        answering mark it so (see :class:`_HostState`)."""
+        total = _fmt_seconds(self.total_timeout)
+        progress = _Progress()
+        began = time.monotonic()
+        try:
+            async with asyncio.timeout_at(deadline) as budget:
+                return await self._one(url, headers, progress)
+        except TimeoutError:
+            if budget.expired():
+                message = f"timed out after {total} s (total)"
+                if not progress.head and state.dead is None:
+                    state.dead = message
+                raise _Failure("timeout", message) from None
+            raise
+        except (httpx.HTTPError, OSError, httpx.InvalidURL) as exc:
+            kind, msg = describe_exception(exc, url, self._timeouts)
+            if isinstance(exc, httpx.ConnectTimeout | httpx.ReadTimeout) and state.dead is None:
+                state.dead = msg
+            raise _Failure(kind, msg) from None
+        finally:
+            result.elapsed += time.monotonic() - began
+
+    async def _one(self, url: httpx.URL, headers: dict[str, str], progress: _Progress) -> _Hop:
         """One request; reads the body (capped, decompressed) only for 2xx."""
         assert self._client is not None
         request = self._client.build_request("GET", url, headers=headers)
         response = await self._client.send(request, stream=True)
+        progress.head = True
         location = response.extensions.get(_LOCATION_KEY)
         if location is not None:
             response.headers["location"] = location

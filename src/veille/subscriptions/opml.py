@@ -33,17 +33,16 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from urllib.parse import urlsplit
 from xml.parsers import expat
 
 from veille.render.hygiene import clean_line
+from veille.util.urls import UrlError, http_url
 
 __all__ = [
     "OpmlDocument",
     "OpmlError",
     "OutlineFeed",
     "SkippedOutline",
-    "http_url",
     "parse_opml",
     "read_opml",
     "write_opml",
@@ -87,28 +86,12 @@ class OpmlError(Exception):
         self.column = column  # 1-based, as editors count
 
 
-def http_url(url: str | None) -> str:
-    """Return ``url`` as an absolute http(s) URL, or "" if it is not one.
-
-    ``feed:`` URLs (``feed://host/x``, ``feed:https://host/x``) are browser-era aliases
-    for http(s) and are rewritten; control characters and surrounding spaces go.
-    """
-    s = clean_line(url)
-    if not s:
-        return ""
-    low = s.lower()
-    if low.startswith("feed:"):
-        rest = s[5:]
-        if rest.lower().startswith(("http://", "https://")):
-            s = rest
-        elif rest.startswith("//"):
-            s = "http:" + rest
-        else:
-            return ""
-    parts = urlsplit(s)
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return ""
-    return s
+def _feed_url(value: str | None) -> tuple[str, str]:
+    """(the http(s) URL, "") or ("", why it is not one): see :func:`veille.util.urls.http_url`."""
+    try:
+        return http_url(value or "", bare=False), ""
+    except UrlError as exc:
+        return "", exc.reason
 
 
 def parse_opml(data: bytes) -> list[OutlineFeed]:
@@ -156,11 +139,12 @@ def _walk(body: ET.Element, by_url: dict[str, OutlineFeed], skipped: list[Skippe
             continue
         if (attrs.get("type") or "").strip().lower() == "source":
             skipped.append(SkippedOutline(raw_url, label, "a subscription list, not a feed"))
-        elif not (url := http_url(raw_url)):
-            skipped.append(SkippedOutline(raw_url, label, "not an http(s) URL"))
+        elif not (found := _feed_url(raw_url))[0]:
+            skipped.append(SkippedOutline(raw_url, label, found[1]))
         else:
+            url = found[0]
             own = _merge(tags, _categories(attrs.get("category")))
-            site = http_url(attrs.get("htmlurl"))
+            site = _feed_url(clean_line(attrs.get("htmlurl")))[0]
             known = by_url.get(url)
             if known is None:
                 by_url[url] = OutlineFeed(url, label, site, own)

@@ -5,16 +5,23 @@ Shared by the CLI and the TUI's welcome screen; no Textual here.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from veille.config import Config
 from veille.domain.records import Feed
 from veille.refresh.runner import fetcher_for
 from veille.sources.feed.discover import FeedCandidate, discover
 from veille.store.store import Store
-from veille.subscriptions.opml import OpmlError, OutlineFeed, read_opml, write_opml
+from veille.subscriptions.opml import (
+    OpmlError,
+    OutlineFeed,
+    SkippedOutline,
+    read_opml,
+    write_opml,
+)
+from veille.util.urls import http_url, shown
 
 __all__ = ["AddResult", "OpmlError", "add_subscription", "export_opml", "import_opml"]
 
@@ -29,16 +36,24 @@ class AddResult:
 
 
 def normalize_url(url: str) -> str:
-    """Accept "example.com/feed" as https://example.com/feed; refuse other schemes."""
-    u = url.strip()
-    if u.lower().startswith("feed:"):
-        u = u[5:].lstrip("/") if not u[5:].lower().startswith("http") else u[5:]
-    if "://" not in u:
-        u = "https://" + u
-    parts = urlsplit(u)
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"not an http(s) URL: {url}")
-    return u
+    """Accept "example.com/feed" as https://example.com/feed; refuse anything that is not
+    a usable http(s) URL with :class:`veille.util.urls.UrlError` (a ValueError) whose
+    message is one line naming the value."""
+    return http_url(url)
+
+
+def _text_problem(title: str, tags: Iterable[str]) -> str | None:
+    """Why a title or tag from the command line cannot be stored, or None.
+
+    An argument whose bytes were not UTF-8 arrives with lone surrogates; the store's JSON
+    cannot hold them, and its next save would fail and lose every change with it.
+    """
+    for what, value in (("title", title), *(("tag", t) for t in tags)):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"{what} {shown(value)} is not valid UTF-8 text"
+    return None
 
 
 async def add_subscription(
@@ -55,6 +70,8 @@ async def add_subscription(
         url = normalize_url(url)
     except ValueError as exc:
         return AddResult(None, False, message=str(exc), ok=False)
+    if problem := _text_problem(title, tags):
+        return AddResult(None, False, message=problem, ok=False)
     known = store.find_feed(url)
     if known is not None:
         return AddResult(known, False, message=f"already subscribed: {known.url}")
@@ -99,10 +116,11 @@ async def add_subscription(
     return AddResult(feed, created, cands, f"subscribed to {chosen.url}")
 
 
-def import_opml(store: Store, path: Path) -> tuple[int, int, int]:
+def import_opml(store: Store, path: Path) -> tuple[int, int, list[SkippedOutline]]:
     """Import all feeds of an OPML file, or none: (added, already there, skipped).
 
-    The whole file is parsed and checked before anything is written.
+    The whole file is parsed and checked before anything is written; outlines whose URL
+    cannot be polled are skipped, each with the one-line reason, for the user to see.
     """
     try:
         data = Path(path).read_bytes()
@@ -110,7 +128,7 @@ def import_opml(store: Store, path: Path) -> tuple[int, int, int]:
         raise OpmlError(f"cannot read {path}: {exc.strerror or exc}") from None
     doc = read_opml(data)
     added, known = store.add_feeds((f.url, f.title, f.tags, f.site_url) for f in doc.feeds)
-    return added, known, len(doc.skipped)
+    return added, known, doc.skipped
 
 
 def export_opml(store: Store) -> str:

@@ -2,18 +2,104 @@
 
 Used for every file veille writes: store partitions, the shares' Atom feed,
 config.toml edits, the app's UI state, exported OPML.
+
+Where the name leads matters as much as how the bytes land:
+
+* a symlink (dotfile managers link ``config.toml`` into a repository) is written
+  through: its target is replaced atomically and the link stays a link;
+* a FIFO or a character device (``/dev/stdout``, ``/dev/null``, a named pipe a script
+  reads) is written straight into: a temp file and a rename would replace it;
+* anything else that cannot be written (a missing or read-only folder, a full disk, a
+  folder in the way) is a :class:`WriteError`, one line that says why.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
+import stat
 import tempfile
 from pathlib import Path
 
+from veille.domain.errors import VeilleError
+from veille.util.urls import shown
+
 TMP_SUFFIX = ".tmp"
 _TMP_PID = re.compile(r"\.(\d+)\.[^.]*\.tmp$")
+_NAME_ROOM = 200  # temp names add ~20 characters; names are limited to 255
+
+
+def _read_umask() -> int:
+    """The process umask.  POSIX can only read it by setting it, so this is done once,
+    at import (before veille starts threads): doing it per write, from the store's
+    flusher thread, briefly left every other thread creating files with umask 0."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
+class WriteError(VeilleError, OSError):
+    """A file could not be written.  ``str()`` is one line, "cannot write PATH: why";
+    ``strerror`` is the why alone (so ``except OSError`` callers keep working)."""
+
+    def __init__(self, path: Path | str, reason: str, code: int = 0) -> None:
+        super().__init__(code, reason, str(path))
+        self.path = Path(path)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"cannot write {shown(str(self.path), 300)}: {self.reason}"
+
+
+# errno -> the OSError subclass Python itself would raise, so `except FileNotFoundError`
+# and `except PermissionError` around a write keep meaning what they meant.
+_SUBCLASS: dict[int, type[OSError]] = {
+    errno.ENOENT: FileNotFoundError,
+    errno.ENOTDIR: NotADirectoryError,
+    errno.EISDIR: IsADirectoryError,
+    errno.EACCES: PermissionError,
+    errno.EPERM: PermissionError,
+}
+_KINDS: dict[type[OSError], type[WriteError]] = {}
+
+
+def _error(path: Path | str, reason: str, code: int = 0) -> WriteError:
+    """A WriteError that is also the OSError subclass matching ``code``."""
+    base = _SUBCLASS.get(code)
+    if base is None:
+        return WriteError(path, reason, code)
+    kind = _KINDS.get(base)
+    if kind is None:
+        kind = _KINDS[base] = type(f"WriteError({base.__name__})", (WriteError, base), {})
+    return kind(path, reason, code)
+
+
+def _reason(exc: OSError, folder: Path) -> str:
+    """What went wrong, for a person: the folder named when it is the folder's fault."""
+    where = shown(str(folder), 300)
+    code = exc.errno
+    if code == errno.ENOENT:
+        return f"folder {where} does not exist"
+    if code == errno.ENOTDIR:
+        return f"{where} is not a folder"
+    if code in (errno.EACCES, errno.EPERM):
+        return f"no permission to write in {where}"
+    if code == errno.EROFS:
+        return f"{where} is on a read-only file system"
+    if code == errno.ENOSPC:
+        return "no space left on the device"
+    if code == errno.EDQUOT:
+        return "disk quota exceeded"
+    if code == errno.ELOOP:
+        return "too many levels of symbolic links"
+    if code == errno.EPIPE:
+        return "the reader closed the pipe"
+    return (exc.strerror or type(exc).__name__).lower()
 
 
 def fsync_dir(folder: Path) -> None:
@@ -30,36 +116,76 @@ def fsync_dir(folder: Path) -> None:
 
 
 def write_atomic(path: Path, data: bytes, *, mode: int | None = None) -> None:
-    """Write ``data`` to a temp file beside ``path``, fsync it, rename it over.
+    """Write ``data`` to ``path`` so it holds the old bytes or the new, never a mix.
 
-    On any error the temp file is removed and ``path`` is untouched.  The new
-    file keeps the old one's mode (or ``mode``; 0644 under the umask when new).
+    A regular file (or a new one) is written to a temp file beside it, fsynced and
+    renamed over; the new file keeps the old one's mode (or ``mode``; 0644 under the
+    umask when new).  Symlinks are followed to their target, FIFOs and character
+    devices written into directly (see the module docstring).  On any error the temp
+    file is removed, ``path`` is untouched, and :class:`WriteError` says why.
     """
     path = Path(path)
+    try:
+        st: os.stat_result | None = os.stat(path)  # follows links: what will be written
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise _error(path, _reason(exc, path.parent), exc.errno or 0) from None
+    if st is not None:
+        if stat.S_ISDIR(st.st_mode):
+            raise _error(path, "it is a folder", errno.EISDIR)
+        if stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode):
+            _write_stream(path, data)
+            return
+        if not stat.S_ISREG(st.st_mode):
+            raise _error(path, "it is not a regular file, a pipe or a terminal")
+        if mode is None:
+            mode = st.st_mode & 0o777
+    # Through symlinks (chains too) to the file itself, so the rename replaces the
+    # target and the link stays; a dangling link creates its target.
+    target = Path(os.path.realpath(path))
     if mode is None:
-        try:
-            mode = path.stat().st_mode & 0o777
-        except FileNotFoundError:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o644 & ~umask
+        mode = 0o644 & ~_UMASK
+    folder = target.parent
     # The pid in the name lets a later process tell a dead writer's leftovers
     # from a live writer's file in progress (see remove_stale_temps).
-    fd, tmp = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=TMP_SUFFIX
-    )
+    try:
+        fd, tmp = tempfile.mkstemp(
+            dir=folder, prefix=f".{target.name[:_NAME_ROOM]}.{os.getpid()}.", suffix=TMP_SUFFIX
+        )
+    except OSError as exc:
+        raise _error(path, _reason(exc, folder), exc.errno or 0) from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fchmod(f.fileno(), mode)
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+        os.replace(tmp, target)
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, WriteError):
+            raise _error(path, _reason(exc, folder), exc.errno or 0) from None
         raise
-    fsync_dir(path.parent)
+    fsync_dir(folder)
+
+
+def _write_stream(path: Path, data: bytes) -> None:
+    """Write into a FIFO or a character device, as a shell's ``>`` would (a FIFO waits
+    for its reader).  There is nothing to replace and nothing to fsync."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise _error(path, _reason(exc, path.parent), exc.errno or 0) from None
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    except OSError as exc:
+        raise _error(path, _reason(exc, path.parent), exc.errno or 0) from None
+    finally:
+        os.close(fd)
 
 
 def remove_stale_temps(folder: Path) -> None:

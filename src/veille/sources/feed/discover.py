@@ -25,7 +25,7 @@ from typing import Literal
 from urllib.parse import urljoin, urlsplit
 
 from veille.render.hygiene import clean_line
-from veille.subscriptions.opml import http_url
+from veille.util.urls import UrlError, http_url
 
 __all__ = [
     "COMMON_PATHS",
@@ -137,7 +137,19 @@ def _is_feed_link(rels: list[str], mime: str, href: str, title: str) -> bool:
         return "/wp-json/" not in href and ("feed" in href.lower() or "feed" in title.lower())
     if mime:
         return False
-    return bool(_FEEDISH_HREF.search(urlsplit(href).path or href))
+    try:
+        path = urlsplit(href).path
+    except ValueError:  # "http://[::1" in a page: not a link we could follow anyway
+        return False
+    return bool(_FEEDISH_HREF.search(path or href))
+
+
+def _absolute(base: str, href: str) -> str:
+    """``href`` resolved against ``base`` if that gives a usable http(s) URL, else ""."""
+    try:
+        return http_url(urljoin(base, href), bare=False)
+    except ValueError:  # UrlError, or urljoin meeting a malformed IPv6 literal
+        return ""
 
 
 def find_feed_links(html_doc: str | bytes, base_url: str) -> list[FeedCandidate]:
@@ -153,11 +165,11 @@ def find_feed_links(html_doc: str | bytes, base_url: str) -> list[FeedCandidate]
         p.close()
     except Exception:  # html.parser is lenient, but never let a page break discovery
         pass
-    base = urljoin(base_url, p.base) if p.base else base_url
+    base = (_absolute(base_url, p.base) or base_url) if p.base else base_url
     out: list[FeedCandidate] = []
     seen: set[str] = set()
     for href, title, mime in p.links:
-        url = http_url(urljoin(base, href))
+        url = _absolute(base, href)
         if url and url not in seen:
             seen.add(url)
             out.append(FeedCandidate(url, clean_line(title), mime))
@@ -255,10 +267,10 @@ async def discover(url: str, get: Getter) -> Discovery:
     A bare host or path without a scheme (``example.com/blog``) is tried as https;
     ``feed://`` URLs as http.
     """
-    url = url.strip()
-    if "://" not in url and not url.lower().startswith("feed:"):
-        url = "https://" + url.lstrip("/")
-    url = http_url(url) or url
+    try:
+        url = http_url(url)
+    except UrlError as exc:
+        return Discovery("error", error=str(exc))
     status, ctype, body, final = await _safe_get(get, url)
     final = final or url
     if status is None:
