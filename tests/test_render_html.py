@@ -484,7 +484,8 @@ def test_wrapped_lines_of_a_quote_keep_the_bar_nested_quotes_both() -> None:
 
 
 def test_wrapped_list_items_hang_under_their_text() -> None:
-    html = f"<ul><li>{LONG}<ul><li>{LONG}</li></ul></li></ul><ol start='9'><li>{LONG}</li><li>{LONG}</li></ol>"
+    html = f"<ul><li>{LONG}<ul><li>{LONG}</li></ul></li></ul>"
+    html += f"<ol start='9'><li>{LONG}</li><li>{LONG}</li></ol>"
     lines = lines_of(render_html(html, width_hint=44))
     assert_fits("\n".join(lines), 44)
     kinds = []
@@ -513,7 +514,8 @@ def test_wrapped_list_items_hang_under_their_text() -> None:
 
 def test_quote_inside_a_list_and_code_block_keep_their_prefixes() -> None:
     code = "x = compute(" + ", ".join(f"arg{i}" for i in range(20)) + ")"
-    html = f"<ul><li><blockquote>{LONG}</blockquote></li></ul><blockquote><pre>{code}\n  done()</pre></blockquote>"
+    html = f"<ul><li><blockquote>{LONG}</blockquote></li></ul>"
+    html += f"<blockquote><pre>{code}\n  done()</pre></blockquote>"
     lines = lines_of(render_html(html, width_hint=40))
     assert_fits("\n".join(lines), 40)
     quote = lines[: lines.index("")]

@@ -686,7 +686,12 @@ class _Writer:
                         parts.append(s)
                         end = pos + len(s)
                         if st is not None:
-                            spans.append(Span(pos, end, st))
+                            # One span for touching runs of one look ("[img", " 3",
+                            # ": " are three runs so that quoting can drop the " 3").
+                            if spans and spans[-1].end == pos and spans[-1].style == st:
+                                spans[-1] = Span(spans[-1].start, end, st)
+                            else:
+                                spans.append(Span(pos, end, st))
                         pos = end
             prefix = cont
             if record == "lines":
