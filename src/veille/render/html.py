@@ -666,10 +666,14 @@ class _Writer:
                 prefix = cont
                 continue
             plain = logical[0][0] if len(logical) == 1 else _plain(logical)
-            bounds = _fold(plain, width) if pre else _wrap(plain, width - hang)
-            rows = [logical] if len(bounds) == 1 and bounds[0] == (0, len(plain)) else None
-            if rows is None:
-                rows = _slice(logical, bounds) if bounds else [[]]
+            if len(plain) <= width - hang and plain.isascii() and plain[-1] != " ":
+                rows = [logical]  # the common case: a short line that fits
+            else:
+                bounds = _fold(plain, width) if pre else _wrap(plain, width - hang)
+                if len(bounds) == 1 and bounds[0] == (0, len(plain)):
+                    rows = [logical]
+                else:
+                    rows = _slice(logical, bounds) if bounds else [[]]
             line_start = -1
             row_first = line_no
             for k, row in enumerate(rows):
@@ -740,7 +744,8 @@ class _Renderer(_Writer, HtmlTokenizer):
 
     # -- styles ---------------------------------------------------------------
     def bump(self, flag: str, delta: int) -> None:
-        self.flags[flag] = max(0, self.flags[flag] + delta)
+        value = self.flags[flag] + delta
+        self.flags[flag] = value if value > 0 else 0
         self.cur_style = _UNSET
 
     def set_heading(self, level: int) -> None:

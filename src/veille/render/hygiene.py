@@ -101,9 +101,10 @@ def first_words(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]
-    space = max(cut.rfind(" "), cut.rfind("\n"))
-    if space > limit // 2:
-        cut = cut[:space]
+    if not text[limit - 1].isspace():  # else the cut already ends a word
+        space = max(cut.rfind(" "), cut.rfind("\n"))
+        if space > limit // 2:
+            cut = cut[:space]
     return cut.rstrip(" \n\t,;:.-–—") + "…"
 
 
