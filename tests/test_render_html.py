@@ -539,6 +539,14 @@ def test_long_urls_break_after_a_separator_and_nothing_overflows() -> None:
     assert "".join(lines).replace(" ", "").startswith("See" + url)
 
 
+def test_plain_text_with_runs_of_spaces_before_a_long_url_fits() -> None:
+    url = "https://example.com/" + "/".join(f"s{i}" for i in range(40))
+    r = render_plain(f"see    {url}   and more", width_hint=30)
+    assert_fits(r.text.plain, 30)
+    assert r.text.plain.split("\n")[0].startswith("see    https://")
+    assert r.paragraph_at(1) == f"see    {url}   and more"
+
+
 def test_wide_characters_wrap_by_cells() -> None:
     cjk = "日本語の文章は空白なしで続きます。" * 6
     r = render_html(f"<blockquote>{cjk}</blockquote>", width_hint=30)

@@ -249,7 +249,7 @@ def _wrap(text: str, width: int) -> list[tuple[int, int]]:
             nxt = sp + 1
             while nxt < n and text[nxt] == " ":
                 nxt += 1
-            room = width - (end - pos) - 1
+            room = width - (nxt - pos)
             if end > pos and room >= _MIN_ROOM and n - nxt > width:
                 tok = find(" ", nxt, nxt + width + 1)
                 if tok < 0:  # the next word is longer than a whole line: start it here
@@ -275,6 +275,7 @@ def _wrap_wide(text: str, width: int) -> list[tuple[int, int]]:
     """:func:`_wrap` for text with wide (CJK, emoji) or zero-width characters."""
     lines: list[tuple[int, int]] = []
     start = end = used = 0  # the line being filled: text[start:end], ``used`` cells
+    open_line = False
     off = 0
     for word in text.split(" "):
         a = off
@@ -283,25 +284,25 @@ def _wrap_wide(text: str, width: int) -> list[tuple[int, int]]:
             continue
         b = a + len(word)
         w = cell_len(word)
-        if used and used + 1 + w <= width:
+        if open_line and used + 1 + w <= width:
             end, used = b, used + 1 + w
             continue
-        if used and w > width and width - used - 1 >= _MIN_ROOM:
+        if open_line and w > width and width - used - 1 >= _MIN_ROOM:
             cut = _cut_point(text, a, b, width - used - 1, False)
             lines.append((start, cut))
-            a, used = cut, 0
-            w = cell_len(text[a:b])
-        elif used:
+            w -= cell_len(text[a:cut])
+            a, open_line = cut, False
+        elif open_line:
             lines.append((start, end))
-            used = 0
-        while w > width:
+            open_line = False
+        while w > width:  # a word longer than a line: piece by piece
             cut = _cut_point(text, a, b, width, False)
             lines.append((a, cut))
+            w -= cell_len(text[a:cut])
             a = cut
-            w = cell_len(text[a:b])
         if a < b:
-            start, end, used = a, b, w
-    if used:
+            start, end, used, open_line = a, b, w, True
+    if open_line:
         lines.append((start, end))
     return lines
 
