@@ -311,5 +311,30 @@ WIKI_10_3 = (
 
 def test_html_to_text_keeps_mathml_text() -> None:
     html = f"<p>A thousand is {WIKI_10_3}.</p>"
-    assert html_to_text(html) == "A thousand is 10³ ."
-    assert html_to_text(html, limit=300) == "A thousand is 10³ ."
+    assert html_to_text(html) == "A thousand is 10³."
+    assert html_to_text(html, limit=300) == "A thousand is 10³."
+
+
+def test_html_to_text_says_a_katex_formula_once() -> None:
+    katex = (
+        '<p>Half: <span class="katex"><span class="katex-mathml"><math><semantics><mrow><mfrac>'
+        '<mn>1</mn><mn>2</mn></mfrac></mrow><annotation encoding="application/x-tex">'
+        '\\frac{1}{2}</annotation></semantics></math></span><span class="katex-html"'
+        ' aria-hidden="true"><span class="base"><span class="mord"><span class="mfrac">'
+        "<span>2</span><span>1</span></span></span></span></span></span>.</p>"
+    )
+    assert html_to_text(katex) == "Half: 1/2."
+    assert html_to_text(katex, limit=300) == "Half: 1/2."
+
+
+def test_a_summary_is_the_start_of_the_full_text() -> None:
+    # One reading for both: the stored summary and the full text never disagree
+    # (the summary path used to drop list bullets and keep other tags' text).
+    html = (
+        "<h1>Title</h1><ul><li>first point</li><li>second point</li></ul>"
+        "<p>Body &amp; more <b>words</b> <noscript>enable JS</noscript>" + "text " * 200 + "</p>"
+    )
+    full = html_to_text(html)
+    assert full.startswith("Title\n\n- first point\n- second point\n\nBody & more words text")
+    for limit in (20, 60, 300):
+        assert html_to_text(html, limit=limit) == first_words(full, limit)

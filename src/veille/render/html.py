@@ -40,6 +40,7 @@ from veille.render.hygiene import (
     HtmlTokenizer,
     MathCollector,
     clean_text,
+    is_math_copy,
     is_math_fallback,
     parse_attrs,
     script_text,
@@ -1005,7 +1006,7 @@ class _Renderer(_Writer, HtmlTokenizer):
                 self.math = MathCollector(attrs)
             return
         elif tag == "span":
-            if "katex-html" in attrs and not closed:  # KaTeX's visual copy of its MathML
+            if is_math_copy(tag, attrs) and not closed:
                 self.start_skip(tag, attrs, closed)
             return
         elif tag in ("sup", "sub"):

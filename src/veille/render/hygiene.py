@@ -21,7 +21,7 @@ several times slower per tag.  This one is a handful of linear regexes.
 from __future__ import annotations
 
 import re
-from html import escape, unescape
+from html import unescape
 
 __all__ = [
     "BLOCK_TAGS",
@@ -34,8 +34,8 @@ __all__ = [
     "clean_text",
     "first_words",
     "html_to_text",
+    "is_math_copy",
     "is_math_fallback",
-    "math_to_text",
     "parse_attrs",
     "script_text",
 ]
@@ -583,32 +583,10 @@ def is_math_fallback(attrs: dict[str, str]) -> bool:
     return "mwe-math-fallback" in attrs.get("class", "")
 
 
-def math_to_text(fragment: str) -> str:
-    """The text of a ``<math>...</math>`` fragment (see :class:`MathCollector`)."""
-
-    class _One(HtmlTokenizer):
-        def __init__(self) -> None:
-            self.math: MathCollector | None = None
-            self.done = False
-
-        def handle_starttag(self, tag: str, attrs: str, closed: bool) -> None:
-            if self.math is None:
-                if tag == "math":
-                    self.math = MathCollector(attrs)
-            elif not self.done:
-                self.math.start(tag, attrs, closed)
-
-        def handle_endtag(self, tag: str) -> None:
-            if self.math is not None and not self.done:
-                self.done = self.math.end(tag)
-
-        def handle_data(self, data: str) -> None:
-            if self.math is not None and not self.done:
-                self.math.data(data)
-
-    one = _One()
-    one.scan(fragment)
-    return one.math.text() if one.math is not None else ""
+def is_math_copy(tag: str, raw_attrs: str) -> bool:
+    """KaTeX's visual copy of a formula (``<span class="katex-html">``) next to its
+    MathML: skipped, or the formula would be said twice ("1/2" then "21")."""
+    return tag == "span" and "katex-html" in raw_attrs
 
 
 # --- HTML to plain text -------------------------------------------------------
@@ -640,7 +618,7 @@ class _TextExtractor(HtmlTokenizer):
             elif tag == "body" and self.hidden == "head":
                 self.hidden = ""
             return
-        if tag in HIDDEN_TAGS:
+        if tag in HIDDEN_TAGS or is_math_copy(tag, attrs):
             if not closed and tag not in VOID_TAGS:
                 self.hidden, self.depth = tag, 1
             return
@@ -666,7 +644,7 @@ class _TextExtractor(HtmlTokenizer):
     def handle_endtag(self, tag: str) -> None:
         if self.math is not None:
             if self.math.end(tag):
-                self.parts.append(f" {self.math.text()} ")
+                self.parts.append(self.math.text())
                 self.math = None
             return
         if self.hidden:
@@ -696,77 +674,30 @@ def _join(text: str) -> str:
     return "\n".join(line.strip() for line in text.split("\n")).strip("\n")
 
 
-def _alternation(tags: frozenset[str]) -> str:
-    return "|".join(sorted(tags, key=lambda t: (-len(t), t)))
-
-
-# The summary fast path below reads the same tables as the tokenizer path.
-_HIDDEN_WITH_CONTENT = HIDDEN_TAGS - VOID_TAGS
-_DROP_BLOCKS = re.compile(
-    rf"<({_alternation(_HIDDEN_WITH_CONTENT)})\b.*?</\1\s*>|<!--.*?(?:-->|$)", re.S | re.I
-)
-_OPEN_DROP = re.compile(rf"<({_alternation(_HIDDEN_WITH_CONTENT)})\b", re.I)
-_MATH_BLOCK = re.compile(r"<math\b.*?(?:</math\s*>|$)", re.S | re.I)
-_PARA_TAGS = re.compile(rf"<\s*/?\s*(?:{_alternation(BLOCK_TAGS)})\b[^>]*>", re.I)
-_LINE_TAGS = re.compile(rf"<\s*/?\s*(?:{_alternation(LINE_TAGS)})\b[^>]*>", re.I)
-_ANY_TAG = re.compile(r"<[^>]*(?:>|$)")
-_ODD_SPACE = re.compile(r"[\t\r\f\v\u00a0]")
-_DROP_HINTS = ("<!--", *(f"<{t}" for t in sorted(_HIDDEN_WITH_CONTENT)))
-
-
-def _math_sub(m: re.Match[str]) -> str:
-    return " " + escape(math_to_text(m.group()), quote=False) + " "
-
-
-def _fast_text(html: str, limit: int) -> str:
-    """Summary text with few, static regex passes: several times faster than even
-    the tokenizer, and a summary only needs the start of the body.  It runs for
-    every entry of every refresh (in the parser processes), so every pass here was
-    measured.  The tag sets are the tokenizer path's (BLOCK_TAGS, LINE_TAGS,
-    HIDDEN_TAGS) so both give the same text."""
-    chunk = html[: 4 * limit + 1000]
-    low = chunk.lower()
-    if "<math" in low:
-        chunk = _MATH_BLOCK.sub(_math_sub, chunk)
-        low = chunk.lower()
-    if any(h in low for h in _DROP_HINTS):
-        chunk = _DROP_BLOCKS.sub(" ", chunk)
-        m = _OPEN_DROP.search(chunk)  # an unclosed <script> cut by the slice
-        if m:
-            chunk = chunk[: m.start()]
-    chunk = chunk.replace("\n", " ")
-    if "<" in chunk:
-        chunk = _PARA_TAGS.sub("\n\n", chunk)
-        chunk = _LINE_TAGS.sub("\n", chunk)
-        chunk = _ANY_TAG.sub("", chunk)
-    text = clean_text(unescape(chunk) if "&" in chunk else chunk)
-    text = _ODD_SPACE.sub(" ", text)
-    while "  " in text:
-        text = text.replace("  ", " ")
-    text = "\n".join(line.strip() for line in text.split("\n"))
-    while "\n\n\n" in text:
-        text = text.replace("\n\n\n", "\n\n")
-    return text.strip()
-
-
 def html_to_text(html: str | None, limit: int | None = None) -> str:
     """Readable plain text from an HTML fragment or page, already cleaned.
 
     Hidden elements (scripts, styles...) are dropped, entities decoded, block
     elements and ``<br>`` become line breaks, list items get a "- " bullet,
     MathML keeps its text and runs of spaces collapse.  With ``limit`` the result
-    is at most that long (cut by :func:`first_words`).
+    is at most that long (cut by :func:`first_words`), and only the start of the
+    body is read: summaries are made for every entry of every refresh.
     """
     if not html:
         return ""
-    if limit is not None:
-        return first_words(_fast_text(html, limit), limit)
+    if limit is None:
+        return _extract(html)
+    return first_words(_extract(html, 4 * limit + 1000), limit)
+
+
+def _extract(html: str, stop: int | None = None) -> str:
+    """Text with paragraph breaks, reading up to about ``stop`` characters."""
     html = clean_text(html)
     if "<" not in html and "&" not in html:
-        return _join(_SPACES.sub(" ", html))
+        return _join(_SPACES.sub(" ", html[:stop]))
     parser = _TextExtractor()
-    parser.scan(html)
+    parser.scan(html, 0, stop)
     if parser.math is not None:  # never closed: say what it held
-        parser.parts.append(f" {parser.math.text()} ")
+        parser.parts.append(parser.math.text())
     text = _join(_SPACES.sub(" ", "".join(parser.parts)))
     return clean_text(text)  # entities may have decoded to controls
