@@ -691,12 +691,12 @@ def html_to_text(html: str | None, limit: int | None = None) -> str:
 
 
 def _extract(html: str, stop: int | None = None) -> str:
-    """Text with paragraph breaks, reading up to about ``stop`` characters."""
-    html = clean_text(html)
+    """Text with paragraph breaks, reading the first ``stop`` characters at most."""
+    html = clean_text(html[:stop] if stop is not None else html)
     if "<" not in html and "&" not in html:
-        return _join(_SPACES.sub(" ", html[:stop]))
+        return _join(_SPACES.sub(" ", html))
     parser = _TextExtractor()
-    parser.scan(html, 0, stop)
+    parser.scan(html)
     if parser.math is not None:  # never closed: say what it held
         parser.parts.append(parser.math.text())
     text = _join(_SPACES.sub(" ", "".join(parser.parts)))
