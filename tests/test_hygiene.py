@@ -338,3 +338,11 @@ def test_a_summary_is_the_start_of_the_full_text() -> None:
     assert full.startswith("Title\n\n- first point\n- second point\n\nBody & more words text")
     for limit in (20, 60, 300):
         assert html_to_text(html, limit=limit) == first_words(full, limit)
+
+
+@pytest.mark.timeout(10)  # a hang guard: a stop past the end used to loop
+def test_tokenizer_scan_at_or_past_the_end_returns() -> None:
+    e = Events()
+    assert e.scan("", 0, 10) == 0
+    assert e.scan("<p>x", 4, 100) == 4
+    assert e.events == []

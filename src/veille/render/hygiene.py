@@ -218,7 +218,7 @@ class HtmlTokenizer:
         Returns the position reached: ``len(html)`` once everything was read.
         """
         n = len(html)
-        stop = n if stop is None else max(min(stop, n), start + 1)
+        stop = n if stop is None else min(max(stop, start + 1), n)
         pos = start
         find = html.find
         data = self.handle_data
