@@ -30,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from rich.cells import cell_len  # noqa: E402
 from textual.content import Content  # noqa: E402
 
 from veille.render.html import Rendered, render_html, render_plain  # noqa: E402
@@ -140,7 +141,7 @@ def main() -> int:
         t_first, first = timed(lambda b=body, h=is_html: render(b, h, width, FIRST_PIECE))
         assert isinstance(first, Rendered)
         lines = out.text.plain.count("\n") + 1
-        widest = max(len(x) for x in out.text.plain.split("\n"))
+        widest = max(cell_len(x) for x in out.text.plain.split("\n"))
         t_layout, _ = timed(lambda t=out.text: Content.from_rich_text(t).wrap(width))
         rows.append(
             (
@@ -172,7 +173,7 @@ def main() -> int:
     t_text, _ = timed(lambda: html_to_text(article))
 
     heads = ("input", "MB", "render s", "MB/s", "linear", "first ms", "first/full",
-             "lines", "widest", "Textual layout s")  # fmt: skip
+             "lines", "widest cells", "Textual layout s")  # fmt: skip
     print(f"\nrender_html / render_plain at width {width} (scale {args.scale})\n")
     _table(heads, rows)
     print("\ntokenizing only: veille's HtmlTokenizer vs the stdlib HTMLParser\n")
