@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from veille.render.hygiene import clean_line, clean_text, html_to_text
+from veille.render.hygiene import (
+    HIDDEN_TAGS,
+    HtmlTokenizer,
+    clean_line,
+    clean_text,
+    first_words,
+    html_to_text,
+    parse_attrs,
+)
 
 ESC = "\x1b"
 
@@ -143,3 +151,198 @@ def test_html_to_text_limit_not_needed_and_long_word() -> None:
     assert html_to_text("<p>short</p>", limit=600) == "short"
     out = html_to_text("x" * 100, limit=10)
     assert out == "x" * 9 + "…"
+
+
+# --- options the other layers need (one clean_line, one clean_text) ------------
+
+
+def test_clean_line_limit_cuts_on_a_word_boundary() -> None:
+    # net/fetcher and net/httputil bound server messages (300); they now share this cut.
+    message = "Service Unavailable: " + "the upstream server did not answer " * 20
+    out = clean_line(f"{ESC}[31m{message}\r\n", limit=60)
+    assert len(out) <= 60 and out.endswith("…")
+    assert out == "Service Unavailable: the upstream server did not answer the…"
+    assert clean_line("short", limit=60) == "short"
+    assert clean_line("x" * 100, limit=10) == "x" * 9 + "…"
+
+
+def test_clean_text_strip_bom_for_text_about_to_be_posted() -> None:
+    assert clean_text("\ufeffHello\ufeff world") == "\ufeffHello\ufeff world"  # ingest: as today
+    assert clean_text("\ufeffHello\ufeff world\x1b[1m", strip_bom=True) == "Hello world"
+    assert clean_line("\ufeff  a\n b ", strip_bom=True) == "a b"
+
+
+def test_first_words() -> None:
+    text = "A title made from the first words of a body that is long"
+    assert first_words(text, 200) == text
+    assert first_words(text, 30) == "A title made from the first…"
+    assert first_words("word, word, word, word", 12) == "word, word…"  # no dangling comma
+    assert first_words(text, 0) == ""
+
+
+# --- the tokenizer ------------------------------------------------------------------
+
+
+class Events(HtmlTokenizer):
+    def __init__(self) -> None:
+        self.events: list[tuple[str, ...]] = []
+
+    def handle_starttag(self, tag: str, attrs: str, closed: bool) -> None:
+        pairs = sorted(parse_attrs(attrs).items())[:3]
+        self.events.append(("start", tag, *(f"{k}={v}" for k, v in pairs)))
+        if closed:
+            self.events.append(("closed", tag))
+
+    def handle_endtag(self, tag: str) -> None:
+        self.events.append(("end", tag))
+
+    def handle_data(self, data: str) -> None:
+        if self.events and self.events[-1][0] == "data":
+            self.events[-1] = ("data", self.events[-1][1] + data)
+        else:
+            self.events.append(("data", data))
+
+
+def events(html: str) -> list[tuple[str, ...]]:
+    e = Events()
+    assert e.scan(html) == len(html)
+    return e.events
+
+
+def test_tokenizer_tags_attributes_and_entities() -> None:
+    got = events("<P Class=\"x\" title='a > b' id=z data-x>T&amp;t&eacute;<BR/></p>")
+    assert got == [
+        ("start", "p", "class=x", "data-x=", "id=z"),
+        ("data", "T&té"),
+        ("start", "br"),
+        ("closed", "br"),
+        ("end", "p"),
+    ]
+    # a quoted value may hold ">"; the first of two same-named attributes wins
+    assert parse_attrs(' title="a > b" title="no" href="/x?a=1&amp;b=2"') == {
+        "title": "a > b",
+        "href": "/x?a=1&b=2",
+    }
+
+
+def test_tokenizer_raw_text_comments_cdata_and_declarations() -> None:
+    got = events(
+        "<!DOCTYPE html><?xml x?><script>if (a<b) document.write('</p>')</script>"
+        "<!-- a -- b --><!--><![CDATA[x < y]]><style>p{}</STYLE >end"
+    )
+    assert got == [
+        ("start", "script"),
+        ("data", "if (a<b) document.write('</p>')"),
+        ("end", "script"),
+        ("data", "x < y"),
+        ("start", "style"),
+        ("data", "p{}"),
+        ("end", "style"),
+        ("data", "end"),
+    ]
+
+
+def test_tokenizer_text_that_is_not_markup_and_broken_ends() -> None:
+    assert events("a < b <3 <<>> </ x") == [("data", "a < b <3 <<>> ")]
+    # An unterminated tag or comment hides the rest, as in a browser.
+    assert events("before <a href='x") == [("data", "before ")]
+    assert events("before <!-- never closed <p>x") == [("data", "before ")]
+    assert events("<script>never closed <p>") == [
+        ("start", "script"),
+        ("data", "never closed <p>"),
+        ("end", "script"),
+    ]
+
+
+def test_tokenizer_stops_and_resumes_between_pieces() -> None:
+    html = "<p>" + "word &amp; " * 1000 + "</p><p>two</p>"
+    whole = events(html)
+    e = Events()
+    pos = 0
+    while pos < len(html):
+        pos = e.scan(html, pos, pos + 100)
+    assert e.events == whole  # no entity halved, nothing lost or repeated
+
+
+@pytest.mark.timeout(60)  # a hang guard, not a speed figure: the stdlib parser takes minutes
+def test_text_that_looks_like_unclosed_tags_is_read_in_linear_time() -> None:
+    assert html_to_text("x <a y " * 20000) == "x"
+    assert html_to_text("<p>" + "a<b " * 20000) == "a"
+    assert html_to_text("<p title='" + "x" * 100000) == ""
+
+
+# --- the same tag tables everywhere -------------------------------------------------
+
+
+@pytest.mark.parametrize("tag", sorted(HIDDEN_TAGS))
+def test_hidden_elements_are_dropped_by_every_html_reader(tag: str) -> None:
+    from veille.render.html import render_html
+
+    html = f"<p>before</p><{tag}>hidden words</{tag}><p>after</p>"
+    for text in (html_to_text(html), html_to_text(html, limit=300), render_html(html).text.plain):
+        assert "hidden" not in text
+        assert "after" in text
+
+
+def test_object_fallback_is_kept_by_every_html_reader() -> None:
+    from veille.render.html import render_html
+
+    html = '<object data="movie.swf"><param name="a" value="b"><a href="https://x.example/m.mp4">Download</a></object>'
+    assert html_to_text(html) == "Download"
+    assert html_to_text(html, limit=300) == "Download"
+    assert render_html(html).text.plain == "Download[1]"
+
+
+# --- MathML -------------------------------------------------------------------------
+
+WIKI_10_3 = (
+    '<span class="mwe-math-element"><span class="mwe-math-mathml-inline mwe-math-mathml-a11y"'
+    ' style="display: none;"><math xmlns="http://www.w3.org/1998/Math/MathML"'
+    ' alttext="{\\displaystyle 10^{3}}"><semantics><mrow class="MJX-TeXAtom-ORD">'
+    '<mstyle displaystyle="true" scriptlevel="0"><msup><mn>10</mn><mrow class="MJX-TeXAtom-ORD">'
+    '<mn>3</mn></mrow></msup></mstyle></mrow><annotation encoding="application/x-tex">'
+    "{\\displaystyle 10^{3}}</annotation></semantics></math></span>"
+    '<img src="https://wikimedia.org/api/rest_v1/media/math/render/svg/abc"'
+    ' class="mwe-math-fallback-image-inline mw-invert skin-invert" aria-hidden="true"'
+    ' style="vertical-align: -0.338ex; width:3.222ex; height:2.676ex;"'
+    ' alt="{\\displaystyle 10^{3}}"></span>'
+)
+
+
+def test_html_to_text_keeps_mathml_text() -> None:
+    html = f"<p>A thousand is {WIKI_10_3}.</p>"
+    assert html_to_text(html) == "A thousand is 10³."
+    assert html_to_text(html, limit=300) == "A thousand is 10³."
+
+
+def test_html_to_text_says_a_katex_formula_once() -> None:
+    katex = (
+        '<p>Half: <span class="katex"><span class="katex-mathml"><math><semantics><mrow><mfrac>'
+        '<mn>1</mn><mn>2</mn></mfrac></mrow><annotation encoding="application/x-tex">'
+        '\\frac{1}{2}</annotation></semantics></math></span><span class="katex-html"'
+        ' aria-hidden="true"><span class="base"><span class="mord"><span class="mfrac">'
+        "<span>2</span><span>1</span></span></span></span></span></span>.</p>"
+    )
+    assert html_to_text(katex) == "Half: 1/2."
+    assert html_to_text(katex, limit=300) == "Half: 1/2."
+
+
+def test_a_summary_is_the_start_of_the_full_text() -> None:
+    # One reading for both: the stored summary and the full text never disagree
+    # (the summary path used to drop list bullets and keep other tags' text).
+    html = (
+        "<h1>Title</h1><ul><li>first point</li><li>second point</li></ul>"
+        "<p>Body &amp; more <b>words</b> <noscript>enable JS</noscript>" + "text " * 200 + "</p>"
+    )
+    full = html_to_text(html)
+    assert full.startswith("Title\n\n- first point\n- second point\n\nBody & more words text")
+    for limit in (20, 60, 300):
+        assert html_to_text(html, limit=limit) == first_words(full, limit)
+
+
+@pytest.mark.timeout(10)  # a hang guard: a stop past the end used to loop
+def test_tokenizer_scan_at_or_past_the_end_returns() -> None:
+    e = Events()
+    assert e.scan("", 0, 10) == 0
+    assert e.scan("<p>x", 4, 100) == 4
+    assert e.events == []

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 
-from veille.render.html import Link, link_list, render_html, render_plain
+from veille.render.html import Link, Rendered, link_list, render_html, render_plain
+from veille.share.compose import quote_block
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 BASE = "https://example.com/blog/post.html"
 
 
@@ -128,11 +129,19 @@ def test_small_table_is_aligned_in_columns() -> None:
     assert not style_of(r.text, "apple").bold
 
 
-def test_wide_table_falls_back_to_pipe_rows() -> None:
+def test_wide_table_falls_back_to_pipe_rows_that_wrap_with_a_hanging_indent() -> None:
     long = "word " * 12
     html = f"<table><tr><td>{long}</td><td>{long}</td></tr><tr><td>x</td><td>y</td></tr></table>"
-    lines = plain(html, width_hint=60).split("\n")
-    assert lines == [f"{long.strip()} | {long.strip()}", "x | y"]
+    r = render_html(html, width_hint=60)
+    lines = r.text.plain.split("\n")
+    assert lines == [
+        "word word word word word word word word word word word",
+        "  word | word word word word word word word word word word",
+        "  word word",
+        "x | y",
+    ]
+    # one row, one paragraph: quoting it gives the whole row
+    assert r.paragraph_at(1) == f"{long.strip()} | {long.strip()}"
     # the same table fits a wide screen
     assert plain(html, width_hint=200).split("\n")[1].startswith("x ")
 
@@ -410,9 +419,9 @@ CORPUS_FILES = [
 
 
 @pytest.mark.corpus
-def test_corpus_entries_render_safely() -> None:
+def test_corpus_entries_render_safely(corpus: Path) -> None:
     feedparser = pytest.importorskip("feedparser")
-    paths = [CORPUS / name for name in CORPUS_FILES if (CORPUS / name).exists()]
+    paths = [corpus / name for name in CORPUS_FILES if (corpus / name).exists()]
     if not paths:
         pytest.skip("corpus not available")
     rendered = 0
@@ -421,8 +430,12 @@ def test_corpus_entries_render_safely() -> None:
         feed = feedparser.parse(str(path), sanitize_html=False, resolve_relative_uris=False)
         for entry in feed.entries[:40]:
             html = entry.content[0].value if entry.get("content") else entry.get("summary", "")
-            r = render_html(html, entry.get("link", ""))
+            r = render_html(html, entry.get("link", ""), width_hint=50)
             assert "\x1b" not in r.text.plain, path
+            assert_fits(r.text.plain, 50)  # real bodies too: nothing left for Textual to wrap
+            assert_fits(link_list(r.links, width=50).plain, 50)
+            lines = r.text.plain.split("\n")
+            assert all(0 <= b.first_line <= b.last_line < len(lines) for b in r.blocks)
             for link in r.links:
                 assert link.url.split(":", 1)[0].lower() in ("http", "https", "mailto"), link
             for a, b in r.paragraphs:
@@ -430,3 +443,331 @@ def test_corpus_entries_render_safely() -> None:
             assert "\n\n\n" not in r.text.plain.replace("\u2502", "")
             rendered += 1
     assert rendered > 50
+
+
+# --- wrapping at the pane's width, with hanging indents -------------------------
+
+LONG = (
+    "Curators quote what they read, so every wrapped line of a quote must keep its bar "
+    "and every wrapped line of a list item must stay under the text after its bullet."
+)
+
+
+def lines_of(r: Rendered) -> list[str]:
+    return r.text.plain.split("\n")
+
+
+def assert_fits(text: str, width: int) -> None:
+    for line in text.split("\n"):
+        assert cell_len(line) <= width, line
+
+
+def test_wrapped_lines_of_a_quote_keep_the_bar_nested_quotes_both() -> None:
+    r = render_html(
+        f"<blockquote><p>{LONG}</p><blockquote>{LONG}</blockquote></blockquote>", width_hint=40
+    )
+    lines = lines_of(r)
+    assert_fits(r.text.plain, 40)
+    outer = lines[: lines.index("│")]
+    inner = lines[lines.index("│") + 1 :]
+    assert len(outer) >= 4 and len(inner) >= 4
+    assert all(line.startswith("│ ") and not line.startswith("│ │") for line in outer)
+    assert all(line.startswith("│ │ ") for line in inner)
+    # the bars are dim on every line, not only the first
+    for i, line in enumerate(lines):
+        if line.startswith("│"):
+            offset = sum(len(x) + 1 for x in lines[:i])
+            assert style_of(r.text, "│", r.text.plain[:offset].count("│")).dim
+    # and the words are all there, in order
+    words = " ".join(line.strip("│ ") for line in outer).split()
+    assert words == LONG.split()
+
+
+def test_wrapped_list_items_hang_under_their_text() -> None:
+    html = f"<ul><li>{LONG}<ul><li>{LONG}</li></ul></li></ul>"
+    html += f"<ol start='9'><li>{LONG}</li><li>{LONG}</li></ol>"
+    lines = lines_of(render_html(html, width_hint=44))
+    assert_fits("\n".join(lines), 44)
+    kinds = []
+    for line in lines:
+        if line.startswith("• "):
+            kinds.append("bullet")
+        elif line.startswith("  • "):
+            kinds.append("nested bullet")
+        elif line.startswith(("9. ", "10. ")):
+            kinds.append("number")
+        elif line.startswith("    ") and not line.startswith("     "):
+            kinds.append("4")  # under the text of "  • " or of "10. "
+        elif line.startswith("   ") and not line.startswith("    "):
+            kinds.append("3")  # under the text of "9. "
+        elif line.startswith("  ") and not line.startswith("   "):
+            kinds.append("2")  # under the text of "• "
+        else:
+            kinds.append(line)
+    first_item = kinds[: kinds.index("nested bullet")]
+    assert first_item[0] == "bullet" and set(first_item[1:]) == {"2"}
+    nine = lines.index(next(x for x in lines if x.startswith("9. ")))
+    ten = lines.index(next(x for x in lines if x.startswith("10. ")))
+    assert set(kinds[nine + 1 : ten]) == {"3"}
+    assert set(kinds[ten + 1 :]) == {"4"}
+
+
+def test_quote_inside_a_list_and_code_block_keep_their_prefixes() -> None:
+    code = "x = compute(" + ", ".join(f"arg{i}" for i in range(20)) + ")"
+    html = f"<ul><li><blockquote>{LONG}</blockquote></li></ul>"
+    html += f"<blockquote><pre>{code}\n  done()</pre></blockquote>"
+    lines = lines_of(render_html(html, width_hint=40))
+    assert_fits("\n".join(lines), 40)
+    quote = lines[: lines.index("")]
+    assert quote[0].startswith("• │ ") and all(x.startswith("  │ ") for x in quote[1:])
+    pre = lines[lines.index("") + 1 :]
+    assert all(x.startswith("│ ") for x in pre)
+    # code is folded, not word-wrapped: its text comes back exactly
+    assert "".join(x[2:] for x in pre[:-1]) == code
+    assert pre[-1] == "│   done()"
+
+
+def test_long_urls_break_after_a_separator_and_nothing_overflows() -> None:
+    url = "https://example.com/" + "/".join(f"segment{i}" for i in range(12)) + "/end.html"
+    r = render_html(
+        f"<p>See {url} for details, or <a href='{url}'>this page</a>.</p>", width_hint=40
+    )
+    lines = lines_of(r)
+    assert_fits(r.text.plain, 40)
+    assert lines[0].startswith("See https://example.com/")  # starts where there is room
+    assert all(line.endswith("/") for line in lines[:3])  # breaks after a "/"
+    assert "".join(lines).replace(" ", "").startswith("See" + url)
+
+
+def test_plain_text_with_runs_of_spaces_before_a_long_url_fits() -> None:
+    url = "https://example.com/" + "/".join(f"s{i}" for i in range(40))
+    r = render_plain(f"see    {url}   and more", width_hint=30)
+    assert_fits(r.text.plain, 30)
+    assert r.text.plain.split("\n")[0].startswith("see    https://")
+    assert r.paragraph_at(1) == f"see    {url}   and more"
+
+
+def test_wide_characters_wrap_by_cells() -> None:
+    cjk = "日本語の文章は空白なしで続きます。" * 6
+    r = render_html(f"<blockquote>{cjk}</blockquote>", width_hint=30)
+    assert_fits(r.text.plain, 30)
+    lines = lines_of(r)
+    assert len(lines) > 3 and all(line.startswith("│ ") for line in lines)
+    assert "".join(line[2:] for line in lines) == cjk
+
+
+def test_a_huge_single_line_is_pre_wrapped_for_textual() -> None:
+    # Textual wraps a long line with quadratic work; lines that fit cost it nothing.
+    body = "word " * 200_000
+    for r in (render_html(f"<p>{body}</p>", width_hint=76), render_plain(body, width_hint=76)):
+        lines = lines_of(r)
+        assert len(lines) > 10_000
+        assert max(len(line) for line in lines) <= 76
+        assert r.paragraph_at(5_000) == body.strip()
+
+
+def test_render_plain_wraps_keeping_its_own_line_breaks() -> None:
+    r = render_plain(f"{LONG}\nsecond line\n\nnext", width_hint=40)
+    lines = lines_of(r)
+    assert_fits(r.text.plain, 40)
+    assert lines[-3:] == ["second line", "", "next"]
+    assert r.paragraph_at(0) == f"{LONG}\nsecond line"
+
+
+# --- the paragraph a line belongs to (the composer's ">" key) ---------------------
+
+
+def test_paragraph_at_gives_the_text_shown_without_bars_bullets_or_numbers() -> None:
+    html = (
+        f"<h2>Heading</h2><p>Read <a href='https://a.example/'>this</a> and {LONG}</p>"
+        f"<ul><li>item <a href='https://b.example/'>one</a></li>"
+        f"<li><p>item two</p><blockquote><p>{LONG}</p><p>second <img src='https://c.example/i.png'"
+        " alt='chart'> para</p></blockquote></li></ul>"
+        "<p>line one<br>line two</p><hr><table><tr><th>k</th><th>v</th></tr>"
+        "<tr><td>a</td><td>1</td></tr></table>"
+    )
+    r = render_html(html, width_hint=40)
+    lines = lines_of(r)
+    assert_fits(r.text.plain, 40)
+
+    def at(needle: str) -> str:
+        return r.paragraph_at(next(i for i, x in enumerate(lines) if needle in x))
+
+    assert r.paragraph_at(0) == "Heading"
+    assert r.paragraph_at(1) == f"Read this and {LONG}"  # the blank line: the next one
+    last_line_of_read = next(i for i, x in enumerate(lines) if x.endswith("after its bullet."))
+    assert r.paragraph_at(last_line_of_read) == f"Read this and {LONG}"
+    assert at("item one") == "item one"
+    assert at("item two") == "item two"
+    quoted = [i for i, x in enumerate(lines) if x.startswith("  │ ")]
+    assert {r.paragraph_at(i) for i in quoted[:3]} == {LONG}
+    assert at("para") == "second [img: chart] para"
+    assert at("line two") == "line one\nline two"
+    assert at("───") == "k  v"  # a rule: the next paragraph (the table's header row)
+    assert at("a  1") == "a  1"
+    assert r.paragraph_at(len(lines) + 5) == ""
+    # blocks are in order and cover their lines
+    firsts = [b.first_line for b in r.blocks]
+    assert firsts == sorted(firsts)
+    assert all(b.first_line <= b.last_line < len(lines) for b in r.blocks)
+
+
+def test_paragraph_at_in_plain_text_drops_link_numbers() -> None:
+    r = render_plain("See https://a.example/x and https://b.example/.\n\nBye https://a.example/x")
+    assert r.text.plain.split("\n")[0] == "See https://a.example/x[1] and https://b.example/[2]."
+    assert r.paragraph_at(0) == "See https://a.example/x and https://b.example/."
+    assert r.paragraph_at(2) == "Bye https://a.example/x"
+
+
+def test_paragraph_at_is_what_the_quote_key_quotes() -> None:
+    r = render_html(f"<blockquote><p>{LONG}</p></blockquote>", width_hint=30)
+    assert quote_block(r.paragraph_at(3)) == f"> {LONG}"
+
+
+# --- big bodies in pieces --------------------------------------------------------
+
+
+def test_max_chars_renders_the_start_now_and_the_rest_on_resume() -> None:
+    html = "".join(f"<p>Paragraph {i} <a href='/p/{i}'>link</a> {LONG}</p>" for i in range(2000))
+    full = render_html(html, BASE, width_hint=60)
+    first = render_html(html, BASE, width_hint=60, max_chars=20_000)
+    assert first.truncated and not full.truncated
+    assert 10_000 <= len(first.text.plain) < len(full.text.plain) // 10
+    # every complete paragraph of the first piece is the final one
+    shown = first.text.plain.rsplit("\n\n", 1)[0]
+    assert full.text.plain.startswith(shown)
+    assert first.links == full.links[: len(first.links)]
+    rest = first.resume()
+    assert not rest.truncated
+    assert rest.text.plain == full.text.plain
+    assert [link.url for link in rest.links] == [link.url for link in full.links]
+    assert rest.blocks == full.blocks
+    assert first.resume() is rest  # asking twice does not render twice
+    assert rest.resume() is rest
+
+
+def test_max_chars_splits_one_huge_line_and_pieces_can_be_stepped() -> None:
+    body = "<p>" + "word &amp; more " * 50_000 + "</p>"
+    first = render_html(body, width_hint=50, max_chars=5_000)
+    assert first.truncated and first.text.plain.startswith("word & more word & more")
+    assert "&amp;" not in first.text.plain  # no entity cut in half
+    second = first.resume(max_chars=5_000)
+    assert second.truncated and len(second.text.plain) > len(first.text.plain)
+    assert render_html(body, width_hint=50, max_chars=10**9).truncated is False
+    plain_first = render_plain("line\n" * 100_000, max_chars=1_000)
+    assert plain_first.truncated and plain_first.resume().text.plain.count("line") == 100_000
+
+
+@pytest.mark.timeout(60)  # a hang guard, not a speed figure: the stdlib parser takes minutes
+def test_markup_lookalike_text_renders_in_linear_time() -> None:
+    r = render_html("<p>if x " + "<a y " * 30_000)
+    assert r.text.plain == "if x"  # the rest is one unterminated tag, as in a browser
+
+
+# --- MathML ---------------------------------------------------------------------
+
+
+def wiki_math(tex: str, mathml: str) -> str:
+    """A formula as Wikipedia's HTML has it: hidden MathML and a fallback image."""
+    return (
+        '<span class="mwe-math-element"><span class="mwe-math-mathml-inline'
+        ' mwe-math-mathml-a11y" style="display: none;"><math'
+        ' xmlns="http://www.w3.org/1998/Math/MathML"'
+        f' alttext="{{\\displaystyle {tex}}}"><semantics><mrow class="MJX-TeXAtom-ORD">'
+        f'<mstyle displaystyle="true" scriptlevel="0">{mathml}</mstyle></mrow>'
+        f'<annotation encoding="application/x-tex">{{\\displaystyle {tex}}}</annotation>'
+        "</semantics></math></span><img"
+        ' src="https://wikimedia.org/api/rest_v1/media/math/render/svg/0123"'
+        ' class="mwe-math-fallback-image-inline mw-invert skin-invert" aria-hidden="true"'
+        f' alt="{{\\displaystyle {tex}}}"></span>'
+    )
+
+
+def test_mathml_in_a_table_of_powers_of_ten_keeps_its_figures() -> None:
+    names = {3: "thousand", 6: "million", 9: "billion", 10: "ten billion"}
+    rows = "".join(
+        f"<tr><td>{wiki_math(f'10^{{{k}}}', f'<msup><mn>10</mn><mrow><mn>{k}</mn></mrow></msup>')}"
+        f"</td><td>{name}</td></tr>"
+        for k, name in names.items()
+    )
+    r = render_html(f"<table><tr><th>Value</th><th>Name</th></tr>{rows}</table>")
+    assert r.text.plain.split("\n") == [
+        "Value  Name",
+        "─────  ───────────",
+        "10³    thousand",
+        "10⁶    million",
+        "10⁹    billion",
+        "10¹⁰   ten billion",
+    ]
+    assert r.links == []  # the fallback images are not listed
+
+
+def test_mathml_from_arxiv_katex_and_plain_presentation() -> None:
+    arxiv = (
+        '<p>Energy <math id="S1.p1.1.m1.1" class="ltx_Math" alttext="E=mc^{2}" display="inline">'
+        "<semantics><mrow><mi>E</mi><mo>=</mo><mrow><mi>m</mi><mo>\u2062</mo><msup><mi>c</mi>"
+        '<mn>2</mn></msup></mrow></mrow><annotation-xml encoding="MathML-Content"><apply><eq/>'
+        "<ci>E</ci><apply><times/><ci>m</ci><apply><csymbol cd='ambiguous'>superscript</csymbol>"
+        "<ci>c</ci><cn type='integer'>2</cn></apply></apply></apply></annotation-xml>"
+        '<annotation encoding="application/x-tex">E=mc^{2}</annotation></semantics></math>'
+        " holds.</p>"
+    )
+    assert render_html(arxiv).text.plain == "Energy E = mc² holds."
+    katex = (
+        '<p>Half: <span class="katex"><span class="katex-mathml"><math><semantics><mrow><mfrac>'
+        '<mn>1</mn><mn>2</mn></mfrac></mrow><annotation encoding="application/x-tex">'
+        '\\frac{1}{2}</annotation></semantics></math></span><span class="katex-html"'
+        ' aria-hidden="true"><span class="base"><span class="mord"><span class="mfrac">'
+        "<span>2</span><span>1</span></span></span></span></span></span>.</p>"
+    )
+    assert render_html(katex).text.plain == "Half: 1/2."
+    mixed = (
+        "<p><math><msqrt><mi>x</mi></msqrt><mo>+</mo><msub><mi>a</mi><mi>i</mi></msub>"
+        "<mo>−</mo><msup><mn>10</mn><mrow><mo>−</mo><mn>3</mn></mrow></msup><mo>+</mo>"
+        "<msup><mi>e</mi><mrow><mi>i</mi><mi>π</mi></mrow></msup><mo>+</mo><mfrac><mrow>"
+        "<mi>a</mi><mo>+</mo><mi>b</mi></mrow><mn>2</mn></mfrac></math></p>"
+    )
+    assert render_html(mixed).text.plain == "√x + aᵢ − 10⁻³ + e^(iπ) + (a+b)/2"
+    # prose alttext wins; TeX is the fallback for what does not read well on a line
+    assert (
+        render_html('<math alttext="x squared"><msup><mi>x</mi><mn>2</mn></msup></math>').text.plain
+        == "x squared"
+    )
+    multi = (
+        "<math><mmultiscripts><mi>X</mi><mprescripts/><mi>a</mi><none/></mmultiscripts>"
+        '<annotation encoding="application/x-tex">{}_{a}X</annotation></math>'
+    )
+    assert render_html(multi).text.plain == "{}_{a}X"
+
+
+def test_display_math_is_a_line_of_its_own() -> None:
+    html = '<p>so<math display="block"><mi>a</mi><mo>=</mo><mi>b</mi></math>hence</p>'
+    assert render_html(html).text.plain == "so\na = b\nhence"
+
+
+def test_unclosed_math_keeps_its_text_and_is_bounded() -> None:
+    assert render_html("<p>x <math><mi>y</mi>").text.plain == "x y"
+    r = render_html("<math>" + "<mrow>" * 5000 + "<mi>deep</mi>")
+    assert r.text.plain == "deep"
+
+
+# --- the link list ----------------------------------------------------------------
+
+
+def test_link_list_wraps_long_urls_under_themselves() -> None:
+    links = [Link(n, f"https://example.com/{n}", "x") for n in range(1, 10)] + [
+        Link(10, "https://example.com/" + "/".join(f"part{i}" for i in range(15)), "x"),
+        Link(11, "https://cdn.example.com/images/" + "a" * 80 + ".png", "pic", "image"),
+    ]
+    footer = link_list(links, width=40)
+    lines = footer.plain.split("\n")
+    assert_fits(footer.plain, 40)
+    ten = lines.index(next(x for x in lines if x.startswith("[10]")))
+    assert lines[ten].startswith("[10] https://example.com/part0/")  # number and URL together
+    eleven = lines.index(next(x for x in lines if x.startswith("[11]")))
+    assert all(x.startswith("     ") and x[5] != " " for x in lines[ten + 1 : eleven])
+    assert lines[ten][5:] + "".join(x.strip() for x in lines[ten + 1 : eleven]) == links[9].url
+    assert lines[-1].endswith(" (image)") or lines[-1].strip() == "(image)"
+    assert style_of(footer, "(image)").dim
+    # without a width: one line per link, as before
+    assert link_list(links).plain.split("\n")[10] == f"[10] {links[9].url}"

@@ -1,29 +1,61 @@
-"""An item's HTML (or plain text) as styled terminal text with numbered links.
+"""An item's HTML (or plain text) as styled terminal lines with numbered links.
 
-Why a hand-written walk over the stdlib ``HTMLParser``: feed HTML is often broken
-(unclosed tags, stray end tags, fragments), and that parser never raises on bad
-markup, needs no dependency and renders a 200 KB article in a few tens of ms.
+The output is laid out here, at the item pane's width (``width_hint``), rather
+than left to Rich/Textual to wrap, for three reasons:
+
+* hanging indents: every wrapped line of a quote keeps its "│ " bar, a list item
+  its indent under the text after the bullet, a code block its prefix; a
+  generic wrapper only knows the first line;
+* the composer's ``>`` key quotes "the paragraph shown": :attr:`Rendered.blocks`
+  says which lines each source paragraph occupies and its text as the reader
+  sees it (no bars, bullets or link numbers), see :meth:`Rendered.paragraph_at`;
+* speed: Textual wraps a 9.5 MB line with a quadratic amount of work; lines that
+  already fit cost it nothing.  Everything here is linear in the input (the
+  tokenizer in :mod:`veille.render.hygiene` too), and ``max_chars`` renders the
+  start of a huge body at once (``Rendered.truncated``, :meth:`Rendered.resume`).
 
 Safety: every piece of feed text goes through :func:`clean_text` and lands in a
 ``rich.text.Text`` as a plain string with ``Style`` objects, so ``[bold]`` or
 ``[@click=...]`` in a body stays literal and escape sequences never reach the
-terminal.  Rich wraps the text later; only tables and rules use ``width_hint``.
+terminal.  Only http(s) and mailto links get a number.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
+from typing import NamedTuple
 from urllib.parse import urljoin, urlsplit
 
-from rich.cells import cell_len
+from rich.cells import cell_len, get_character_cell_size
 from rich.style import Style
 from rich.text import Span, Text
 
-from veille.render.hygiene import clean_text
+from veille.render.hygiene import (
+    BLOCK_TAGS,
+    HIDDEN_TAGS,
+    VOID_TAGS,
+    HtmlTokenizer,
+    MathCollector,
+    clean_text,
+    is_math_copy,
+    is_math_fallback,
+    parse_attrs,
+    script_text,
+)
 
-__all__ = ["STYLES", "Link", "Rendered", "link_list", "render_html", "render_plain"]
+__all__ = [
+    "STYLES",
+    "Link",
+    "Paragraph",
+    "Rendered",
+    "link_list",
+    "render_html",
+    "render_plain",
+    "wrap_text",
+]
 
 
 @dataclass
@@ -36,13 +68,61 @@ class Link:
     kind: str = "link"  # "link" or "image"
 
 
+class Paragraph(NamedTuple):
+    """One source paragraph (or table row) on screen: its lines and its text.
+
+    ``first_line``/``last_line`` index the lines of ``Rendered.text`` (both
+    inclusive); ``text`` is what a reader quotes: the words as shown, without
+    quote bars, bullets or link numbers, with its own line breaks (``<br>``)
+    but not the wrapping.
+    """
+
+    first_line: int
+    last_line: int
+    text: str
+
+
 @dataclass
 class Rendered:
-    """The rendered body, its links and where each block sits in ``text.plain``."""
+    """The rendered body, its links and where each paragraph sits.
+
+    ``paragraphs`` are (start, end) offsets in ``text.plain`` (kept for callers
+    that slice the text; a wrapped paragraph's slice includes the bars); prefer
+    ``blocks``/:meth:`paragraph_at`.  ``truncated`` says only the start of a big
+    body was rendered (``max_chars``); :meth:`resume` renders the rest.
+    """
 
     text: Text
     links: list[Link] = field(default_factory=list)
     paragraphs: list[tuple[int, int]] = field(default_factory=list)
+    blocks: list[Paragraph] = field(default_factory=list)
+    truncated: bool = False
+    _more: Callable[[int | None], Rendered] | None = field(default=None, repr=False, compare=False)
+    _next: Rendered | None = field(default=None, repr=False, compare=False)
+
+    def paragraph_at(self, line: int) -> str:
+        """The text of the paragraph shown on ``line`` (0-based, a line of ``text``).
+
+        On a blank line, a rule or a table's header rule, the next paragraph; past
+        the last one, "".
+        """
+        blocks = self.blocks
+        i = bisect_right(blocks, line, key=lambda b: b.first_line) - 1
+        if i >= 0 and blocks[i].last_line >= line:
+            return blocks[i].text
+        return blocks[i + 1].text if i + 1 < len(blocks) else ""
+
+    def resume(self, max_chars: int | None = None) -> Rendered:
+        """The whole body rendered (or ``max_chars`` more of it) when ``truncated``.
+
+        Meant for a worker thread: the pane shows the first piece at once and
+        swaps in this result when it is ready.  Asking twice gives the same object.
+        """
+        if self._more is None:
+            return self
+        if self._next is None:
+            self._next = self._more(max_chars)
+        return self._next
 
 
 # Named styles, attribute-only where possible so any theme reads well.  The TUI may
@@ -63,29 +143,19 @@ STYLES: dict[str, Style] = {
 OPENABLE = frozenset({"http", "https", "mailto"})
 
 _WS = re.compile(r"[ \t\n\r\f\v]+")  # HTML whitespace; &nbsp; is kept on purpose
+# The same, matching only what is not already one plain space: on a 9.5 MB line of
+# words this touches the newlines, not every space.
+_WS_RUN = re.compile(r"[ \t\n\r\f\v]{2,}|[\t\n\r\f\v]")
 _URL = re.compile(r"https?://[^\s<>\"'`\[\]]+", re.IGNORECASE)
 _URL_TRAIL = ".,;:!?'\"*_"
-_SUP = str.maketrans("0123456789+-=()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾")
-_SUB = str.maketrans("0123456789+-=()", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎")
-_SUPSUB_CHARS = frozenset("0123456789+-=()")
 
-_VOID = frozenset(
-    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
-     "source", "track", "wbr"}
-)  # fmt: skip
-# Content of these never shows (iframe/video/audio get a numbered marker first).
-_SKIP = frozenset(
-    {"script", "style", "head", "title", "template", "svg", "math", "iframe", "video",
-     "audio", "select", "noembed", "frameset"}
-)  # fmt: skip
-# Block boundaries that ask for a blank line around them (one newline inside lists).
-_BLOCKS = frozenset(
-    {"p", "div", "section", "article", "header", "footer", "main", "nav", "aside", "figure",
-     "figcaption", "address", "details", "summary", "center", "form", "fieldset",
-     "body", "html", "hgroup", "caption", "legend", "picture"}
-)  # fmt: skip
 _LISTS = frozenset({"ul", "ol", "menu", "dir", "dl"})
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+_PRE = frozenset({"pre", "listing", "xmp", "plaintext"})
+# Blocks with nothing special about them: a blank line around.
+_SPECIAL = _LISTS | _HEADINGS | _PRE | {"blockquote", "table", "hr"}
+_BLOCKS = (BLOCK_TAGS - _SPECIAL) | {"picture", "caption"}
+_TABLE_BREAKS = _BLOCKS | _LISTS | _PRE | {"dd", "blockquote", "hr", "li"}
 _INLINE_FLAGS = {
     "b": "bold", "strong": "bold", "i": "italic", "em": "italic", "cite": "italic",
     "dfn": "italic", "var": "italic", "del": "strike", "s": "strike", "strike": "strike",
@@ -98,10 +168,215 @@ Seg = tuple[str, Style | None]
 _NONE: frozenset[int] = frozenset()
 _UNSET = object()
 _MAX_DEPTH = 24  # unclosed <ul>/<blockquote> must not make every block cost O(n)
+_MIN_TEXT = 12  # cells of text a line keeps however deep the indentation
+_MIN_ROOM = 8  # an over-long URL starts on the current line when this much is left
+_BREAK_AFTER = ("/", "?", "&", "#", "=", "-", "_", ".", ",", ";", ":", "~", "+", "|")
 
 
-def _safe_url(href: str | None, base_url: str) -> str | None:
-    """Absolute http(s)/mailto URL, or None for anything not safe to open."""
+# --- widths and wrapping ------------------------------------------------------------
+
+_narrow_cells: frozenset[str] | None = None
+
+
+def _narrow_set() -> frozenset[str]:
+    """Characters one cell wide by Rich's own measure (built once, on first use)."""
+    global _narrow_cells
+    if _narrow_cells is None:
+        chars = (chr(cp) for cp in range(0x20, 0x3000) if not 0x7F <= cp < 0xA0)
+        _narrow_cells = frozenset(c for c in chars if get_character_cell_size(c) == 1)
+    return _narrow_cells
+
+
+def _is_narrow(s: str) -> bool:
+    """Whether every character is one cell: then lengths are widths (fast paths)."""
+    return s.isascii() or _narrow_set().issuperset(s)
+
+
+def _cut_point(text: str, a: int, b: int, room: int, narrow: bool) -> int:
+    """Where the first piece of the unbreakable ``text[a:b]`` ends, given ``room`` cells.
+
+    After a URL-ish separator ("/", "?", "&", "-", ".") in the last two thirds of
+    the room when there is one, else where the room ends (at least one character).
+    """
+    if narrow:
+        limit = min(b, a + room)
+    else:
+        limit, used = a, 0
+        while limit < b:
+            w = get_character_cell_size(text[limit])
+            if used + w > room:
+                break
+            used += w
+            limit += 1
+    if limit >= b:
+        return b
+    lo = a + max(1, (limit - a) // 3)
+    best = max(text.rfind(ch, lo, limit) for ch in _BREAK_AFTER)
+    return best + 1 if best >= 0 else max(limit, a + 1)
+
+
+def _wrap(text: str, width: int) -> list[tuple[int, int]]:
+    """Greedy word wrap of one line of text into (start, end) offsets.
+
+    Lines break at spaces (which are dropped); a word longer than a line is cut
+    (:func:`_cut_point`) and starts on the current line if enough room is left.
+    Linear: per output line, a few ``str.rfind`` calls.
+    """
+    n = len(text)
+    narrow = _is_narrow(text)
+    if (n if narrow else cell_len(text)) <= width:
+        end = n
+        while end and text[end - 1] == " ":
+            end -= 1
+        return [(0, end)] if end else []
+    if not narrow:
+        return _wrap_wide(text, width)
+    lines: list[tuple[int, int]] = []
+    rfind, find = text.rfind, text.find
+    pos = 0
+    while pos < n:
+        if n - pos <= width:
+            end = n
+            while end > pos and text[end - 1] == " ":
+                end -= 1
+            if end > pos:
+                lines.append((pos, end))
+            break
+        sp = rfind(" ", pos + 1, pos + width + 1)
+        if sp > pos:
+            end = sp
+            while end > pos and text[end - 1] == " ":
+                end -= 1
+            nxt = sp + 1
+            while nxt < n and text[nxt] == " ":
+                nxt += 1
+            room = width - (nxt - pos)
+            if end > pos and room >= _MIN_ROOM and n - nxt > width:
+                tok = find(" ", nxt, nxt + width + 1)
+                if tok < 0:  # the next word is longer than a whole line: start it here
+                    tok = find(" ", nxt)
+                    cut = _cut_point(text, nxt, n if tok < 0 else tok, room, True)
+                    lines.append((pos, cut))
+                    pos = cut
+                    continue
+            if end > pos:
+                lines.append((pos, end))
+            pos = nxt
+            continue
+        tok = find(" ", pos + 1)
+        cut = _cut_point(text, pos, n if tok < 0 else tok, width, True)
+        lines.append((pos, cut))
+        pos = cut
+        while pos < n and text[pos] == " ":
+            pos += 1
+    return lines
+
+
+def _wrap_wide(text: str, width: int) -> list[tuple[int, int]]:
+    """:func:`_wrap` for text with wide (CJK, emoji) or zero-width characters."""
+    lines: list[tuple[int, int]] = []
+    start = end = used = 0  # the line being filled: text[start:end], ``used`` cells
+    open_line = False
+    off = 0
+    for word in text.split(" "):
+        a = off
+        off += len(word) + 1
+        if not word:
+            continue
+        b = a + len(word)
+        w = cell_len(word)
+        if open_line and used + 1 + w <= width:
+            end, used = b, used + 1 + w
+            continue
+        if open_line and w > width and width - used - 1 >= _MIN_ROOM:
+            cut = _cut_point(text, a, b, width - used - 1, False)
+            lines.append((start, cut))
+            w -= cell_len(text[a:cut])
+            a, open_line = cut, False
+        elif open_line:
+            lines.append((start, end))
+            open_line = False
+        while w > width:  # a word longer than a line: piece by piece
+            cut = _cut_point(text, a, b, width, False)
+            lines.append((a, cut))
+            w -= cell_len(text[a:cut])
+            a = cut
+        if a < b:
+            start, end, used, open_line = a, b, w, True
+    if open_line:
+        lines.append((start, end))
+    return lines
+
+
+def _fold(text: str, width: int) -> list[tuple[int, int]]:
+    """Preformatted text: hard folds at the width, spaces kept."""
+    n = len(text)
+    if not n:
+        return [(0, 0)]
+    if _is_narrow(text):
+        return [(i, min(i + width, n)) for i in range(0, n, width)]
+    lines: list[tuple[int, int]] = []
+    start = used = 0
+    for i, ch in enumerate(text):
+        w = get_character_cell_size(ch)
+        if used + w > width and i > start:
+            lines.append((start, i))
+            start, used = i, 0
+        used += w
+    lines.append((start, n))
+    return lines
+
+
+def _slice(segs: list[Seg], bounds: list[tuple[int, int]]) -> list[list[Seg]]:
+    """Cut styled runs at line bounds (offsets into their joined text)."""
+    if len(segs) == 1:
+        s, st = segs[0]
+        return [[(s[a:b], st)] for a, b in bounds]
+    out: list[list[Seg]] = []
+    i, off, count = 0, 0, len(segs)
+    for a, b in bounds:
+        while i < count and off + len(segs[i][0]) <= a:
+            off += len(segs[i][0])
+            i += 1
+        line: list[Seg] = []
+        j, j_off = i, off
+        while j < count and j_off < b:
+            s, st = segs[j]
+            size = len(s)
+            lo, hi = max(a - j_off, 0), min(b - j_off, size)
+            if hi > lo:
+                line.append((s if lo == 0 and hi == size else s[lo:hi], st))
+            j_off += size
+            j += 1
+        out.append(line)
+    return out
+
+
+def wrap_text(text: str, width: int) -> list[str]:
+    """``text`` (one line) word-wrapped to ``width`` cells, long words cut sensibly.
+
+    The renderer's wrapping, for callers that lay out their own lines.
+    """
+    return [text[a:b] for a, b in _wrap(text, max(1, width))]
+
+
+def _origin(base_url: str) -> str:
+    """The "https://host" of an http(s) base URL, for joining "/path" links cheaply."""
+    try:
+        parts = urlsplit(base_url)
+    except ValueError:
+        return ""
+    if parts.scheme.lower() in ("http", "https") and parts.netloc:
+        return f"{parts.scheme.lower()}://{parts.netloc}"
+    return ""
+
+
+def _safe_url(href: str | None, base_url: str, origin: str = "") -> str | None:
+    """Absolute http(s)/mailto URL, or None for anything not safe to open.
+
+    ``origin`` (see :func:`_origin`) lets a root-relative "/path" skip urljoin,
+    a third of the cost of a page of 100,000 links.
+    """
     if not href:
         return None
     href = clean_text(href).strip()
@@ -113,6 +388,8 @@ def _safe_url(href: str | None, base_url: str) -> str | None:
         href = href.replace(" ", "%20")
     if "[" not in href and href[:8].lower().startswith(("http://", "https://")):
         return href  # the common case, and urljoin is slow
+    if origin and href[0] == "/" and href[1:2] not in ("/", "\\") and "/." not in href:
+        return origin + href
     try:
         url = urljoin(base_url, href) if base_url else href
         if url.startswith("//"):
@@ -206,18 +483,21 @@ class _Table:
 
 def _trim(line: list[Seg]) -> list[Seg]:
     """Strip whitespace at both ends of a line made of several runs."""
-    while line and not line[0][0].strip():
-        line = line[1:]
-    while line and not line[-1][0].strip():
-        line = line[:-1]
-    if line:
-        s, st = line[0]
-        if s[0].isspace():
-            line = [(s.lstrip(), st), *line[1:]]
-        s, st = line[-1]
-        if s[-1].isspace():
-            line = [*line[:-1], (s.rstrip(), st)]
-    return line
+    a, b = 0, len(line)
+    while a < b and not line[a][0].strip():
+        a += 1
+    while b > a and not line[b - 1][0].strip():
+        b -= 1
+    if a == b:
+        return []
+    out = line[a:b]
+    s, st = out[0]
+    if s[0].isspace():
+        out[0] = (s.lstrip(), st)
+    s, st = out[-1]
+    if s[-1].isspace():
+        out[-1] = (s.rstrip(), st)
+    return out
 
 
 def _split_lines(segs: list[Seg]) -> list[list[Seg]]:
@@ -234,96 +514,48 @@ def _split_lines(segs: list[Seg]) -> list[list[Seg]]:
     return lines
 
 
-def _bolden(line: list[Seg]) -> list[Seg]:
-    bold = Style(bold=True)
-    return [(s, bold + st if st else bold) for s, st in line]
-
-
-def _plain(line: list[Seg]) -> str:
+def _plain(line: Sequence[Seg]) -> str:
     return "".join(s for s, _ in line)
 
 
-class _Renderer(HTMLParser):
-    def __init__(self, base_url: str, width_hint: int) -> None:
-        super().__init__(convert_charrefs=True)
-        self.base_url = base_url
-        self.width = max(20, width_hint)
+def _fit_prefix(prefix: list[Seg], room: int) -> list[Seg]:
+    """The right-most ``room`` cells of an indentation too deep for the width."""
+    out: list[Seg] = []
+    for s, st in reversed(prefix):
+        if room <= 0:
+            break
+        if len(s) > room:
+            s = s[-room:]
+        out.append((s, st))
+        room -= len(s)
+    return out[::-1]
+
+
+class _Writer:
+    """Lines out: prefixes, wrapping, blank lines between blocks, paragraph records."""
+
+    def __init__(self, width_hint: int) -> None:
+        self.width = max(_MIN_TEXT + 4, width_hint)
         self.styles = dict(STYLES)
-        # output
+        # A private copy: link numbers are told apart by identity when a paragraph's
+        # quotable text is made, whatever the theme puts in STYLES.
+        self.num = self.styles["link_number"].copy()
         self.parts: list[str] = []
         self.spans: list[Span] = []
-        self.pos = 0
+        self.pos = 0  # characters written
+        self.line = 0  # index of the line being written
         self.paragraphs: list[tuple[int, int]] = []
+        self.blocks: list[Paragraph] = []
         self.links: list[Link] = []
-        self.by_url: dict[str, Link] = {}
         self.gap = 0  # newlines wanted before the next block: 1 or 2
-        self.quotes = 0  # quote depth of the last block written
-        # state
-        self.buf = _Inline()
-        self.buf_pre = False
+        self.quotes: list[_Container] = []  # the quotes the last block was in
         self.stack: list[_Container] = []
-        self.skip: list[str] = []
-        self.media_done = True
-        self.flags = dict.fromkeys(_FLAGS, 0)
-        self.heading = 0
-        self.table: _Table | None = None
-        self.table_nest = 0
-        self.anchor: Link | None = None
-        self.anchor_open = False
-        self.anchor_dirty = False
-        self.anchor_text: list[str] = []
-        self.pre_col = 0
-        self.supsub: list[tuple[str, _Inline, int]] = []
-        self.cur_style: Style | object | None = _UNSET
-        self._style_cache: dict[tuple[bool, ...], Style | None] = {}
 
-    # -- styles ---------------------------------------------------------------
-    def bump(self, flag: str, delta: int) -> None:
-        self.flags[flag] = max(0, self.flags[flag] + delta)
-        self.cur_style = _UNSET
-
-    def set_heading(self, level: int) -> None:
-        self.heading = level
-        self.cur_style = _UNSET
-
-    def style(self) -> Style | None:
-        """The style for text at this point (cached until a flag changes)."""
-        if self.cur_style is not _UNSET:
-            return self.cur_style  # type: ignore[return-value]
-        f = self.flags
-        key = (
-            bool(f["bold"] or self.heading),
-            bool(f["italic"] or f["quote"]),
-            bool(f["strike"]),
-            bool(f["code"] or f["pre"]),
-            bool(f["underline"] or f["link"] or self.heading in (1, 2)),
-        )
-        if key in self._style_cache:
-            self.cur_style = self._style_cache[key]
-            return self.cur_style
-        bold, italic, strike, code, underline = key
-        style: Style | None = None
-        if any(key):
-            style = Style(
-                bold=bold or None,
-                italic=italic or None,
-                strike=strike or None,
-                underline=underline or None,
-            )
-            if code:
-                style = self.styles["code"] + style
-        self._style_cache[key] = self.cur_style = style
-        return style
-
-    # -- output ---------------------------------------------------------------
-    def write(self, s: str, style: Style | None = None) -> None:
-        if not s:
-            return
-        self.parts.append(s)
-        end = self.pos + len(s)
-        if style is not None:
-            self.spans.append(Span(self.pos, end, style))
-        self.pos = end
+    def quotable(self, line: list[Seg], pre: bool = False) -> str:
+        """A logical line as a reader would quote it: no link numbers (nor indent)."""
+        num = self.num
+        text = "".join(s for s, st in line if st is not num)
+        return text.rstrip() if pre else text.strip()
 
     def want_gap(self, n: int) -> None:
         if n <= self.gap:
@@ -365,53 +597,193 @@ class _Renderer(HTMLParser):
         return width
 
     def emit(
-        self, lines: list[list[Seg]], *, record: str = "block", unrecorded: frozenset[int] = _NONE
+        self,
+        lines: list[list[Seg]],
+        *,
+        record: str = "block",
+        unrecorded: frozenset[int] = _NONE,
+        pre: bool = False,
+        hang: int = 0,
     ) -> None:
-        """Write a block's lines with list/quote prefixes; record its offsets."""
+        """Write a block's logical lines, wrapped under their list/quote prefixes.
+
+        ``record``: "block" makes the block one paragraph, "lines" one per logical
+        line (table rows) except ``unrecorded`` ones, "none" nothing (rules).
+        ``pre`` folds instead of word-wrapping; ``hang`` indents continuation lines.
+        """
         if self.stack:
-            quotes = sum(c.kind == "quote" for c in self.stack)
+            quoting = [c for c in self.stack if c.kind == "quote"]
+            quotes = len(quoting)
             first, cont = self.prefixes()
+            indent = cell_len(_plain(cont))
+            if indent > self.width - _MIN_TEXT:
+                room = self.width - _MIN_TEXT
+                first, cont = _fit_prefix(first, room), _fit_prefix(cont, room)
+                indent = cell_len(_plain(cont))
         else:
-            quotes, first, cont = 0, [], []
-        if self.pos:
-            self.write("\n")
+            quoting, quotes, first, cont, indent = [], 0, [], [], 0
+        bar = self.styles["quote_bar"]
+        parts, spans = self.parts, self.spans
+        pos, line_no = self.pos, self.line
+        if pos:
+            parts.append("\n")
+            pos += 1
+            line_no += 1
             if self.gap >= 2:
-                # The blank line between two paragraphs of one quote keeps its bar.
-                if quotes and self.quotes:
-                    self.write(" ".join("│" * min(quotes, self.quotes)), self.styles["quote_bar"])
-                self.write("\n")
+                # The blank line between two paragraphs of one quote keeps its bar
+                # (the bars of the quotes both paragraphs are in, not of a new quote).
+                shared = 0
+                for a, b in zip(quoting, self.quotes, strict=False):
+                    if a is not b:
+                        break
+                    shared += 1
+                if shared:
+                    s = " ".join("│" * shared)
+                    parts.append(s)
+                    spans.append(Span(pos, pos + len(s), bar))
+                    pos += len(s)
+                parts.append("\n")
+                pos += 1
+                line_no += 1
         self.gap = 0
-        self.quotes = quotes
-        start = -1
-        parts, spans, pos = self.parts, self.spans, self.pos
+        self.quotes = quoting
         bars = " ".join("│" * quotes)
-        for i, line in enumerate(lines):
+        width = max(_MIN_TEXT, self.width - indent)
+        hang_pad: list[Seg] = [(" " * hang, None)] if hang else []
+        start = -1
+        block_first = line_no
+        texts: list[str] = []
+        prefix = first
+        for i, logical in enumerate(lines):
             if i:
                 parts.append("\n")
                 pos += 1
-            if not line:
-                line = [(bars, self.styles["quote_bar"])]
-                line_start = -1
-            else:
-                line = [*(first if i == 0 else cont), *line]
-                line_start = pos + sum(len(s) for s, _ in line[: len(first if i == 0 else cont)])
-            for s, st in line:  # inlined self.write: this is the hot loop
-                if s:
-                    parts.append(s)
-                    end = pos + len(s)
-                    if st is not None:
-                        spans.append(Span(pos, end, st))
-                    pos = end
-            if line_start < 0:
+                line_no += 1
+            if not logical:
+                if bars:
+                    parts.append(bars)
+                    spans.append(Span(pos, pos + len(bars), bar))
+                    pos += len(bars)
+                texts.append("")
+                prefix = cont
                 continue
-            if record == "lines" and i not in unrecorded:
-                self.paragraphs.append((line_start, pos))
-            elif start < 0:
-                start = line_start
-        self.pos = pos
+            plain = logical[0][0] if len(logical) == 1 else _plain(logical)
+            if len(plain) <= width - hang and plain.isascii() and plain[-1] != " ":
+                rows = [logical]  # the common case: a short line that fits
+            else:
+                bounds = _fold(plain, width) if pre else _wrap(plain, width - hang)
+                if len(bounds) == 1 and bounds[0] == (0, len(plain)):
+                    rows = [logical]
+                else:
+                    rows = _slice(logical, bounds) if bounds else [[]]
+            line_start = -1
+            row_first = line_no
+            for k, row in enumerate(rows):
+                if k:
+                    parts.append("\n")
+                    pos += 1
+                    line_no += 1
+                    segs = [*cont, *hang_pad, *row] if hang_pad else [*cont, *row]
+                else:
+                    segs = [*prefix, *row] if prefix else row
+                    line_start = pos + sum(len(s) for s, _ in prefix)
+                for s, st in segs:  # the hot loop
+                    if s:
+                        parts.append(s)
+                        end = pos + len(s)
+                        if st is not None:
+                            # One span for touching runs of one look ("[img", " 3",
+                            # ": " are three runs so that quoting can drop the " 3").
+                            if spans and spans[-1].end == pos and spans[-1].style == st:
+                                spans[-1] = Span(spans[-1].start, end, st)
+                            else:
+                                spans.append(Span(pos, end, st))
+                        pos = end
+            prefix = cont
+            if record == "lines":
+                if i not in unrecorded:
+                    self.paragraphs.append((line_start, pos))
+                    self.blocks.append(Paragraph(row_first, line_no, self.quotable(logical, pre)))
+            elif record == "block":
+                texts.append(self.quotable(logical, pre))
+                if start < 0:
+                    start = line_start
+        self.pos, self.line = pos, line_no
         if record == "block" and start >= 0:
             self.paragraphs.append((start, pos))
+            self.blocks.append(Paragraph(block_first, line_no, "\n".join(texts).strip("\n")))
 
+    def rendered(self, truncated: bool = False) -> Rendered:
+        text = Text("".join(self.parts), spans=list(self.spans), end="")
+        return Rendered(text, list(self.links), list(self.paragraphs), list(self.blocks), truncated)
+
+
+class _Renderer(_Writer, HtmlTokenizer):
+    def __init__(self, base_url: str, width_hint: int) -> None:
+        super().__init__(width_hint)
+        self.base_url = base_url
+        self.origin = _origin(base_url) if base_url else ""
+        self.by_url: dict[str, Link] = {}
+        # state
+        self.buf = _Inline()
+        self.buf_pre = False
+        self.skip = ""  # the hidden element being skipped...
+        self.skip_depth = 0  # ...and how many of it are open
+        self.media_done = True
+        self.flags = dict.fromkeys(_FLAGS, 0)
+        self.heading = 0
+        self.table: _Table | None = None
+        self.table_nest = 0
+        self.anchor: Link | None = None
+        self.anchor_open = False
+        self.anchor_dirty = False
+        self.anchor_text: list[str] = []
+        self.pre_col = 0
+        self.supsub: list[tuple[str, _Inline, int]] = []
+        self.math: MathCollector | None = None
+        self.cur_style: Style | object | None = _UNSET
+        self._style_cache: dict[tuple[bool, ...], Style | None] = {}
+
+    # -- styles ---------------------------------------------------------------
+    def bump(self, flag: str, delta: int) -> None:
+        value = self.flags[flag] + delta
+        self.flags[flag] = value if value > 0 else 0
+        self.cur_style = _UNSET
+
+    def set_heading(self, level: int) -> None:
+        self.heading = level
+        self.cur_style = _UNSET
+
+    def style(self) -> Style | None:
+        """The style for text at this point (cached until a flag changes)."""
+        if self.cur_style is not _UNSET:
+            return self.cur_style  # type: ignore[return-value]
+        f = self.flags
+        key = (
+            bool(f["bold"] or self.heading),
+            bool(f["italic"] or f["quote"]),
+            bool(f["strike"]),
+            bool(f["code"] or f["pre"]),
+            bool(f["underline"] or f["link"] or self.heading in (1, 2)),
+        )
+        if key in self._style_cache:
+            self.cur_style = self._style_cache[key]
+            return self.cur_style
+        bold, italic, strike, code, underline = key
+        style: Style | None = None
+        if any(key):
+            style = Style(
+                bold=bold or None,
+                italic=italic or None,
+                strike=strike or None,
+                underline=underline or None,
+            )
+            if code:
+                style = self.styles["code"] + style
+        self._style_cache[key] = self.cur_style = style
+        return style
+
+    # -- blocks ---------------------------------------------------------------
     def flush(self) -> None:
         """End the current block of inline text."""
         if self.anchor_open and self.anchor_dirty and self.table is None:
@@ -432,10 +804,12 @@ class _Renderer(HTMLParser):
             return
         lines = _split_lines(buf.segs)
         if pre:
-            while lines and not _plain(lines[0]).strip():
-                lines = lines[1:]  # blank lines at a block's edge would pile up with the gap
-            while lines and not _plain(lines[-1]).strip():
-                lines.pop()
+            a, b = 0, len(lines)
+            while a < b and not _plain(lines[a]).strip():
+                a += 1  # blank lines at a block's edge would pile up with the gap
+            while b > a and not _plain(lines[b - 1]).strip():
+                b -= 1
+            lines = lines[a:b]
         else:
             kept: list[list[Seg]] = []
             for line in lines:
@@ -446,7 +820,7 @@ class _Renderer(HTMLParser):
                 kept.pop()
             lines = kept
         if lines:
-            self.emit(lines)
+            self.emit(lines, pre=pre)
 
     def sink(self) -> _Inline:
         if self.table is not None:
@@ -466,13 +840,13 @@ class _Renderer(HTMLParser):
 
     def link_marker(self) -> None:
         if self.anchor is not None:
-            self.sink().marker(f"[{self.anchor.number}]", self.styles["link_number"])
+            self.sink().marker(f"[{self.anchor.number}]", self.num)
         self.anchor_dirty = False
 
     def open_anchor(self, href: str | None) -> None:
         if self.anchor_open:
             self.close_anchor()
-        url = _safe_url(href, self.base_url)
+        url = _safe_url(href, self.base_url, self.origin)
         self.anchor = self.number(url, "", "link") if url else None
         self.anchor_open = True
         self.anchor_dirty = False
@@ -492,36 +866,49 @@ class _Renderer(HTMLParser):
         self.anchor = None
 
     def media(self, label: str, src: str | None, kind: str = "link") -> None:
-        url = _safe_url(src, self.base_url)
+        url = _safe_url(src, self.base_url, self.origin)
         style = self.styles["image"]
+        sink = self.sink()
+        sink.raw(f"[{label}", style)
         if url:
-            link = self.number(url, label, kind)
-            self.sink().raw(f"[{label} {link.number}]", style)
-        else:
-            self.sink().raw(f"[{label}]", style)
+            sink.raw(f" {self.number(url, label, kind).number}", self.num)
+        sink.raw("]", style)
 
-    def image(self, attrs: dict[str, str | None]) -> None:
+    def image(self, attrs: dict[str, str]) -> None:
         if attrs.get("width") in ("0", "1") or attrs.get("height") in ("0", "1"):
             return  # tracking pixel
+        if is_math_fallback(attrs):
+            return  # the formula's MathML is rendered instead
         src = attrs.get("src")
         if not src or src.startswith("data:"):
             src = attrs.get("data-src") or attrs.get("data-lazy-src") or attrs.get("data-original")
         alt = _WS.sub(" ", clean_text(attrs.get("alt") or "")).strip()
-        url = _safe_url(src, self.base_url)
+        url = _safe_url(src, self.base_url, self.origin)
         sink = self.sink()
         dim = self.styles["image"]
-        head = "[img"
+        sink.raw("[img", dim)
         if url:
-            head += f" {self.number(url, alt, 'image').number}"
+            sink.raw(f" {self.number(url, alt, 'image').number}", self.num)
         if alt:
-            sink.raw(head + ": ", dim)
+            sink.raw(": ", dim)
             sink.raw(alt, self.styles["image_alt"])
-            sink.raw("]", dim)
-        else:
-            sink.raw(head + "]", dim)
+        sink.raw("]", dim)
         if self.anchor_open:
             self.anchor_dirty = True
             self.anchor_text.append(alt)
+
+    def end_math(self, math: MathCollector) -> None:
+        said = math.text()
+        if not said:
+            return
+        if math.display and self.table is None and not self.flags["pre"]:
+            self.flush()
+            self.want_gap(1)
+            self.buf.text(said, self.style())
+            self.flush()
+            self.want_gap(1)
+        else:
+            self.sink().text(said, self.style())
 
     # -- tables ---------------------------------------------------------------
     def end_table(self) -> None:
@@ -529,31 +916,40 @@ class _Renderer(HTMLParser):
         if table is None:
             return
         rows: list[tuple[list[list[Seg]], bool]] = []
-        for cells, head in zip(table.rows, table.heads, strict=True):
-            trimmed = [_trim(c.segs) for c in cells]
+        for inline_cells, head in zip(table.rows, table.heads, strict=True):
+            trimmed = [_trim(c.segs) for c in inline_cells]
             if any(trimmed):
                 rows.append((trimmed, head))
         if not rows:
             return
         ncols = max(len(r) for r, _ in rows)
         widths = [0] * ncols
-        for cells, _ in rows:
-            for j, cell in enumerate(cells):
-                widths[j] = max(widths[j], cell_len(_plain(cell)))
+        sizes = [[cell_len(_plain(cell)) for cell in cells] for cells, _ in rows]
+        for row_sizes in sizes:
+            for j, size in enumerate(row_sizes):
+                if size > widths[j]:
+                    widths[j] = size
         keep = [j for j in range(ncols) if widths[j]]
         total = sum(widths[j] for j in keep) + 2 * (len(keep) - 1)
         sep = self.styles["table_sep"]
         lines: list[list[Seg]] = []
         rules: set[int] = set()
+        bold = Style(bold=True)
+        num = self.num
+
+        def bolden(cell: list[Seg]) -> list[Seg]:
+            return [(s, st if st is num else (bold + st if st else bold)) for s, st in cell]
+
         if len(keep) > 1 and total + self.indent_width() <= self.width:
             for i, (cells, head) in enumerate(rows):
                 line: list[Seg] = []
+                row_sizes = sizes[i]
                 for n, j in enumerate(keep):
                     cell = cells[j] if j < len(cells) else []
                     if n:
                         line.append(("  ", None))
-                    line.extend(_bolden(cell) if head else cell)
-                    pad = widths[j] - cell_len(_plain(cell))
+                    line.extend(bolden(cell) if head else cell)
+                    pad = widths[j] - (row_sizes[j] if j < len(row_sizes) else 0)
                     if pad and n < len(keep) - 1:
                         line.append((" " * pad, None))
                 lines.append(line)
@@ -561,55 +957,72 @@ class _Renderer(HTMLParser):
                     rule = "  ".join("─" * widths[j] for j in keep)
                     rules.add(len(lines))
                     lines.append([(rule, sep)])
-        else:
-            for cells, head in rows:
-                line = []
-                for cell in cells:
-                    if not cell:
-                        continue
-                    if line:
-                        line.append((" | ", sep))
-                    line.extend(_bolden(cell) if head else cell)
-                lines.append(line)
-        self.emit(lines, record="lines", unrecorded=frozenset(rules))
+            self.emit(lines, record="lines", unrecorded=frozenset(rules))
+            return
+        for cells, head in rows:
+            line = []
+            for cell in cells:
+                if not cell:
+                    continue
+                if line:
+                    line.append((" | ", sep))
+                line.extend(bolden(cell) if head else cell)
+            lines.append(line)
+        self.emit(lines, record="lines", hang=2)
 
-    # -- parser callbacks -----------------------------------------------------
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+    # -- tokenizer callbacks ----------------------------------------------------
+    def handle_starttag(self, tag: str, attrs: str, closed: bool) -> None:
+        if self.math is not None:
+            self.math.start(tag, attrs, closed)
+            return
         if self.skip:
-            if tag == "source" and not self.media_done and self.skip[-1] in ("video", "audio"):
-                self.media(self.skip[-1], dict(attrs).get("src"))
+            if tag == self.skip and not closed:
+                self.skip_depth += 1
+            elif tag == "source" and not self.media_done and self.skip in ("video", "audio"):
+                self.media(self.skip, parse_attrs(attrs).get("src"))
                 self.media_done = True
-            elif tag == "body" and "head" in self.skip:
-                self.skip.clear()
-            elif tag in _SKIP and tag not in _VOID:
-                self.skip.append(tag)
+            elif tag == "body" and self.skip == "head":
+                self.skip = ""
             return
         flag = _INLINE_FLAGS.get(tag)
         if flag is not None:
-            self.bump(flag, 1)
+            if not closed:
+                self.bump(flag, 1)
             return
         if tag == "a":
-            self.open_anchor(dict(attrs).get("href"))
+            self.open_anchor(parse_attrs(attrs).get("href"))
         elif tag == "br":
             if self.flags["pre"] and self.table is None:
                 self.buf.raw("\n", None)
             else:
                 self.sink().newline()
         elif tag == "img":
-            self.image(dict(attrs))
-        elif tag in _SKIP:
-            self.start_skip(tag, dict(attrs))
+            self.image(parse_attrs(attrs))
+        elif tag in HIDDEN_TAGS:
+            self.start_skip(tag, attrs, closed)
+            return
+        elif tag == "math":
+            if not closed:
+                self.math = MathCollector(attrs)
+            return
+        elif tag == "span":
+            if is_math_copy(tag, attrs) and not closed:
+                self.start_skip(tag, attrs, closed)
+            return
         elif tag in ("sup", "sub"):
             sink = self.sink()
             self.supsub.append((tag, sink, len(sink.segs)))
         elif tag == "q":
             self.sink().text("“", self.style())
         elif self.table is not None or self.table_nest:
-            self.table_start(tag, dict(attrs))
+            self.table_start(tag, attrs)
         else:
             self.block_start(tag, attrs)
+        if closed and tag not in VOID_TAGS:
+            self.handle_endtag(tag)
 
-    def start_skip(self, tag: str, attrs: dict[str, str | None]) -> None:
+    def start_skip(self, tag: str, raw: str, closed: bool) -> None:
+        attrs = parse_attrs(raw) if tag in ("iframe", "video", "audio") else {}
         if tag == "iframe":
             self.media("iframe", attrs.get("src"))
         elif tag in ("video", "audio"):
@@ -617,9 +1030,10 @@ class _Renderer(HTMLParser):
             self.media_done = bool(src)
             if src:
                 self.media(tag, src)
-        self.skip.append(tag)
+        if not closed and tag not in VOID_TAGS:
+            self.skip, self.skip_depth = tag, 1
 
-    def block_start(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+    def block_start(self, tag: str, attrs: str) -> None:
         if tag in _BLOCKS:
             if not self.flags["pre"]:
                 self.flush()
@@ -633,7 +1047,7 @@ class _Renderer(HTMLParser):
             self.want_gap(2)
             lst = _Container("list", tag, ordered=tag == "ol")
             if tag == "ol":
-                start = dict(attrs).get("start")
+                start = parse_attrs(attrs).get("start")
                 if start and start.strip().lstrip("-").isdigit():
                     lst.counter = int(start)
             self.push(lst)
@@ -645,14 +1059,14 @@ class _Renderer(HTMLParser):
                 if self.stack[i].kind == "list":
                     self.truncate(i + 1)
                     break
-            lst = self.stack[-1] if self.stack and self.stack[-1].kind == "list" else None
+            parent = self.stack[-1] if self.stack and self.stack[-1].kind == "list" else None
             marker = "•"
-            if lst is not None and lst.ordered:
-                value = dict(attrs).get("value")
+            if parent is not None and parent.ordered:
+                value = parse_attrs(attrs).get("value")
                 if value and value.strip().isdigit():
-                    lst.counter = int(value)
-                marker = f"{lst.counter}."
-                lst.counter += 1
+                    parent.counter = int(value)
+                marker = f"{parent.counter}."
+                parent.counter += 1
             self.push(_Container("li", tag, marker=marker))
         elif tag in ("dd", "dt"):
             self.flush()
@@ -665,7 +1079,7 @@ class _Renderer(HTMLParser):
             self.want_gap(2)
             if self.push(_Container("quote", tag)):
                 self.bump("quote", 1)
-        elif tag in ("pre", "listing", "xmp", "plaintext"):
+        elif tag in _PRE:
             self.flush()
             self.want_gap(2)
             self.bump("pre", 1)
@@ -681,7 +1095,7 @@ class _Renderer(HTMLParser):
             self.want_gap(2)
             self.table = _Table()
 
-    def table_start(self, tag: str, attrs: dict[str, str | None]) -> None:
+    def table_start(self, tag: str, attrs: str) -> None:
         """Inside a table everything is inline text of the current cell."""
         table = self.table
         if tag == "table":
@@ -692,7 +1106,7 @@ class _Renderer(HTMLParser):
         elif tag == "tr":
             table.new_row()
         elif tag in ("td", "th"):
-            span = attrs.get("colspan") or "1"
+            span = parse_attrs(attrs).get("colspan") or "1"
             table.new_cell(tag == "th", int(span) if span.strip().isdigit() else 1)
         elif tag == "thead":
             table.in_head = True
@@ -706,19 +1120,20 @@ class _Renderer(HTMLParser):
         elif tag in _HEADINGS:
             self.sink().text(" ", None)
             self.set_heading(int(tag[1]))
-        elif tag in _BLOCKS or tag in ("p", "div", "ul", "ol", "dd", "blockquote", "pre", "hr"):
+        elif tag in _TABLE_BREAKS:
             self.sink().text(" ", None)
 
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.handle_starttag(tag, attrs)
-        if tag not in _VOID:
-            self.handle_endtag(tag)
-
     def handle_endtag(self, tag: str) -> None:
+        if self.math is not None:
+            if self.math.end(tag):
+                math, self.math = self.math, None
+                self.end_math(math)
+            return
         if self.skip:
-            if tag in self.skip:
-                while self.skip.pop() != tag:
-                    pass
+            if tag == self.skip:
+                self.skip_depth -= 1
+                if self.skip_depth <= 0:
+                    self.skip = ""
             return
         flag = _INLINE_FLAGS.get(tag)
         if flag is not None:
@@ -743,9 +1158,9 @@ class _Renderer(HTMLParser):
             return
         run = sink.segs[idx:]
         body = _plain(run).strip()
-        if body and len(body) <= 8 and all(c in _SUPSUB_CHARS for c in body):
-            table = _SUP if tag == "sup" else _SUB
-            sink.segs[idx:] = [(body.translate(table), run[0][1])]
+        short = script_text(body, sup=tag == "sup")
+        if short is not None:
+            sink.segs[idx:] = [(short, run[0][1])]
             sink.space = False
         elif body and tag == "sup":
             sink.segs.insert(idx, ("^", run[0][1]))
@@ -775,7 +1190,7 @@ class _Renderer(HTMLParser):
             self.flush()
             self.pop_to("quote")
             self.want_gap(2)
-        elif tag in ("pre", "listing", "xmp", "plaintext") and self.flags["pre"]:
+        elif tag in _PRE and self.flags["pre"]:
             self.flush()
             self.bump("pre", -1)
             self.buf_pre = bool(self.flags["pre"])
@@ -800,7 +1215,7 @@ class _Renderer(HTMLParser):
         elif tag in _HEADINGS:
             self.set_heading(0)
             self.sink().text(" ", None)
-        elif tag in _BLOCKS or tag in ("p", "div", "li", "ul", "ol", "dd", "blockquote"):
+        elif tag in _TABLE_BREAKS:
             self.sink().text(" ", None)
 
     def push(self, container: _Container) -> bool:
@@ -825,12 +1240,15 @@ class _Renderer(HTMLParser):
         return False
 
     def handle_data(self, data: str) -> None:
+        if self.math is not None:
+            self.math.data(data)
+            return
         if self.skip:
             return
         if self.flags["pre"] and self.table is None:
             self.pre_text(data)
             return
-        s = clean_text(_WS.sub(" ", data))
+        s = clean_text(_WS_RUN.sub(" ", data))
         if not s:
             return
         table = self.table
@@ -864,23 +1282,48 @@ class _Renderer(HTMLParser):
             self.anchor_dirty = True
             self.anchor_text.append(data)
 
-    def finish(self) -> Rendered:
-        self.close()
-        self.skip.clear()
+    def finish(self, truncated: bool = False) -> Rendered:
+        if self.math is not None:  # never closed: say what it held
+            math, self.math = self.math, None
+            self.end_math(math)
+        self.skip = ""
         self.close_anchor()
         if self.table is not None:
             self.end_table()
         self.flush()
-        text = Text("".join(self.parts), spans=self.spans, end="")
-        return Rendered(text, self.links, self.paragraphs)
+        return self.rendered(truncated)
 
 
-def render_html(html: str, base_url: str = "", *, width_hint: int = 80) -> Rendered:
-    """Render an HTML body; links and images get numbers resolved against ``base_url``."""
+def render_html(
+    html: str,
+    base_url: str = "",
+    *,
+    width_hint: int = 80,
+    max_chars: int | None = None,
+) -> Rendered:
+    """Render an HTML body at ``width_hint`` cells; links and images get numbers.
+
+    Relative links resolve against ``base_url``.  With ``max_chars``, a longer
+    body is rendered only up to about that many characters of HTML (the result
+    says ``truncated``; :meth:`Rendered.resume` gives the rest), so the pane can
+    show the start of a multi-megabyte body at once.
+    """
+    html = html or ""
     renderer = _Renderer(base_url or "", width_hint)
-    if html:
-        renderer.feed(html)
-    return renderer.finish()
+    if max_chars is None or len(html) <= max_chars:
+        renderer.scan(html)
+        return renderer.finish()
+    done = renderer.scan(html, 0, max(1, max_chars))
+    if done >= len(html):
+        return renderer.finish()
+    rendered = renderer.finish(truncated=True)
+
+    def more(extra: int | None) -> Rendered:
+        budget = None if extra is None else done + extra
+        return render_html(html, base_url, width_hint=width_hint, max_chars=budget)
+
+    rendered._more = more
+    return rendered
 
 
 def _split_url(url: str) -> str:
@@ -894,67 +1337,99 @@ def _split_url(url: str) -> str:
     return url
 
 
-def render_plain(text: str) -> Rendered:
-    """Plain text body: keep its line breaks, number bare http(s) URLs."""
-    text = clean_text(text or "").expandtabs(8)
-    lines = [line.rstrip() for line in text.split("\n")]
-    while lines and not lines[0].strip():
-        lines.pop(0)
-    while lines and not lines[-1].strip():
-        lines.pop()
-    out = Text(end="")
-    links: list[Link] = []
+def render_plain(text: str, *, width_hint: int = 80, max_chars: int | None = None) -> Rendered:
+    """Plain text body: keep its line breaks, number bare http(s) URLs, wrap at the width.
+
+    ``max_chars`` works as in :func:`render_html`.
+    """
+    text = text or ""
+    cut = len(text)
+    if max_chars is not None and len(text) > max_chars:
+        cut = text.find("\n", max_chars)
+        if cut < 0 or cut > max_chars + 4096:
+            space = text.find(" ", max_chars, max_chars + 4096)
+            cut = space if space >= 0 else max_chars
+    writer = _Writer(width_hint)
+    _plain_body(writer, text[:cut])
+    if cut >= len(text):
+        return writer.rendered()
+    rendered = writer.rendered(truncated=True)
+
+    def more(extra: int | None) -> Rendered:
+        budget = None if extra is None else cut + extra
+        return render_plain(text, width_hint=width_hint, max_chars=budget)
+
+    rendered._more = more
+    return rendered
+
+
+def _plain_body(writer: _Writer, text: str) -> None:
+    text = clean_text(text)
+    if "\t" in text:
+        text = text.expandtabs(8)
     by_url: dict[str, Link] = {}
-    paragraphs: list[tuple[int, int]] = []
-    num_style = STYLES["link_number"]
-    link_style = STYLES["link"]
-    start = -1
-    blank = False
-    for line in lines:
+    links = writer.links
+    num_style, link_style = writer.num, writer.styles["link"]
+    block: list[list[Seg]] = []
+    for raw in text.split("\n"):
+        line = raw.rstrip()
         if not line.strip():
-            if blank:
-                continue  # at most one blank line in a row
-            blank = True
-            if start >= 0:
-                paragraphs.append((start, len(out)))
-                start = -1
-            out.append("\n")
+            if block:
+                writer.emit(block)
+                writer.want_gap(2)
+                block = []
             continue
-        if out:
-            out.append("\n")
-        blank = False
-        if start < 0:
-            start = len(out)
+        segs: list[Seg] = []
         pos = 0
         for m in _URL.finditer(line):
             url = _split_url(m.group())
             if len(url) <= len("https://"):
                 continue
-            out.append(line[pos : m.start()])
+            if m.start() > pos:
+                segs.append((line[pos : m.start()], None))
             link = by_url.get(url)
             if link is None:
                 link = Link(len(links) + 1, url, url)
                 links.append(link)
                 by_url[url] = link
-            out.append(url, style=link_style)
-            out.append(f"[{link.number}]", style=num_style)
+            segs.append((url, link_style))
+            segs.append((f"[{link.number}]", num_style))
             pos = m.start() + len(url)
-        out.append(line[pos:])
-    if start >= 0:
-        paragraphs.append((start, len(out)))
-    return Rendered(out, links, paragraphs)
+        if pos < len(line):
+            segs.append((line[pos:], None))
+        block.append(segs)
+    if block:
+        writer.emit(block)
 
 
-def link_list(links: list[Link]) -> Text:
-    """The "Links:" footer, one "[n] url" per line; empty when there are none."""
+def link_list(links: list[Link], width: int | None = None) -> Text:
+    """The "Links:" footer, one "[n] url" per link; empty when there are none.
+
+    With ``width`` (the pane's), a long URL wraps under itself: the number and
+    the start of the URL stay on one line, and the URL breaks after a "/", "?",
+    "&"... rather than anywhere.
+    """
     out = Text(end="")
     if not links:
         return out
+    num = STYLES["link_number"]
     out.append("Links:", style=STYLES["links_title"])
     for link in links:
         out.append("\n")
-        out.append(f"[{link.number}] ", style=STYLES["link_number"])
-        out.append(clean_text(link.url).replace("\n", ""))
-        if link.kind != "link":
-            out.append(f" ({link.kind})", style=STYLES["link_number"])
+        head = f"[{link.number}] "
+        url = clean_text(link.url).replace("\n", "")
+        tail = f" ({link.kind})" if link.kind != "link" else ""
+        out.append(head, style=num)
+        if width is None:
+            out.append(url)
+            out.append(tail, style=num)
+            continue
+        segs: list[Seg] = [(url, None), (tail, num)]
+        full = url + tail
+        bounds = _wrap(full, max(_MIN_TEXT, width - len(head)))
+        for k, row in enumerate(_slice(segs, bounds)):
+            if k:
+                out.append("\n" + " " * len(head))
+            for s, st in row:
+                out.append(s, style=st)
     return out
