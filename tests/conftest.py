@@ -11,7 +11,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT.parent / "shared" / "corpus"
+# ../shared/corpus next to the main checkout; a git worktree sits one level deeper.
+CORPUS = next(
+    (p for p in (ROOT.parent / "shared" / "corpus", ROOT.parents[1] / "shared" / "corpus")
+     if p.is_dir()),
+    ROOT.parent / "shared" / "corpus",
+)  # fmt: skip
 
 
 @pytest.fixture

@@ -16,11 +16,11 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import pytest
 
+from tests.conftest import CORPUS
 from veille.domain.entries import ParsedFeed
 from veille.render.hygiene import clean_line, html_to_text
 from veille.sources.feed.parse import parse_feed
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 FEEDS = CORPUS / "feeds"
 
 pytestmark = pytest.mark.corpus
