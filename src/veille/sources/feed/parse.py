@@ -147,26 +147,33 @@ def _entry(fpd: Any, base: str, feed_author: str) -> ParsedEntry:
     link = safe_link(e.get("link"), base)
     published = iso_utc(e.get("published_parsed"))
     # dict.get: FeedParserDict falls back from updated to published (and warns).
+    # updated_parsed holds Atom <updated>, RSS 1.0 <dc:date> and <lastBuildDate>.
     updated = iso_utc(e.get("updated_parsed"))
-    content, ctype = _pick_content(e)
+    content, ctype, content_base = _pick_content(e)
+    # Relative links in the body resolve against the xml:base in force where the
+    # body was written (Daring Fireball puts it on <content>), else the document's.
+    content_base = safe_link(content_base, base) or base
     summary_src = e.get("summary") or ""
     if summary_src and summary_src != content:
         summary = plain_summary(summary_src, _kind(e.get("summary_detail")))
     else:
         summary = plain_summary(content, ctype)
     return ParsedEntry(
+        # The key keeps its historical date basis: changing it would resurface items.
         key=entry_key(e.get("id"), link, title, published or updated or "", content),
         title=title,
         link=link,
         author=clean_line(e.get("author")) or feed_author,
-        published=published,
+        # The entry's own dates, never the fetch time: with none at all it stays None.
+        published=published or updated or iso_utc(e.get("created_parsed")),
         updated=updated,
         summary=summary,
         content=clean_text(content),
         content_type=ctype,
         categories=_categories(e.get("tags")),
-        enclosures=_enclosures(encs, base),
-        image=_image(e, encs, base),
+        enclosures=_enclosures(encs, content_base),
+        image=_image(e, encs, content_base),
+        base=content_base,
     )
 
 
@@ -184,14 +191,16 @@ def _detail_line(obj: Any, name: str) -> str:
     return clean_line(value)
 
 
-def _pick_content(e: Any) -> tuple[str, str]:
-    """The body to render: the first HTML ``content`` (else the first), else the summary."""
+def _pick_content(e: Any) -> tuple[str, str, str]:
+    """The body to render (the first HTML ``content``, else the first, else the
+    summary), its kind, and the xml:base feedparser saw in force around it."""
     contents = [c for c in e.get("content") or [] if c.get("value")]
     if contents:
         chosen = next((c for c in contents if _kind(c) == "html"), contents[0])
-        return chosen["value"], _kind(chosen)
+        return chosen["value"], _kind(chosen), chosen.get("base") or ""
     summary = e.get("summary") or ""
-    return summary, _kind(e.get("summary_detail"))
+    detail = e.get("summary_detail") or e.get("title_detail") or {}
+    return summary, _kind(e.get("summary_detail")), detail.get("base") or ""
 
 
 def _categories(tags: Any) -> list[str]:
