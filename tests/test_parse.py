@@ -433,6 +433,19 @@ def test_json_feed_control_chars_stripped() -> None:
     assert f.entries[0].content == "<p>y</p>"
 
 
+def test_a_stray_links_element_does_not_fail_the_feed() -> None:
+    # feedparser stores the text of an unknown <links> where its list of links goes.
+    body = _rss_items(
+        "<item><guid>1</guid><links>https://a.example/</links></item>"
+        '<item><guid>2</guid><enclosure url="https://a.example/2.mp3" type="audio/mpeg"/></item>'
+    )
+    f = parse_feed(body, FEED_URL)
+    assert not f.error
+    assert [e.key for e in f.entries] == ["1", "2"]
+    assert f.entries[0].enclosures == []
+    assert f.entries[1].enclosures[0]["url"] == "https://a.example/2.mp3"
+
+
 def test_markup_in_titles_is_kept_literally() -> None:
     body = _rss_items("<item><guid>1</guid><title>[@click=app.quit]x[/] [b]y[/b]</title></item>")
     assert parse_feed(body).entries[0].title == "[@click=app.quit]x[/] [b]y[/b]"

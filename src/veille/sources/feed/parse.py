@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 import io
+import logging
 import re
 import time
 import xml.sax
@@ -35,6 +36,8 @@ _MIN_TS = 0  # 1970-01-01
 _FUTURE_SLACK = 2 * 86400
 _GUNZIP_CAP = 64 * 1024 * 1024
 
+log = logging.getLogger(__name__)
+
 
 def looks_like_html(body: bytes) -> bool:
     """True when the document opens as an HTML page rather than a feed.
@@ -55,6 +58,7 @@ def parse_feed(body: bytes, url: str = "", headers: dict[str, str] | None = None
     try:
         return _parse(body, url, {k.lower(): v for k, v in (headers or {}).items()})
     except Exception as exc:  # never let one feed break a refresh
+        log.exception("parsing %s failed", url or "a document")
         return ParsedFeed(error=f"parse failed: {type(exc).__name__}: {one_line(exc)}")
 
 
@@ -134,14 +138,20 @@ def _parse_xml(body: bytes, url: str, headers: dict[str, str]) -> ParsedFeed:
         bozo_reason=reason,
     )
     for e in raw_entries:
-        out.entries.append(_entry(e, base, feed_author))
+        try:
+            out.entries.append(_entry(e, base, feed_author))
+        except Exception:  # one odd entry must not cost the others
+            log.exception("skipped an entry of %s", url or "a feed")
     return out
 
 
 def _entry(fpd: Any, base: str, feed_author: str) -> ParsedEntry:
     # FeedParserDict lookups go through alias and fallback logic (~1 us each, a
     # quarter of the parse time); read the computed key once, then use a dict.
-    encs = fpd.get("enclosures")
+    try:
+        encs = fpd.get("enclosures")
+    except (TypeError, KeyError):  # a stray <links> element: its text where links go
+        encs = None
     e = dict(fpd)
     title = _detail_line(e, "title")
     link = safe_link(e.get("link"), base)
