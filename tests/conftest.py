@@ -11,12 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-# ../shared/corpus next to the main checkout; a git worktree sits one level deeper.
-CORPUS = next(
-    (p for p in (ROOT.parent / "shared" / "corpus", ROOT.parents[1] / "shared" / "corpus")
-     if p.is_dir()),
-    ROOT.parent / "shared" / "corpus",
-)  # fmt: skip
+CORPUS = ROOT.parent / "shared" / "corpus"
 
 
 @pytest.fixture
