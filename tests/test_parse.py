@@ -12,7 +12,7 @@ import pytest
 
 from veille.domain.entries import ParsedFeed
 from veille.sources.feed.jsonfeed import parse_json_feed
-from veille.sources.feed.parse import looks_like_html, parse_feed
+from veille.sources.feed.parse import Engine, looks_like_html, parse_feed, parse_feed_with
 
 FEED_URL = "https://example.com/blog/feed.xml"
 
@@ -199,7 +199,8 @@ def test_rss10_rdf() -> None:
     assert e.title == "RDF item"
     assert e.link == "http://example.net/a"
     assert e.key == "http://example.net/a"
-    assert e.updated == "2002-09-30T10:00:00Z" or e.published == "2002-09-30T10:00:00Z"
+    # <dc:date> is the item's only date: it is both when it was published and updated.
+    assert (e.published, e.updated) == ("2002-09-30T10:00:00Z", "2002-09-30T10:00:00Z")
     assert e.author == "Dee"
     assert e.summary == "Hello RDF"
 
@@ -228,7 +229,9 @@ def test_json_feed_11_and_content_type_sniff() -> None:
     assert not f.error and f.version == "json11"
     a, b = f.entries
     assert a.link == "https://jf.example/relative/a"
-    assert a.updated == "2021-05-06T07:08:09Z" and a.published is None
+    assert a.updated == "2021-05-06T07:08:09Z"
+    assert a.published == "2021-05-06T07:08:09Z"  # date_modified is its only date
+    assert a.base == "https://jf.example/sub/feed.json"  # relative to the document
     assert a.author == "Item Author"
     assert a.enclosures == [{"url": "https://jf.example/a.mp3", "type": "audio/mpeg", "length": 99}]
     assert b.author == "Feed One, Feed Two"
@@ -430,6 +433,20 @@ def test_json_feed_control_chars_stripped() -> None:
     assert f.entries[0].content == "<p>y</p>"
 
 
+@pytest.mark.parametrize("engine", ["feedparser", "fast"])
+def test_a_stray_links_element_does_not_fail_the_feed(engine: Engine) -> None:
+    # feedparser stores the text of an unknown <links> where its list of links goes.
+    body = _rss_items(
+        "<item><guid>1</guid><links>https://a.example/</links></item>"
+        '<item><guid>2</guid><enclosure url="https://a.example/2.mp3" type="audio/mpeg"/></item>'
+    )
+    f = parse_feed_with(body, FEED_URL, None, engine)
+    assert f is not None and not f.error
+    assert [e.key for e in f.entries] == ["1", "2"]
+    assert f.entries[0].enclosures == []
+    assert f.entries[1].enclosures[0]["url"] == "https://a.example/2.mp3"
+
+
 def test_markup_in_titles_is_kept_literally() -> None:
     body = _rss_items("<item><guid>1</guid><title>[@click=app.quit]x[/] [b]y[/b]</title></item>")
     assert parse_feed(body).entries[0].title == "[@click=app.quit]x[/] [b]y[/b]"
@@ -509,3 +526,182 @@ def test_unsafe_content_location_is_ignored() -> None:
     g = parse_feed(body, FEED_URL, {"Content-Location": "/moved/feed.xml"})
     assert g.entries[0].link == "https://example.com/moved/post"
     assert g.entries[0].key == "1"  # a permalink guid is not rewritten against the URL
+
+
+# --- dates as the feed says them (issue 7) ------------------------------------------
+# Both XML engines must agree: each case runs through feedparser and the fast path.
+
+ENGINES: list[Engine] = ["feedparser", "fast"]
+
+
+def _parse_with(engine: Engine, body: bytes, url: str = FEED_URL) -> ParsedFeed:
+    parsed = parse_feed_with(body, url, None, engine)
+    assert parsed is not None, "the fast path declined a plain, well-formed feed"
+    assert not parsed.error
+    return parsed
+
+
+def _atom(entries: str, feed_attrs: str = "") -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        f'<feed xmlns="http://www.w3.org/2005/Atom"{feed_attrs}><title>T</title>'
+        "<id>urn:t</id><updated>2024-02-01T00:00:00Z</updated>"
+        f"{entries}</feed>"
+    ).encode()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_atom_entry_dated_only_by_updated_is_published_then(engine: Engine) -> None:
+    body = _atom(
+        "<entry><id>1</id><title>a</title><updated>2024-01-05T10:00:00+02:00</updated></entry>"
+    )
+    (e,) = _parse_with(engine, body).entries
+    assert e.published == "2024-01-05T08:00:00Z"
+    assert e.updated == "2024-01-05T08:00:00Z"  # kept as its own field
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_published_wins_over_updated(engine: Engine) -> None:
+    body = _atom(
+        "<entry><id>1</id><title>a</title><updated>2024-01-05T10:00:00Z</updated>"
+        "<published>2024-01-01T09:00:00Z</published></entry>"
+    )
+    (e,) = _parse_with(engine, body).entries
+    assert (e.published, e.updated) == ("2024-01-01T09:00:00Z", "2024-01-05T10:00:00Z")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_rss_item_with_dc_date_or_created_only(engine: Engine) -> None:
+    body = _rss_items(
+        "<item><guid>a</guid><dc:date>2023-03-04T05:06:07Z</dc:date></item>"
+        "<item><guid>b</guid><dcterms:created>2023-03-01T00:00:00Z</dcterms:created></item>"
+        "<item><guid>c</guid><title>undated</title></item>"
+    ).replace(
+        b'<rss version="2.0">',
+        b'<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"'
+        b' xmlns:dcterms="http://purl.org/dc/terms/">',
+    )
+    a, b, c = _parse_with(engine, body).entries
+    assert (a.published, a.updated) == ("2023-03-04T05:06:07Z", "2023-03-04T05:06:07Z")
+    assert (b.published, b.updated) == ("2023-03-01T00:00:00Z", None)
+    # No date in the entry: no date invented (not the fetch time); the app shows when
+    # the item was seen instead.
+    assert (c.published, c.updated) == (None, None)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_date_fallback_keeps_hashed_keys(engine: Engine) -> None:
+    """Entries without guid or link are keyed by title + date: that basis must not move."""
+    body = _rss_items(
+        "<item><title>Only created</title>"
+        "<dcterms:created>2023-03-01T00:00:00Z</dcterms:created></item>"
+    ).replace(
+        b'<rss version="2.0">', b'<rss version="2.0" xmlns:dcterms="http://purl.org/dc/terms/">'
+    )
+    (e,) = _parse_with(engine, body).entries
+    assert e.published == "2023-03-01T00:00:00Z"
+    assert e.key == "h:" + hashlib.sha1(b"Only created").hexdigest()[:16]
+
+
+# --- links and bodies resolve as xml:base says (issue 7) ---------------------------
+
+# Modelled on Daring Fireball's Atom feed: the linked-list entries point elsewhere,
+# and the body's relative links are relative to the xml:base on <content>.
+DARING_FIREBALL = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom">
+<title>Daring Fireball</title>
+<subtitle>By John Gruber</subtitle>
+<link rel="alternate" type="text/html" href="https://daringfireball.net/" />
+<link rel="self" type="application/atom+xml" href="https://daringfireball.net/feeds/main" />
+<id>tag:daringfireball.net,2002:/feeds/main</id>
+<updated>2024-05-02T22:39:08Z</updated>
+<entry>
+  <link rel="alternate" type="text/html" href="https://www.example.com/some-article" />
+  <link rel="shorturl" href="http://df4.us/xyz" />
+  <link rel="related" type="text/html" href="https://daringfireball.net/linked/2024/05/02/a" />
+  <id>tag:daringfireball.net,2024:/linked//6.40000</id>
+  <published>2024-05-02T22:39:06Z</published>
+  <updated>2024-05-02T22:39:08Z</updated>
+  <author><name>John Gruber</name><uri>http://daringfireball.net/</uri></author>
+  <title>Some Article</title>
+  <content type="html" xml:base="https://daringfireball.net/" xml:lang="en"><![CDATA[
+<p>Quoting <a href="/linked/2024/05/01/earlier">an earlier post</a>.</p>
+<p><a title="Permanent link" href="/linked/2024/05/02/some-article">&nbsp;&#9733;&nbsp;</a></p>
+]]></content>
+</entry>
+</feed>"""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_daring_fireball_body_resolves_against_its_xml_base(engine: Engine) -> None:
+    feed = _parse_with(engine, DARING_FIREBALL, "https://feeds.example.net/df/main")
+    (e,) = feed.entries
+    assert e.link == "https://www.example.com/some-article"  # the article, elsewhere
+    assert e.base == "https://daringfireball.net/"  # not the link, not the feed URL
+    assert '<a href="/linked/2024/05/01/earlier">' in e.content  # kept relative
+
+
+def _atom_with_base(entry_attrs: str, feed_attrs: str = "") -> bytes:
+    return _atom(
+        f"<entry{entry_attrs}><id>tag:x,2024:1</id><title>t</title>"
+        '<link href="post.html"/>'
+        '<link rel="enclosure" type="audio/mpeg" length="12" href="audio/ep1.mp3"/>'
+        '<media:thumbnail xmlns:media="http://search.yahoo.com/mrss/" url="img/thumb.jpg"/>'
+        '<content type="html">&lt;img src="img/a.png"&gt;</content>'
+        "</entry>",
+        feed_attrs,
+    )
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_entry_xml_base_applies_to_link_enclosures_image_and_body(engine: Engine) -> None:
+    body = _atom_with_base(' xml:base="https://example.org/blog/2024/"')
+    (e,) = _parse_with(engine, body, "https://cdn.example.net/feed.atom").entries
+    assert e.link == "https://example.org/blog/2024/post.html"
+    assert e.enclosures == [
+        {"url": "https://example.org/blog/2024/audio/ep1.mp3", "type": "audio/mpeg", "length": 12}
+    ]
+    assert e.image == "https://example.org/blog/2024/img/thumb.jpg"
+    assert e.base == "https://example.org/blog/2024/"
+    assert e.key == "tag:x,2024:1"  # an absolute id is not touched by the base
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_feed_level_relative_xml_base_joins_the_document_url(engine: Engine) -> None:
+    body = _atom_with_base("", ' xml:base="/blog/"')
+    (e,) = _parse_with(engine, body, "https://example.org/feeds/all.atom").entries
+    assert e.base == "https://example.org/blog/"
+    assert e.link == "https://example.org/blog/post.html"
+    assert e.image == "https://example.org/blog/img/thumb.jpg"
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_rss_item_xml_base_applies_to_enclosure(engine: Engine) -> None:
+    body = _rss_items(
+        '<item xml:base="https://media.example/shows/"><guid>1</guid><link>ep1</link>'
+        '<enclosure url="ep1.mp3" type="audio/mpeg" length="5"/>'
+        "<description>&lt;a href='notes.html'&gt;notes&lt;/a&gt;</description></item>"
+    )
+    (e,) = _parse_with(engine, body).entries
+    assert e.link == "https://media.example/shows/ep1"
+    assert e.enclosures[0]["url"] == "https://media.example/shows/ep1.mp3"
+    assert e.base == "https://media.example/shows/"
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_without_xml_base_the_document_url_is_the_base(engine: Engine) -> None:
+    body = _atom_with_base("")
+    (e,) = _parse_with(engine, body, "https://example.org/feeds/all.atom").entries
+    assert e.base == "https://example.org/feeds/all.atom"
+    assert e.image == "https://example.org/feeds/img/thumb.jpg"
+    moved = {"Content-Location": "/b/c.atom"}
+    g = parse_feed_with(body, "https://example.org/a.atom", moved, engine)
+    assert g is not None and g.entries[0].base == "https://example.org/b/c.atom"
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_unsafe_xml_base_is_ignored(engine: Engine) -> None:
+    body = _atom_with_base(' xml:base="javascript:alert(1)//"')
+    (e,) = _parse_with(engine, body, "https://example.org/feed.atom").entries
+    assert e.base == "https://example.org/feed.atom"
+    assert e.image == "https://example.org/img/thumb.jpg"

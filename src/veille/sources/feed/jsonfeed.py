@@ -102,7 +102,8 @@ def _entry(item: dict[str, Any], base: str, feed_authors: str) -> ParsedEntry:
         title=title,
         link=link,
         author=_authors(item) or feed_authors,
-        published=published,
+        # As for XML feeds: the item's own dates, never the time it was fetched.
+        published=published or updated,
         updated=updated,
         summary=summary,
         content=clean_text(content),
@@ -110,6 +111,8 @@ def _entry(item: dict[str, Any], base: str, feed_authors: str) -> ParsedEntry:
         categories=categories,
         enclosures=enclosures,
         image=image,
+        # JSON Feed has no xml:base: relative URLs are relative to the document.
+        base=base,
     )
 
 

@@ -3,6 +3,11 @@
 :func:`parse_feed` runs in a ``ProcessPoolExecutor`` (parsing is CPU-bound:
 SAX callbacks per entry), so it is module-level, takes and returns only
 picklable data, and never raises.  All text is cleaned here, once, at ingest.
+
+Well-formed RSS and Atom go through :mod:`fastparse` first: feedparser's own
+handlers under a faster engine, which declines whatever it cannot reproduce
+exactly; feedparser then parses it as before.  Either way the same code below
+turns the result into entries, so both paths give identical records.
 """
 
 from __future__ import annotations
@@ -10,18 +15,21 @@ from __future__ import annotations
 import calendar
 import hashlib
 import io
+import logging
 import re
 import time
 import xml.sax
 import zlib
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
 
 from veille.domain.entries import ParsedEntry, ParsedFeed
 from veille.render.hygiene import clean_line, clean_text, html_to_text
 
-__all__ = ["looks_like_html", "parse_feed"]
+__all__ = ["Engine", "looks_like_html", "parse_feed", "parse_feed_with"]
+
+Engine = Literal["auto", "feedparser", "fast"]
 
 SUMMARY_LIMIT = 300  # the store keeps this much searchable text in memory
 _WS_BYTES = b" \t\r\n\x0c"
@@ -34,6 +42,8 @@ ENCLOSURE_SCHEMES = frozenset({"http", "https", "ftp", "magnet"})
 _MIN_TS = 0  # 1970-01-01
 _FUTURE_SLACK = 2 * 86400
 _GUNZIP_CAP = 64 * 1024 * 1024
+
+log = logging.getLogger(__name__)
 
 
 def looks_like_html(body: bytes) -> bool:
@@ -52,32 +62,48 @@ def looks_like_html(body: bytes) -> bool:
 
 def parse_feed(body: bytes, url: str = "", headers: dict[str, str] | None = None) -> ParsedFeed:
     """Parse a fetched document; any failure comes back as ``ParsedFeed(error=...)``."""
+    return parse_feed_with(body, url, headers, "auto") or ParsedFeed(error="parse failed")
+
+
+def parse_feed_with(
+    body: bytes, url: str = "", headers: dict[str, str] | None = None, engine: Engine = "auto"
+) -> ParsedFeed | None:
+    """:func:`parse_feed` with the XML engine chosen: for tests and benchmarks.
+
+    ``"fast"`` returns None unless the fast XML path produced the result (it
+    declined the document, or the body is JSON, empty or gzip junk);
+    ``"feedparser"`` never tries the fast path; ``"auto"`` is what
+    :func:`parse_feed` does.
+    """
     try:
-        return _parse(body, url, {k.lower(): v for k, v in (headers or {}).items()})
+        return _parse(body, url, {k.lower(): v for k, v in (headers or {}).items()}, engine)
     except Exception as exc:  # never let one feed break a refresh
+        log.exception("parsing %s failed", url or "a document")
         return ParsedFeed(error=f"parse failed: {type(exc).__name__}: {one_line(exc)}")
 
 
-def _parse(body: bytes, url: str, headers: dict[str, str]) -> ParsedFeed:
+def _parse(body: bytes, url: str, headers: dict[str, str], engine: Engine) -> ParsedFeed | None:
     if not body:
-        return ParsedFeed(error="empty response")
+        return None if engine == "fast" else ParsedFeed(error="empty response")
     if body[:2] == b"\x1f\x8b":  # gzip bytes without Content-Encoding (double-gzipped)
         body = _gunzip(body)
     stripped = body.lstrip(_BOM + _WS_BYTES)
     if not stripped:
-        return ParsedFeed(error="empty response")
+        return None if engine == "fast" else ParsedFeed(error="empty response")
     if stripped is not body and stripped.startswith(b"<?xml"):
         # Blank lines before the XML declaration (a common CMS plugin bug) make the
         # strict parser fail; without them it succeeds, faster and more faithfully.
         body = _BOM + stripped if body.startswith(_BOM) else stripped
     ctype = headers.get("content-type", "").split(";")[0].strip().lower()
     if stripped[:1] == b"{" or (ctype in _JSON_TYPES and stripped[:1] != b"<"):
+        if engine == "fast":
+            return None
         from veille.sources.feed.jsonfeed import (
             parse_json_feed,  # lazy: it imports helpers from here
         )
 
         return parse_json_feed(body, url)
-    return _parse_xml(body, url, headers)
+    return _parse_xml(body, url, headers, engine)
 
 
 def _gunzip(body: bytes) -> bytes:
@@ -89,9 +115,7 @@ def _gunzip(body: bytes) -> bytes:
         return body
 
 
-def _parse_xml(body: bytes, url: str, headers: dict[str, str]) -> ParsedFeed:
-    import feedparser  # imported in the worker process only when needed
-
+def _parse_xml(body: bytes, url: str, headers: dict[str, str], engine: Engine) -> ParsedFeed | None:
     # Our own base for links: a relative Content-Location is relative to the URL,
     # and one that is not http(s) (javascript:, say) is ignored.
     location = headers.pop("content-location", "")
@@ -102,13 +126,23 @@ def _parse_xml(body: bytes, url: str, headers: dict[str, str]) -> ParsedFeed:
     # Headers without a Content-Type make feedparser flag "no Content-type specified";
     # application/xml lets the document's own encoding declaration decide, as if none.
     headers.setdefault("content-type", "application/xml")
-    # BytesIO, not bytes: feedparser tries to open() a bytes argument as a file name.
-    d = feedparser.parse(
-        io.BytesIO(body),
-        response_headers=headers,
-        sanitize_html=False,
-        resolve_relative_uris=False,
-    )
+    d: Any = None
+    if engine != "feedparser":
+        from veille.sources.feed import fastparse  # lazy, as feedparser: worker only
+
+        d, _declined = fastparse.parse(body, headers)
+        if d is None and engine == "fast":
+            return None
+    if d is None:
+        import feedparser  # type: ignore[import-untyped]  # worker process only, when needed
+
+        # BytesIO, not bytes: feedparser tries to open() a bytes argument as a file name.
+        d = feedparser.parse(
+            io.BytesIO(body),
+            response_headers=headers,
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
     bozo = bool(d.get("bozo"))
     reason = one_line(d.get("bozo_exception")) if bozo else ""
     raw_entries = d.get("entries") or []
@@ -134,39 +168,52 @@ def _parse_xml(body: bytes, url: str, headers: dict[str, str]) -> ParsedFeed:
         bozo_reason=reason,
     )
     for e in raw_entries:
-        out.entries.append(_entry(e, base, feed_author))
+        try:
+            out.entries.append(_entry(e, base, feed_author))
+        except Exception:  # one odd entry must not cost the others
+            log.exception("skipped an entry of %s", url or "a feed")
     return out
 
 
 def _entry(fpd: Any, base: str, feed_author: str) -> ParsedEntry:
     # FeedParserDict lookups go through alias and fallback logic (~1 us each, a
     # quarter of the parse time); read the computed key once, then use a dict.
-    encs = fpd.get("enclosures")
+    try:
+        encs = fpd.get("enclosures")
+    except (TypeError, KeyError):  # a stray <links> element: its text where links go
+        encs = None
     e = dict(fpd)
     title = _detail_line(e, "title")
     link = safe_link(e.get("link"), base)
     published = iso_utc(e.get("published_parsed"))
     # dict.get: FeedParserDict falls back from updated to published (and warns).
+    # updated_parsed holds Atom <updated>, RSS 1.0 <dc:date> and <lastBuildDate>.
     updated = iso_utc(e.get("updated_parsed"))
-    content, ctype = _pick_content(e)
+    content, ctype, content_base = _pick_content(e)
+    # Relative links in the body resolve against the xml:base in force where the
+    # body was written (Daring Fireball puts it on <content>), else the document's.
+    content_base = safe_link(content_base, base) or base
     summary_src = e.get("summary") or ""
     if summary_src and summary_src != content:
         summary = plain_summary(summary_src, _kind(e.get("summary_detail")))
     else:
         summary = plain_summary(content, ctype)
     return ParsedEntry(
+        # The key keeps its historical date basis: changing it would resurface items.
         key=entry_key(e.get("id"), link, title, published or updated or "", content),
         title=title,
         link=link,
         author=clean_line(e.get("author")) or feed_author,
-        published=published,
+        # The entry's own dates, never the fetch time: with none at all it stays None.
+        published=published or updated or iso_utc(e.get("created_parsed")),
         updated=updated,
         summary=summary,
         content=clean_text(content),
         content_type=ctype,
         categories=_categories(e.get("tags")),
-        enclosures=_enclosures(encs, base),
-        image=_image(e, encs, base),
+        enclosures=_enclosures(encs, content_base),
+        image=_image(e, encs, content_base),
+        base=content_base,
     )
 
 
@@ -184,14 +231,16 @@ def _detail_line(obj: Any, name: str) -> str:
     return clean_line(value)
 
 
-def _pick_content(e: Any) -> tuple[str, str]:
-    """The body to render: the first HTML ``content`` (else the first), else the summary."""
+def _pick_content(e: Any) -> tuple[str, str, str]:
+    """The body to render (the first HTML ``content``, else the first, else the
+    summary), its kind, and the xml:base feedparser saw in force around it."""
     contents = [c for c in e.get("content") or [] if c.get("value")]
     if contents:
         chosen = next((c for c in contents if _kind(c) == "html"), contents[0])
-        return chosen["value"], _kind(chosen)
+        return chosen["value"], _kind(chosen), chosen.get("base") or ""
     summary = e.get("summary") or ""
-    return summary, _kind(e.get("summary_detail"))
+    detail = e.get("summary_detail") or e.get("title_detail") or {}
+    return summary, _kind(e.get("summary_detail")), detail.get("base") or ""
 
 
 def _categories(tags: Any) -> list[str]:
