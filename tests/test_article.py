@@ -39,8 +39,9 @@ def fetch(url: str, **fetcher_kw) -> Article:
 
 
 def shown(article: Article) -> str:
-    """What the item pane shows: rendered text, then the numbered links."""
-    r = render_html(article.html, article.url)
+    """What the item pane shows: rendered text, then the numbered links (laid out
+    wide, so that a line break in the text is one the page asked for)."""
+    r = render_html(article.html, article.url, width_hint=10_000)
     return r.text.plain + "\n" + link_list(r.links).plain
 
 

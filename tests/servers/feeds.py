@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email.utils import formatdate
@@ -43,9 +44,12 @@ def make_feed(n: int, items: int) -> bytes:
 
 class _Handler(BaseHTTPRequestHandler):
     feeds: dict[str, tuple[bytes, str]] = {}
+    delay = 0.0
     protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
+        if self.delay:
+            time.sleep(self.delay)  # a slow server: a refresh that takes a while
         entry = self.feeds.get(self.path)
         if entry is None:
             self.send_response(404)
@@ -72,9 +76,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def serve_feeds(n_feeds: int, n_items: int) -> Iterator[list[str]]:
-    """Serve ``n_feeds`` feeds of ``n_items`` items; yields their URLs."""
-    handler = type("Feeds", (_Handler,), {"feeds": {}})
+def serve_feeds(n_feeds: int, n_items: int, *, delay: float = 0.0) -> Iterator[list[str]]:
+    """Serve ``n_feeds`` feeds of ``n_items`` items (each answer ``delay`` s late);
+    yields their URLs."""
+    handler = type("Feeds", (_Handler,), {"feeds": {}, "delay": delay})
     for n in range(n_feeds):
         body = make_feed(n, n_items)
         handler.feeds[f"/feed/{n}.xml"] = (body, f'"{hashlib.sha1(body).hexdigest()}"')

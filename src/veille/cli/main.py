@@ -112,7 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             except Exception:
                 log.error("closing the store failed:\n%s", traceback.format_exc())
                 code = code or 70
-        signal.signal(signal.SIGTERM, previous)
+        # In a process of its own the work is done and saved: a SIGTERM in the
+        # last milliseconds must not turn a finished run into "killed".
+        signal.signal(signal.SIGTERM, signal.SIG_IGN if previous is signal.SIG_DFL else previous)
     return code
 
 
