@@ -348,3 +348,14 @@ def test_search_covers_title_author_summary_comment_and_source(store: Store) -> 
     pf.entries[2].title = "renamed headline"
     store.upsert_entries(f.id, pf)
     assert len(store.search_ids("renamed headline")) == 1  # the index follows updates
+
+
+def test_a_lone_surrogate_never_blocks_the_flush(tmp_path: Path) -> None:
+    """A mis-decoded argument (a lone surrogate) used to make every later flush
+    of its file fail, losing the whole run's changes."""
+    with Store(tmp_path / "s") as s:
+        f, _ = s.add_feed("https://a.example/feed", title="bad \udcff title")
+        s.upsert_entries(f.id, feed_of(2))
+    with Store(tmp_path / "s") as s2:
+        assert len(s2) == 2
+        assert s2.get_feed(f.id).title == "bad ? title"

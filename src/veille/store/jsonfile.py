@@ -38,7 +38,23 @@ class Damaged:
 
 
 def dump(data: Any) -> bytes:
-    return orjson.dumps(data)
+    """JSON bytes of ``data``.  A lone surrogate (from a mis-decoded argument or
+    file name) cannot be written as UTF-8: it becomes "?" rather than make
+    every later write of the file fail."""
+    try:
+        return orjson.dumps(data)
+    except orjson.JSONEncodeError:
+        return orjson.dumps(_no_surrogates(data))
+
+
+def _no_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_no_surrogates(k): _no_surrogates(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_no_surrogates(v) for v in value]
+    return value
 
 
 def load(path: Path, *, table: str | None = None) -> dict[str, Any] | Damaged | None:
