@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 from typing import Any
 
 from veille.cli.context import Ctx, UserError, feed_by_ref
@@ -67,14 +68,10 @@ def cmd_items(ctx: Ctx, a: argparse.Namespace) -> int:
         search=a.search or "",
     )
     feeds = {f.id: f for f in store.feeds()}
-    n = 0
-    for iid in store.ids(flt):
-        if a.limit is not None and n >= a.limit:
-            break
-        item = store.get_item(iid)
-        if item is None:
-            continue
-        n += 1
+    ids = store.ids(flt)
+    if a.limit is not None:
+        ids = itertools.islice(ids, a.limit)
+    for item in store.get_items(ids):
         if a.json:
             json_line(item_record(item, feeds))
             continue

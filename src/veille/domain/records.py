@@ -1,8 +1,10 @@
 """The records that flow between layers: Feed, Item, Sighting, Content, Draft.
 
-Frozen dataclasses, so nothing outside the store can change stored state by
-accident: the store hands out records built from its documents, and takes
-changes back through its own methods.  ``from_doc``/``to_doc`` are the one place
+Nothing outside the store can change stored state by accident: the store hands
+out records built afresh from its documents (Feed, cached and shared, is
+frozen; Item and Sighting are plain slotted dataclasses because a frozen one
+costs five times as much to build and `veille items --json` builds 100,000),
+and takes changes back through its own methods only.  ``from_doc``/``to_doc`` are the one place
 that knows the stored key names (``chash``, ``cats``, ``nupd``...), which stay
 short because 100,000 documents are held in memory.
 
@@ -90,7 +92,7 @@ class Feed:
 _FEED_FIELDS = tuple(f.name for f in fields(Feed))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Sighting:
     """One place an item was seen: a feed's entry, or a post that shared its link.
 
@@ -132,7 +134,7 @@ _SIGHTING_FIELDS = tuple(f.name for f in fields(Sighting))
 _KEEP = frozenset({"source", "key", "seen"})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Item:
     """What the user triages: an article or a post, with every sighting of it."""
 
@@ -160,7 +162,8 @@ class Item:
     shared: bool = False
     comment: str = ""  # the comment of your last share of it
     tags: tuple[str, ...] = ()
-    sightings: tuple[Sighting, ...] = ()
+    # As stored: posts, and entries of other feeds; see the ``sightings`` property.
+    stored_sightings: tuple[Sighting, ...] = ()
 
     @property
     def unread(self) -> bool:
@@ -170,7 +173,7 @@ class Item:
     @property
     def sharers(self) -> int:
         """Distinct accounts that shared it (feed entries do not count)."""
-        return len({s.account for s in self.sightings if s.kind != "entry"})
+        return len({s.account for s in self.stored_sightings if s.kind != "entry"})
 
     @property
     def display_title(self) -> str:
@@ -184,27 +187,39 @@ class Item:
 
     @classmethod
     def from_doc(cls, doc: Mapping[str, Any]) -> Item:
-        kw = {k: doc[k] for k in _ITEM_DIRECT if k in doc and doc[k] is not None}
-        kw["categories"] = _tuple(doc.get("cats"))
-        kw["tags"] = _tuple(doc.get("tags"))
+        # Over the document's keys, not the record's fields: `veille items --json`
+        # builds 100,000 of these.
+        kw = {k: v for k, v in doc.items() if k in _ITEM_DIRECT_SET and v is not None}
+        cats, tags = doc.get("cats"), doc.get("tags")
+        if cats:
+            kw["categories"] = tuple(cats)
+        if tags:
+            kw["tags"] = tuple(tags)
         kw["content_hash"] = doc.get("chash") or ""
-        kw["content_warning"] = doc.get("cw") or ""
-        sightings = tuple(Sighting.from_doc(s) for s in doc.get("sightings") or ())
-        feed = kw.get("feed", "")
-        if not any(s.source == feed for s in sightings):
-            # Items that came first through a feed do not store that entry's
-            # sighting (100k of them would cost memory for nothing): rebuild it.
-            first = Sighting(
-                source=feed,
-                key=kw.get("key", ""),
-                seen=kw.get("first_seen", ""),
-                kind="entry",
-                author=kw.get("author", ""),
-                at=kw.get("published"),
-            )
-            sightings = (first, *sightings)
-        kw["sightings"] = sightings
+        cw = doc.get("cw")
+        if cw:
+            kw["content_warning"] = cw
+        stored = doc.get("sightings")
+        if stored:
+            kw["stored_sightings"] = tuple(Sighting.from_doc(s) for s in stored)
         return cls(**kw)
+
+    @property
+    def sightings(self) -> tuple[Sighting, ...]:
+        """Every place it was seen.  An item that came first through a feed does not
+        store that entry's sighting (100k of them would cost memory for nothing):
+        it is rebuilt here."""
+        if any(s.source == self.feed for s in self.stored_sightings):
+            return self.stored_sightings
+        first = Sighting(
+            source=self.feed,
+            key=self.key,
+            seen=self.first_seen,
+            kind="entry",
+            author=self.author,
+            at=self.published,
+        )
+        return (first, *self.stored_sightings)
 
     def to_doc(self) -> dict[str, Any]:
         doc: dict[str, Any] = {k: getattr(self, k) for k in _ITEM_DIRECT}
@@ -213,7 +228,7 @@ class Item:
         doc["chash"] = self.content_hash
         if self.content_warning:
             doc["cw"] = self.content_warning
-        stored = [s.to_doc() for s in self.sightings if s.kind != "entry" or s.source != self.feed]
+        stored = [s.to_doc() for s in self.stored_sightings]
         if stored:
             doc["sightings"] = stored
         return doc
@@ -222,8 +237,9 @@ class Item:
         return replace(self, **changes)
 
 
-_ITEM_RENAMED = {"categories", "tags", "content_hash", "content_warning", "sightings"}
+_ITEM_RENAMED = {"categories", "tags", "content_hash", "content_warning", "stored_sightings"}
 _ITEM_DIRECT = tuple(f.name for f in fields(Item) if f.name not in _ITEM_RENAMED)
+_ITEM_DIRECT_SET = frozenset(_ITEM_DIRECT)
 
 #: The fields of an item the user changes (and undo restores).
 STATE_FIELDS = ("read", "starred", "hidden", "shared", "tags")

@@ -185,8 +185,11 @@ class Partition:
 
     def docs(self) -> dict[str, dict[str, Any]]:
         """The live id -> document mapping (read-only for callers)."""
-        self.ensure_loaded()
-        data = self._storage.data or {}
+        if not self.loaded:
+            self.ensure_loaded()
+        data = self._storage.data
+        if data is None:
+            return {}
         return data.get(self.table_name) or {}
 
     def get(self, doc_id: str) -> dict[str, Any] | None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import atexit
 import gc
+import itertools
 import logging
 import os
 import threading
@@ -601,6 +602,23 @@ class Store:
             d = self._doc(iid)
             return Item.from_doc(d) if d is not None else None
 
+    def get_items(self, ids: Iterable[str]) -> Iterator[Item]:
+        """Records of ``ids`` (unknown ones skipped), taking the lock once per
+        batch: `veille items --json` reads 100,000 of them."""
+        batch: list[str] = []
+        for iid in ids:
+            batch.append(iid)
+            if len(batch) >= 512:
+                yield from self._items_of(batch)
+                batch = []
+        yield from self._items_of(batch)
+
+    def _items_of(self, ids: list[str]) -> list[Item]:
+        where = self._ix.where
+        with self._mu:
+            docs = [p.docs().get(i) for i in ids if (p := where.get(i)) is not None]
+        return [Item.from_doc(d) for d in docs if d is not None]
+
     def item_count(self, feed_id: str) -> int:
         return len(self._ix.by_feed.get(feed_id, ()))
 
@@ -669,14 +687,10 @@ class Store:
         )
 
     def items(self, flt: ItemFilter = EVERYTHING, *, limit: int | None = None) -> list[Item]:
-        out: list[Item] = []
-        for iid in self.ids(flt):
-            item = self.get_item(iid)
-            if item is not None:
-                out.append(item)
-            if limit is not None and len(out) >= limit:
-                break
-        return out
+        ids = self.ids(flt)
+        if limit is not None:
+            ids = itertools.islice(ids, limit)
+        return list(self.get_items(ids))
 
     def count(self, flt: ItemFilter = EVERYTHING) -> int:
         return sum(1 for _ in self.ids(flt))
