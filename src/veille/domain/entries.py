@@ -27,6 +27,9 @@ class ParsedEntry:
     enclosures: list[dict[str, Any]] = field(default_factory=list)  # {url,type,length}
     image: str = ""  # a representative image URL, if any
     content_hash: str = ""  # filled in the parser processes, to spare the main one
+    # The canonical form of ``link`` (domain.links.canonical_url), the key an item is
+    # recognised by from other sources; also filled in the parser processes.
+    link_key: str = ""
     base: str = ""  # xml:base (or the feed URL) that relative links in ``content`` resolve to
     # A social post: who shared it and with what words.  For a post that links to an
     # article, ``link`` is the article and these describe the post around it.

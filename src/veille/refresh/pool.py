@@ -29,6 +29,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from veille.domain.entries import ParsedFeed
 from veille.sources.feed.parse import parse_feed
 from veille.store.ids import entry_hash
+from veille.store.links import prepare_link
 
 # Below this many bodies to parse, processes cost more than they save.
 POOL_THRESHOLD = 4
@@ -36,10 +37,13 @@ _PR_SET_PDEATHSIG = 1
 
 
 def parse_and_hash(body: bytes, url: str, headers: dict[str, str]) -> ParsedFeed:
-    """parse_feed plus the entries' content hashes, computed in the worker."""
+    """parse_feed plus what the store would otherwise compute on the main thread:
+    content hashes, links without tracking parameters and their canonical keys
+    (~40 µs an entry, 10,000 entries in a cold refresh)."""
     parsed = parse_feed(body, url, headers)
     for e in parsed.entries:
         e.content_hash = entry_hash(e)
+        prepare_link(e)
     return parsed
 
 

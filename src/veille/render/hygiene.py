@@ -687,7 +687,13 @@ def html_to_text(html: str | None, limit: int | None = None) -> str:
         return ""
     if limit is None:
         return _extract(html)
-    return first_words(_extract(html, 4 * limit + 1000), limit)
+    # Most bodies give ``limit`` characters of text from their first 2 x limit
+    # characters of HTML; tag-heavy ones need more, read only when they do.
+    window = 2 * limit + 400
+    text = _extract(html, window)
+    if len(text) <= limit and len(html) > window:
+        text = _extract(html, 4 * limit + 1000)
+    return first_words(text, limit)
 
 
 def _extract(html: str, stop: int | None = None) -> str:

@@ -41,12 +41,13 @@ from typing import Any
 from veille.domain.entries import ParsedEntry, ParsedFeed
 from veille.domain.errors import VeilleError
 from veille.domain.filter import ItemFilter
-from veille.domain.links import canonical_url, quick_key, strip_tracking
+from veille.domain.links import quick_key
 from veille.domain.records import Content, Draft, Feed, Item, Sighting
 from veille.domain.share import Share
 from veille.store import schema
 from veille.store.ids import entry_hash, item_id, new_feed_id
 from veille.store.index import ItemIndex, doc_sources, sort_key
+from veille.store.links import prepare_link
 from veille.store.lock import ProcessLock
 from veille.store.partition import Partition
 from veille.util.atomicfile import remove_stale_temps
@@ -831,8 +832,7 @@ class Store:
             new_items: dict[str, dict[str, Any]] = {}
             new_content: dict[str, dict[str, Any]] = {}
             for e in entries:
-                # Kept without tracking parameters: what scripts and shares get.
-                e.link = strip_tracking(e.link) or e.link
+                prepare_link(e)  # done already when it came through the parser pool
                 iid = item_id(feed_id, e.key)
                 target = self._ix.alias.get(iid, iid)
                 if target in self._ix.where or iid in new_items:
@@ -843,7 +843,7 @@ class Store:
                     continue
                 if iid in tombs:
                     continue
-                key = canonical_url(e.link) if e.link else ""
+                key = e.link_key
                 other = self._ix.canon.get(key) if key and e.kind != "reply" else None
                 if other is not None and other != iid:
                     od = self._doc(other) if other in self._ix.where else new_items.get(other)
