@@ -72,6 +72,13 @@ class ItemIndex:
         self.alias: dict[str, str] = {}  # id an entry would have had -> the item it merged into
         self.social: set[str] = set()  # items with sightings (posts, merges)
         self.order: list[str] | None = None  # item ids, newest first
+        # Muting (see domain.rules): three causes, one meaning ("out of views and counts").
+        self.muted_feeds: set[str] = set()  # muted feeds, by flag, feed rule or tag rule
+        self.muted_tags: set[str] = set()  # tags of tag mute rules
+        self.feed_muted: set[str] = set()  # items every source of which is a muted feed
+        self.tag_muted: set[str] = set()  # items with a muted tag of their own
+        self.rule_muted: set[str] = set()  # items a mute rule matched (recorded on them)
+        self.alerted: set[str] = set()  # items an alert matched (recorded on them)
 
     # ---------------------------------------------------------------- upkeep
     def add(self, iid: str, d: Doc, p: Partition) -> None:
@@ -87,6 +94,12 @@ class ItemIndex:
         self.shared.update(k for k, d in items if d.get("shared"))
         self.hidden.update(k for k, d in items if d.get("hidden"))
         self.tagged.update(k for k, d in items if d.get("tags"))
+        self.rule_muted.update(k for k, d in items if d.get("mute"))
+        self.alerted.update(k for k, d in items if d.get("alerts"))
+        if self.muted_feeds:
+            self.feed_muted.update(k for k, d in items if self._all_muted(d))
+        if self.muted_tags:
+            self.tag_muted.update(k for k, d in items if self._tag_muted(d))
         by_feed = self.by_feed
         for k, d in items:
             ids = by_feed.get(d["feed"])
@@ -128,10 +141,69 @@ class ItemIndex:
         _toggle(self.shared, iid, bool(d.get("shared")))
         _toggle(self.hidden, iid, bool(d.get("hidden")))
         _toggle(self.tagged, iid, bool(d.get("tags")))
+        _toggle(self.tag_muted, iid, self._tag_muted(d))
+        _toggle(self.rule_muted, iid, bool(d.get("mute")))
+        _toggle(self.alerted, iid, bool(d.get("alerts")))
+
+    def resourced(self, iid: str, d: Doc) -> None:
+        """Follow a change of an item's sources (a merge added a sighting)."""
+        _toggle(self.feed_muted, iid, self._all_muted(d))
+
+    # ---------------------------------------------------------------- muting
+    def _all_muted(self, d: Doc) -> bool:
+        if d["feed"] not in self.muted_feeds:
+            return False
+        return not d.get("sightings") or doc_sources(d) <= self.muted_feeds
+
+    def _tag_muted(self, d: Doc) -> bool:
+        tags = d.get("tags")
+        return bool(tags and self.muted_tags and not self.muted_tags.isdisjoint(tags))
+
+    def set_mutes(self, feeds: set[str], tags: set[str], get: Callable[[str], Doc | None]) -> None:
+        """Take new muted feeds and tags; recompute which items they hide.
+
+        Costs the items of the muted feeds plus the items with tags of their own,
+        not the whole store: muting is a few feeds, not thousands.
+        """
+        self.muted_feeds, self.muted_tags = set(feeds), set(tags)
+        feed_muted: set[str] = set()
+        for f in self.muted_feeds:
+            for iid in self.by_feed.get(f, ()):
+                if iid in self.social:
+                    d = get(iid)
+                    if d is None or not self._all_muted(d):
+                        continue
+                feed_muted.add(iid)
+        self.feed_muted = feed_muted
+        tag_muted: set[str] = set()
+        if self.muted_tags:
+            for iid in self.tagged:
+                d = get(iid)
+                if d is not None and self._tag_muted(d):
+                    tag_muted.add(iid)
+        self.tag_muted = tag_muted
+
+    @property
+    def muted(self) -> set[str]:
+        """Every item out of views and counts because of muting."""
+        if not self.feed_muted and not self.tag_muted:
+            return self.rule_muted
+        return self.rule_muted | self.feed_muted | self.tag_muted
 
     def discard(self, iid: str, d: Doc | None) -> None:
         self.where.pop(iid, None)
-        for s in (self.unread, self.starred, self.shared, self.hidden, self.tagged, self.social):
+        for s in (
+            self.unread,
+            self.starred,
+            self.shared,
+            self.hidden,
+            self.tagged,
+            self.social,
+            self.feed_muted,
+            self.tag_muted,
+            self.rule_muted,
+            self.alerted,
+        ):
             s.discard(iid)
         if d is not None:
             ids = self.by_feed.get(d["feed"])
@@ -178,6 +250,7 @@ class ItemIndex:
         matched: set[str] | None,
         keep: frozenset[str] | set[str] = frozenset(),
         stop: Callable[[], bool] | None = None,
+        drafts: set[str] | None = None,
     ) -> Iterator[str]:
         """Ids passing ``flt``, in ``order``.  ``keep``: ids shown even when they no
         longer match (an item read a moment ago must not vanish under the cursor);
@@ -189,6 +262,9 @@ class ItemIndex:
             (flt.starred, self.starred),
             (flt.shared, self.shared),
             (flt.hidden, self.hidden),
+            (flt.muted, self.muted),
+            (flt.alerted, self.alerted),
+            (flt.drafts, drafts if drafts is not None else set()),
         ):
             if wanted is not None:
                 sets.append((members, wanted))
