@@ -138,3 +138,29 @@ def test_append_view_keeps_the_file_and_the_view_works(cli, home: Path, filled) 
     with pytest.raises(ViewError, match="yesterday"):
         append_view(cfg, SavedView("bad", since="yesterday"))
     assert "[views.bad]" not in cfg.read_text()
+
+
+def test_set_counts_agree_with_the_walk(home: Path, filled) -> None:
+    """store.count answers Unread, Drafts... by set algebra: it must say what the
+    view lists, also for a draft whose item is gone."""
+    from veille.domain.filter import ItemFilter
+
+    with Store(get_paths().store) as s:
+        ai = s.find_feed("https://ai.example/feed")
+        assert ai is not None
+        s.add_rule("mute", "title", "^new")
+        filters = [
+            ItemFilter(),
+            ItemFilter(unread=True),
+            ItemFilter(drafts=True),
+            ItemFilter(drafts=False),
+            ItemFilter(starred=True, unread=False),
+            ItemFilter(muted=True),
+            ItemFilter(muted=None),
+        ]
+        for flt in filters:
+            assert s.count(flt) == len(list(s.ids(flt))), flt
+        s.remove_feed(ai.id)  # the drafted item goes with it
+        for flt in filters:
+            assert s.count(flt) == len(list(s.ids(flt))), flt
+        assert s.count(ItemFilter(drafts=True)) == 0

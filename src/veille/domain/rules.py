@@ -126,8 +126,10 @@ def compile_pattern(pattern: str) -> regex.Pattern[str]:
     try:
         return regex.compile(pattern, regex.IGNORECASE)
     except regex.error as exc:
-        where = f" at position {exc.pos}" if exc.pos is not None else ""
-        raise RuleError(f"bad regular expression {pattern!r}: {exc.msg}{where}") from None
+        pos = getattr(exc, "pos", None)  # set by the regex package, absent from its stubs
+        where = f" at position {pos}" if pos is not None else ""
+        msg = getattr(exc, "msg", None) or str(exc)
+        raise RuleError(f"bad regular expression {pattern!r}: {msg}{where}") from None
 
 
 def check_rule(rule: Rule) -> None:

@@ -98,7 +98,7 @@ class SavedView:
             types = VIEW_KEYS.get(key)
             if types is None:
                 raise ValueError(f"unknown key '{key}' (use {', '.join(VIEW_KEYS)})")
-            if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
+            if not _type_ok(value, types):
                 want = " or ".join("list of strings" if t is list else t.__name__ for t in types)
                 raise ValueError(f"{key}: expected {want}, got {value!r}")
             if key == "feed":
@@ -113,6 +113,13 @@ class SavedView:
             else:
                 kw[key] = value
         return cls(name=name, **kw)
+
+
+def _type_ok(value: Any, types: tuple[type, ...]) -> bool:
+    """``isinstance``, except that a bool is not an int (TOML keeps them apart)."""
+    if isinstance(value, bool):
+        return bool in types
+    return isinstance(value, types)
 
 
 #: Views every user has; a ``[views.NAME]`` of the same name replaces one.

@@ -89,9 +89,9 @@ class RulesMixin:
                 if r.dynamic:
                     out[r.id] = self._count_dynamic(r, feeds)
                 elif r.kind == "mute":
-                    out[r.id] = sum(1 for i in self._ix.rule_muted if r.id in self._mutes_of(i))
+                    out[r.id] = len(self._ix.by_mute.get(r.id, ()))
                 else:
-                    out[r.id] = sum(1 for i in self._ix.alerted if str(r.id) in self._alerts_of(i))
+                    out[r.id] = len(self._ix.by_alert.get(r.id, ()))
             return out
 
     def alert_counts(self) -> dict[int, int]:
@@ -101,44 +101,36 @@ class RulesMixin:
             rules, _ = self._rule_state()
             alerts = {r.id for r in rules if r.kind == "alert"}
             out = dict.fromkeys(sorted(alerts), 0)
-            if not alerts:
-                return out
-            visible = self._ix.alerted & self._ix.unread
-            muted = self._ix.muted
-            for iid in visible:
-                if iid in muted:
-                    continue
-                for key in self._alerts_of(iid):
-                    if int(key) in out:
-                        out[int(key)] += 1
+            unread, muted = self._ix.unread, self._ix.muted
+            for rid in out:
+                members = self._ix.by_alert.get(rid)
+                if members:
+                    out[rid] = len((members & unread) - muted)
             return out
 
     def _count_dynamic(self, r: Rule, feeds: Mapping[str, Doc]) -> int:
         if r.field == "feed":
             n = 0
             for iid in self._ix.by_feed.get(r.value, ()):
-                d = self._doc(iid)
-                if d is not None and doc_sources(d) == {r.value}:
+                if iid not in self._ix.social:
+                    n += 1  # no sightings: its one source is this feed
+                elif (d := self._doc(iid)) is not None and doc_sources(d) == {r.value}:
                     n += 1
             return n
         tagged = {f for f, d in feeds.items() if r.value in (d.get("tags") or ())}
+        one = RuleSet([r])
         n = 0
         for iid in set().union(*(self._ix.by_feed.get(f, set()) for f in tagged), self._ix.tagged):
             d = self._doc(iid)
-            if d is not None and RuleSet([r]).matches(r, self._subject(d, feeds)):
+            if d is not None and one.matches(r, self._subject(d, feeds)):
                 n += 1
         return n
 
-    def _mutes_of(self, iid: str) -> list[int]:
-        d = self._doc(iid)
-        return list(d.get("mute") or ()) if d else []
-
-    def _alerts_of(self, iid: str) -> dict[str, Any]:
-        d = self._doc(iid)
-        return dict(d.get("alerts") or {}) if d else {}
-
-    def _subject(self, d: Doc, feeds: Mapping[str, Doc]) -> Subject:
-        """What rules see of one item document."""
+    def _subject(self, d: Doc, feeds: Mapping[str, Doc], field: str = "") -> Subject:
+        """What rules see of one item document (only what ``field`` needs, if given:
+        adding a title rule scans every item)."""
+        if field == "title":
+            return Subject(title=str(d.get("title") or ""))
         sightings = d.get("sightings") or ()
         texts = [str(d.get("title") or ""), str(d.get("summary") or "")]
         voices = []
@@ -296,7 +288,7 @@ class RulesMixin:
                 if d is None:
                     continue
                 try:
-                    if ruleset.matches(rule, self._subject(d, feeds)):
+                    if ruleset.matches(rule, self._subject(d, feeds, rule.field)):
                         changed[iid] = _alert_effects(rule, d) if rule.kind == "alert" else {}
                 except RuleTooSlow as exc:
                     raise RuleError(f"rule not added: {exc}") from None
@@ -341,7 +333,7 @@ class RulesMixin:
         n = 0
         key = str(rule.id)
         remaining = [r for r in self._rule_state()[0] if r.id != rule.id and r.kind == "alert"]
-        pool = self._ix.rule_muted if rule.kind == "mute" else self._ix.alerted
+        pool = (self._ix.by_mute if rule.kind == "mute" else self._ix.by_alert).get(rule.id, ())
         for iid in list(pool):
             p = self._ix.where.get(iid)
             d = p.get(iid) if p is not None else None

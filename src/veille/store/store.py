@@ -765,6 +765,7 @@ class Store(RulesMixin):
             tag = flt.tag
             tagged = {f for f, d in self.feeds_p.docs().items() if tag and tag in d.get("tags", ())}
             drafts = set(self.drafts_p.docs()) if flt.drafts is not None else None
+            conditions = self._ix.set_conditions(flt, drafts)
         matched = self.search_ids(flt.search) if flt.search else None
         return self._ix.select(
             flt,
@@ -774,7 +775,7 @@ class Store(RulesMixin):
             matched=matched,
             keep=keep,
             stop=stop,
-            drafts=drafts,
+            conditions=conditions,
         )
 
     def items(self, flt: ItemFilter = EVERYTHING, *, limit: int | None = None) -> list[Item]:
@@ -788,6 +789,13 @@ class Store(RulesMixin):
         return out
 
     def count(self, flt: ItemFilter = EVERYTHING) -> int:
+        """Items passing ``flt``: set algebra when the filter allows (Unread,
+        Starred, Drafts... in microseconds), else a walk of the index."""
+        with self._mu:
+            drafts = set(self.drafts_p.docs()) if flt.drafts is not None else None
+            n = self._ix.count_sets(flt, drafts)
+        if n is not None:
+            return n
         return sum(1 for _ in self.ids(flt))
 
     def totals(self) -> tuple[int, int]:
