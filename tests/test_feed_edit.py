@@ -151,3 +151,17 @@ def test_restore_refuses_a_feed_subscribed_again(cli, httpserver: HTTPServer) ->
     r = cli("feed", "restore", fid)
     assert r.code == 1 and "subscribed again" in r.err
     assert len(feeds(cli)) == 1
+
+
+def test_feeds_listing_prints_feed_text_as_one_clean_line(cli, home: Path) -> None:
+    from veille.paths import get_paths
+    from veille.store.store import Store
+
+    with Store(get_paths().store) as s:
+        s.add_feed(
+            "https://ex.com/feed", title="Evil\x1b]0;pwned\x07 title\nsecond", tags=["t\x1b[31m"]
+        )
+    r = cli("feeds")
+    assert r.code == 0
+    assert "\x1b" not in r.out and "\x07" not in r.out
+    assert "second" in r.lines[0]  # the title stayed on its line

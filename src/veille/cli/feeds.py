@@ -203,9 +203,10 @@ def cmd_feeds(ctx: Ctx, a: argparse.Namespace) -> int:
         return 0
     for f in feeds:
         r = feed_record(f, counts)
-        tags = f"  [{', '.join(r['tags'])}]" if r["tags"] else ""
-        out(f"{r['id']}  {r['title'] or r['url']}{tags}")
-        out(f"          {r['url']}")
+        # Titles, tags and messages come from feeds and servers: data, one clean line.
+        tags = f"  [{', '.join(clean_line(t) for t in r['tags'])}]" if r["tags"] else ""
+        out(f"{r['id']}  {clean_line(r['title'] or r['url'])}{tags}")
+        out(f"          {clean_line(r['url'])}")
         state = r["status"] or "new"
         if r["disabled"]:
             nxt = "disabled: " + r["disabled"]
@@ -220,7 +221,8 @@ def cmd_feeds(ctx: Ctx, a: argparse.Namespace) -> int:
         )
         out(
             f"          {r['items']} items, {r['unread']} unread · last fetch "
-            f"{relative(r['last_fetch'])}: {state}: {r['message']} · {nxt}{settings}"
+            f"{relative(r['last_fetch'])}: {state}: {clean_line(r['message'])} · "
+            f"{clean_line(nxt)}{settings}"
         )
     return 0
 
