@@ -247,6 +247,8 @@ class RulesMixin:
 
         Raises RuleError (one line) for a bad rule, or a pattern that takes too
         long on an item already stored: better refused now than stopped later.
+        The scan of stored items (about a second at 100,000) runs without the
+        store's lock, so the app stays responsive if it calls this in a worker.
         """
         self.load_rest()
         with self._mu:
@@ -264,47 +266,72 @@ class RulesMixin:
                 label=label,
             )
             check_rule(rule)
-            n = self._install(rule)
             self.meta_p.put("rules", {"next": rid + 1})
+        n = self._install(rule)
+        with self._mu:
             self._log_rule({"op": "add", "rule": rule.to_doc()})
             self._touch()
-            return rule, n
+        return rule, n
 
     def _install(self, rule: Rule, effects: Mapping[str, Any] | None = None) -> int:
-        """Store ``rule`` and apply it to stored items; how many it matched."""
-        ruleset = RuleSet([rule])
-        feeds = self.feeds_p.docs()
-        if rule.dynamic:
+        """Store ``rule`` and apply it to stored items; how many it matched.
+
+        Call without holding the lock.  The rule is stored first, so items that
+        arrive during the scan get it at ingest; the scan reads a snapshot of the
+        ids; the matches are recorded under the lock at the end.
+        """
+        with self._mu:
             self.rules_p.put(str(rule.id), rule.to_doc())
             self._rules_changed()
-            return self._count_dynamic(rule, feeds)
-        if effects is not None:  # an undone removal: put back exactly what it did
-            changed = {iid: dict(e) for iid, e in effects.items() if iid in self._ix.where}
-        else:
-            pool = self._ix.where if rule.kind == "mute" else self._ix.unread
-            changed = {}
-            for iid in list(pool):
+            feeds = {f: dict(d) for f, d in self.feeds_p.docs().items()}
+            if rule.dynamic:
+                self._touch()
+                return self._count_dynamic(rule, feeds)
+            if effects is not None:  # an undone removal: put back exactly what it did
+                found = {iid: dict(e) for iid, e in effects.items()}
+                return self._record(rule, found)
+            pool = list(self._ix.where if rule.kind == "mute" else self._ix.unread)
+        ruleset = RuleSet([rule])
+        matched: list[str] = []
+        try:
+            for iid in pool:
                 d = self._doc(iid)
-                if d is None:
-                    continue
-                try:
-                    if ruleset.matches(rule, self._subject(d, feeds, rule.field)):
-                        changed[iid] = _alert_effects(rule, d) if rule.kind == "alert" else {}
-                except RuleTooSlow as exc:
-                    raise RuleError(f"rule not added: {exc}") from None
-        self.rules_p.put(str(rule.id), rule.to_doc())
-        self._rules_changed()
-        for iid, eff in changed.items():
-            p = self._ix.where[iid]
-            d = p.get(iid) or {}
+                if d is not None and ruleset.matches(rule, self._subject(d, feeds, rule.field)):
+                    matched.append(iid)
+        except RuleTooSlow as exc:
+            with self._mu:
+                self._uninstall(rule)
+            raise RuleError(f"rule not added: {exc}") from None
+        with self._mu:
+            return self._record(rule, dict.fromkeys(matched))
+
+    def _record(self, rule: Rule, found: Mapping[str, Mapping[str, Any] | None]) -> int:
+        """Record ``rule`` on the items found (with the lock held); an alert's effects
+        are worked out now, on the item as it is, unless given."""
+        key = str(rule.id)
+        for iid, given in found.items():
+            p = self._ix.where.get(iid)
+            d = p.get(iid) if p is not None else None
+            if p is None or d is None:
+                continue  # gone meanwhile (retention, another process)
             if rule.kind == "mute":
+                if rule.id in (d.get("mute") or ()):
+                    continue  # recorded at ingest during the scan
                 fields_: Doc = {"mute": [*(d.get("mute") or ()), rule.id]}
             else:
+                if key in (d.get("alerts") or {}):
+                    continue
+                eff = dict(given) if given is not None else _alert_effects(rule, d)
                 fields_ = _effect_fields(d, eff)
-                fields_["alerts"] = {**(d.get("alerts") or {}), str(rule.id): eff}
+                fields_["alerts"] = {**(d.get("alerts") or {}), key: eff}
             p.patch(iid, fields_)
             self._ix.restate(iid, p.get(iid) or {})
-        return len(changed)
+        self._touch()
+        return self._matched(rule)  # with those recorded at ingest during the scan
+
+    def _matched(self, rule: Rule) -> int:
+        index = self._ix.by_mute if rule.kind == "mute" else self._ix.by_alert
+        return len(index.get(rule.id, ()))
 
     def remove_rule(self, rule_id: int) -> tuple[Rule, int]:
         """Remove a rule; its muted items come back, an alert's stars and tags go.
@@ -374,14 +401,13 @@ class RulesMixin:
                 current = self.get_rule(rule.id)
                 if current is not None:
                     self._uninstall(current)
-                what = f"undid adding rule {rule.id} ({rule.describe()})"
-            else:
-                if self.get_rule(rule.id) is None:
-                    effects = entry.get("effects") if rule.kind == "alert" else None
-                    self._install(replace(rule, stopped=""), effects)
-                what = f"undid removing rule {rule.id} ({rule.describe()})"
-            self._touch()
-            return what
+                self._touch()
+                return f"undid adding rule {rule.id} ({rule.describe()})"
+            if self.get_rule(rule.id) is not None:
+                return f"rule {rule.id} is there already ({rule.describe()})"
+        effects = entry.get("effects") if rule.kind == "alert" else None
+        self._install(replace(rule, stopped=""), effects)
+        return f"undid removing rule {rule.id} ({rule.describe()})"
 
     def _log_rule(self, entry: Doc) -> None:
         log_doc = self.meta_p.get("rules_undo") or {}
