@@ -12,7 +12,7 @@ from tests.test_refresh import rss
 
 COMMANDS = [
     "add", "remove", "feeds", "import", "export", "refresh", "items", "mark",
-    "share", "shares", "send", "digest", "account",
+    "share", "shares", "send", "digest", "account", "feed", "rules",
 ]  # fmt: skip
 
 
@@ -78,6 +78,60 @@ def test_add_discovers_feeds_from_a_page(cli, httpserver: HTTPServer) -> None:
     r = cli("add", httpserver.url_for("/blog"), "--pick", "2")
     assert r.code == 0
     assert [json.loads(x)["url"] for x in cli("feeds", "--json").lines] == [b]
+
+
+def test_every_option_of_every_command_says_what_it_does() -> None:
+    """`--help` must describe each option and argument (issue 7: items, import)."""
+    import argparse
+
+    from veille.cli.main import build_parser
+
+    missing: list[str] = []
+
+    def walk(parser: argparse.ArgumentParser, path: list[str]) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, child in action.choices.items():
+                    walk(child, [*path, name])
+            elif not action.help and not isinstance(
+                action, argparse._HelpAction | argparse._VersionAction
+            ):
+                missing.append(" ".join([*path, *(action.option_strings or [action.dest])]))
+
+    walk(build_parser(), ["veille"])
+    assert missing == []
+
+
+def test_add_pick_of_a_dead_feed_refuses_like_add_of_that_feed(cli, httpserver: HTTPServer) -> None:
+    live = serve_feed(httpserver, "/live.xml")
+    dead = httpserver.url_for("/gone.xml")
+    httpserver.expect_request("/gone.xml").respond_with_data("not here", status=404)
+    page = (
+        "<html><head>"
+        f'<link rel="alternate" type="application/rss+xml" href="{live}" title="Posts">'
+        f'<link rel="alternate" type="application/rss+xml" href="{dead}" title="Old">'
+        "</head><body>hi</body></html>"
+    )
+    httpserver.expect_request("/blog").respond_with_data(page, content_type="text/html")
+    direct = cli("add", dead)
+    picked = cli("add", httpserver.url_for("/blog"), "--pick", "2")
+    assert direct.code == picked.code == 1
+    assert direct.err == picked.err == f"veille: HTTP 404 from {dead}\n"
+    assert cli("feeds", "--json").out == ""
+    assert cli("add", httpserver.url_for("/blog"), "--pick", "1").code == 0
+
+
+def test_add_of_a_known_feed_updates_its_title_and_tags(cli, httpserver: HTTPServer) -> None:
+    url = serve_feed(httpserver)
+    cli("add", url, "--tag", "news")
+    r = cli("add", url, "--tag", "ai", "--title", "My title")
+    assert r.code == 0
+    assert "already subscribed" in r.out and "title set to" in r.out and "tagged ai" in r.out
+    [f] = [json.loads(x) for x in cli("feeds", "--json").lines]
+    assert f["title"] == "My title" and f["tags"] == ["ai", "news"]
+    assert len(cli("items", "--json").lines) == 3  # nothing fetched twice, nothing lost
+    r = cli("add", url, "--tag", "ai")
+    assert r.code == 0 and r.out.strip() == f"already subscribed: {url}"
 
 
 def test_add_finds_feed_at_common_path(cli, httpserver: HTTPServer) -> None:

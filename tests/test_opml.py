@@ -523,3 +523,113 @@ def test_newsboat_edge_cases() -> None:
     urls_plus = by_url(outcomes["test-urls+.opml"].feeds)  # type: ignore[attr-defined]
     assert urls_plus["http://test1.url.cc/feed.xml"].tags == ["tag1", "tag2"]
     assert urls_plus["http://onemorefeed.at/feed/"].tags == ["tag1", "tag3"]
+
+
+# --- nested folders (issue 7) ---------------------------------------------------------------
+
+
+def folder_paths(data: bytes) -> dict[str, tuple[str, ...]]:
+    """xmlUrl -> the folders around its first outline, as another reader sees them."""
+    root = ET.fromstring(data)
+    out: dict[str, tuple[str, ...]] = {}
+
+    def walk(node: ET.Element, path: tuple[str, ...]) -> None:
+        for child in node:
+            if not isinstance(child.tag, str) or child.tag.rsplit("}", 1)[-1] != "outline":
+                continue
+            attrs = {k.lower(): v for k, v in child.attrib.items()}
+            url = (attrs.get("xmlurl") or "").strip()
+            if url:
+                out.setdefault(url, path)
+                walk(child, path)
+            else:
+                label = (attrs.get("text") or attrs.get("title") or "").strip()
+                walk(child, (*path, label) if label else path)
+
+    body = next(c for c in root if c.tag.rsplit("}", 1)[-1] == "body")
+    walk(body, ())
+    return out
+
+
+NESTED = b"""<?xml version="1.0"?>
+<opml version="2.0"><head><title>t</title></head><body>
+  <outline text="Blogs">
+    <outline text="Apple">
+      <outline text="Daring" xmlUrl="https://df.example/feed"/>
+      <outline text="Six Colors" xmlUrl="https://six.example/feed"/>
+    </outline>
+    <outline text="Loose" xmlUrl="https://loose.example/feed"/>
+  </outline>
+  <outline text="News"><outline text="Daring" xmlUrl="https://df.example/feed"/></outline>
+</body></opml>"""
+
+
+def test_import_keeps_the_folder_path_and_export_nests_it_again() -> None:
+    doc = read_opml(NESTED)
+    got = by_url(doc.feeds)
+    assert got["https://df.example/feed"].tags == ["Blogs", "Apple", "News"]
+    assert got["https://df.example/feed"].folder == ["Blogs", "Apple"]
+    assert got["https://loose.example/feed"].folder == ["Blogs"]
+    text = write_opml(doc.feeds).encode()
+    # Other readers see the nesting, not "Apple" at the top with a category.
+    assert folder_paths(text) == {
+        "https://df.example/feed": ("Blogs", "Apple"),
+        "https://six.example/feed": ("Blogs", "Apple"),
+        "https://loose.example/feed": ("Blogs",),
+    }
+    root = ET.fromstring(text)
+    assert [o.get("text") for o in root.find("body") or ()] == ["Blogs"]
+    daring = next(o for o in root.iter("outline") if o.get("xmlUrl") == "https://df.example/feed")
+    assert daring.get("category") == "/Blogs/Apple,/News"
+    again = by_url(read_opml(text).feeds)
+    for url, f in got.items():
+        assert (sorted(again[url].tags), again[url].folder) == (sorted(f.tags), f.folder), url
+
+
+def test_export_follows_tags_removed_since_the_import() -> None:
+    feed = OutlineFeed(
+        "https://df.example/feed", "Daring", "", ["Blogs", "News"], ["Blogs", "Apple"]
+    )
+    assert folder_paths(write_opml([feed]).encode()) == {"https://df.example/feed": ("Blogs",)}
+    feed.tags = ["Apple", "News"]  # no longer in Blogs: the path stops there
+    assert folder_paths(write_opml([feed]).encode()) == {"https://df.example/feed": ("Apple",)}
+
+
+NESTED_CORPUS = [
+    "newsboat/example.opml",
+    "newsboat/example2.opml",
+    "newsboat/test-urls+.opml",
+    "listparser/opml/categories/hier-2-nested.xml",
+    "awesome-rss-feeds/recommended/with_category/Books.opml",
+    "awesome-rss-feeds/countries/with_category/Germany.opml",
+]
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("name", NESTED_CORPUS)
+def test_corpus_nested_folders_round_trip_through_the_store(name: str, tmp_path: Path) -> None:
+    """import -> export -> import keeps feeds, tags and folders; the export puts each
+    feed in the folders it sat in, for any reader that imports it."""
+    from veille.store.store import Store
+    from veille.subscriptions.subscribe import export_opml, import_opml
+
+    path = OPML / name
+    if not path.is_file():
+        pytest.skip(f"corpus not present: {path}")
+    original = folder_paths(path.read_bytes())
+    with Store(tmp_path / "a") as a:
+        import_opml(a, path)
+        first = {f.url: (sorted(f.tags), f.folder) for f in a.feeds()}
+        exported = export_opml(a)
+    out = tmp_path / "out.opml"
+    out.write_text(exported, encoding="utf-8")
+    assert any(len(p) > (1 if "awesome" not in name else 0) for p in original.values())
+    have = folder_paths(exported.encode())
+    checked = [url for url in original if url in first]  # pipes and file: URLs are skipped
+    assert len(checked) >= len(original) // 2
+    for url in checked:
+        assert have[url] == original[url], url
+    with Store(tmp_path / "b") as b:
+        import_opml(b, out)
+        second = {f.url: (sorted(f.tags), f.folder) for f in b.feeds()}
+    assert second == first

@@ -137,9 +137,16 @@ SCHEMA: dict[str, Key] = {
         Key("share.atom_title", str, "Shared with veille", "Title of that feed."),
         Key("share.author", str, "", "Your name, in that feed."),
         Key("accounts", dict, {}, "Named destinations ([accounts.NAME], see README)."),
+        Key("views", dict, {}, "Saved views ([views.NAME], see README)."),
+        Key(
+            "default_view",
+            str,
+            "",
+            "The view the app opens with (a view's name); empty: the one you left.",
+        ),
     ]
 }
-FREE_TABLES = {"refresh.tags", "refresh.feeds", "keys", "accounts"}
+FREE_TABLES = {"refresh.tags", "refresh.feeds", "keys", "accounts", "views"}
 
 
 @dataclass
@@ -216,12 +223,50 @@ def _check_free_table(name: str, value: dict[str, Any], text: str) -> None:
                     f"{name}.{k}{where}: expected a number of minutes above 0 and at most "
                     f"{MINUTES_MAX}, got {v!r}"
                 )
+    if name == "views":
+        _check_views(value, text)
     if name == "keys":
         for k, v in value.items():
             if not isinstance(v, str):
                 line = _line_of(text, k)
                 where = f" (line {line})" if line else ""
                 raise ConfigError(f'keys.{k}{where}: expected a string like "j,down"')
+
+
+def _check_views(value: dict[str, Any], text: str) -> None:
+    """Each ``[views.NAME]`` must build a SavedView and its ``since`` must read."""
+    from veille.domain.views import SavedView
+
+    for name, table in value.items():
+        line = _table_line(text, f"views.{name}")
+        where = f" (line {line})" if line else ""
+        if not isinstance(table, dict):
+            raise ConfigError(
+                f"views.{name}{where}: expected a table like [views.{name}] with search = ..."
+            )
+        try:
+            view = SavedView.from_table(name, table)
+            if view.since:
+                check_since(view.since)
+        except ValueError as exc:
+            raise ConfigError(f"views.{name}{where}: {exc}") from None
+
+
+def check_since(text: str) -> None:
+    """Refuse a view's ``since`` that cannot be read: "today", an age or a date."""
+    if text.strip().lower() == "today":
+        return
+    from veille.share.digest import parse_since  # the one reader of "24h", "7d", dates
+
+    parse_since(text)
+
+
+def _table_line(text: str, dotted: str) -> int | None:
+    """Line of a ``[a.b]`` header (for error messages), else None."""
+    parts = dotted.split(".")
+    pat = r"\.".join(rf"[ \t]*(?:\"{re.escape(p)}\"|{re.escape(p)})[ \t]*" for p in parts)
+    m = re.search(rf"^[ \t]*\[{pat}\]", text, re.MULTILINE)
+    return text.count("\n", 0, m.start()) + 1 if m else None
 
 
 def parse_config(text: str, path: Path | None = None) -> Config:
@@ -248,7 +293,22 @@ def parse_config(text: str, path: Path | None = None) -> Config:
         if name in FREE_TABLES and isinstance(value, dict):
             _check_free_table(name, value, text)
         values[name] = value
+    if values.get("default_view"):
+        _check_default_view(values, text, where_file)
     return Config(values, path)
+
+
+def _check_default_view(values: dict[str, Any], text: str, where_file: str) -> None:
+    from veille.domain.views import BUILTIN_VIEWS
+
+    known = [v.name for v in BUILTIN_VIEWS] + list(values.get("views") or {})
+    if values["default_view"] not in known:
+        line = _line_of(text, "default_view")
+        where = f" (line {line})" if line else ""
+        raise ConfigError(
+            f"{where_file}default_view{where}: no view named {values['default_view']!r} "
+            f"(views: {', '.join(known)})"
+        )
 
 
 def load_config(path: Path) -> Config:

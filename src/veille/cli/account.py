@@ -355,7 +355,7 @@ def register(sub: Any) -> None:
     s = sub.add_parser("account", help="add, list or remove share destinations")
     asub = s.add_subparsers(dest="account_command", metavar="ACTION", required=True)
     t = asub.add_parser("add", help="add a destination")
-    t.add_argument("kind", choices=sorted(ADDERS))
+    t.add_argument("kind", choices=sorted(ADDERS), help="the kind of destination")
     t.add_argument(
         "target", help="instance URL, Bluesky handle, Micropub endpoint, or a command's name"
     )
@@ -378,9 +378,9 @@ def register(sub: Any) -> None:
     t.add_argument("--json", action="store_true", help="JSON Lines")
     t.set_defaults(func=cmd_account_list)
     t = asub.add_parser("remove", help="remove a destination and its secrets")
-    t.add_argument("name")
+    t.add_argument("name", help="the destination's name (see `veille account list`)")
     t.set_defaults(func=cmd_account_remove)
     t = asub.add_parser("default", help="make a destination a default one (or not, --off)")
-    t.add_argument("name")
+    t.add_argument("name", help="the destination's name (see `veille account list`)")
     t.add_argument("--off", action="store_true", help="stop sharing to it by default")
     t.set_defaults(func=cmd_account_default)

@@ -60,8 +60,14 @@ class Ctx:
 
 
 def feed_by_ref(store: Store, ref: str) -> Feed:
-    """A feed by id or URL, or a UserError that says how to list them."""
+    """A feed by id, URL or a unique id prefix (4+ characters, as `mark` takes item
+    ids), or a UserError that says how to list them."""
     feed = store.find_feed(ref)
-    if feed is None:
+    if feed is not None:
+        return feed
+    hits = [f for f in store.feeds() if len(ref) >= 4 and f.id.startswith(ref)]
+    if len(hits) > 1:
+        raise UserError(f"feed id '{ref}' is ambiguous ({len(hits)} feeds); give more of it")
+    if not hits:
         raise UserError(f"no such feed: {ref} (see `veille feeds`)")
-    return feed
+    return hits[0]

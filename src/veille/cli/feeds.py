@@ -1,4 +1,5 @@
-"""Commands about subscriptions: add, remove, feeds, import, export, refresh."""
+"""Commands about subscriptions: add, remove, feed edit/restore, feeds, import, export,
+refresh."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from typing import Any
 from veille.cli.context import Ctx, Terminated, UserError, feed_by_ref
 from veille.cli.output import json_line, out, relative
 from veille.domain.records import Feed
+from veille.render.hygiene import clean_line
+from veille.store.store import StoreError
 from veille.util.urls import shown
 
 
@@ -47,6 +50,116 @@ def cmd_remove(ctx: Ctx, a: argparse.Namespace) -> int:
     dropped = ctx.store.remove_feed(feed.id)
     ctx.save()
     out(f"removed {feed.url} ({dropped} items dropped; starred and shared items kept)")
+    out(f"undo with `veille feed restore {feed.id}`")
+    return 0
+
+
+def cmd_feed_restore(ctx: Ctx, a: argparse.Namespace) -> int:
+    store = ctx.store
+    removed = store.removed_feeds()
+    if a.list:
+        if not removed:
+            out("No removed feeds to restore.")
+        for f, at, n in removed:
+            out(f"{f.id}  {clean_line(f.name)}  (removed {relative(at)}, {n} items kept)")
+        return 0
+    if not removed:
+        raise UserError("no removed feed to restore (removed feeds are kept 30 days)")
+    feed = removed[0][0] if a.feed is None else _removed_by_ref(removed, a.feed)
+    try:
+        restored, n = store.restore_feed(feed.id)
+    except StoreError as exc:
+        raise UserError(str(exc)) from None
+    ctx.save()
+    out(f"restored {restored.url} with {n} items; `veille refresh {restored.id}` fetches it again")
+    return 0
+
+
+def _removed_by_ref(removed: list[tuple[Feed, str, int]], ref: str) -> Feed:
+    from veille.util.urls import url_key
+
+    hits = [f for f, _, _ in removed if f.id == ref or url_key(f.url) == url_key(ref)]
+    if not hits and len(ref) >= 4:
+        hits = [f for f, _, _ in removed if f.id.startswith(ref)]
+    if len(hits) > 1:
+        raise UserError(f"feed id '{ref}' is ambiguous ({len(hits)} removed feeds)")
+    if not hits:
+        raise UserError(f"no removed feed {ref} (see `veille feed restore --list`)")
+    return hits[0]
+
+
+def _interval(text: str) -> float | None:
+    """``--interval``: minutes within the config's bounds, or "default"."""
+    from veille.config import MINUTES_MAX
+
+    if text.strip().lower() == "default":
+        return None
+    try:
+        minutes = float(text)
+    except ValueError:
+        raise UserError(
+            f"--interval takes minutes (1 to {MINUTES_MAX}) or 'default', not {shown(text)}"
+        ) from None
+    if not 1 <= minutes <= MINUTES_MAX:
+        raise UserError(f"--interval must be between 1 and {MINUTES_MAX} minutes, got {text}")
+    return minutes
+
+
+def cmd_feed_edit(ctx: Ctx, a: argparse.Namespace) -> int:
+    from veille.subscriptions.subscribe import text_problem
+
+    store = ctx.store
+    feed = feed_by_ref(store, a.feed)
+    if problem := text_problem(a.title or "", [*a.tag, *a.untag]):
+        raise UserError(problem)
+    changes: dict[str, Any] = {}
+    said: list[str] = []
+    if a.title is not None:
+        title = clean_line(a.title)
+        changes.update(title=title, user_title=bool(title))
+        if not title:  # a 304 or an unchanged body would never bring the feed's own back
+            changes.update(etag=None, last_modified=None, body_hash=None)
+        said.append(
+            f"title {shown(title)}" if title else "title: the feed's own from the next poll"
+        )
+    tags = list(feed.tags)
+    added = [t for t in dict.fromkeys(clean_line(t) for t in a.tag) if t and t not in tags]
+    gone = [t for t in dict.fromkeys(a.untag) if t in tags]
+    missing = [t for t in dict.fromkeys(a.untag) if t not in tags]
+    if added or gone:
+        changes["tags"] = tuple(sorted({*tags, *added} - set(gone)))
+    if added:
+        said.append("tagged " + ", ".join(added))
+    if gone:
+        said.append("untagged " + ", ".join(gone))
+    if missing:
+        said.append("was not tagged " + ", ".join(missing))
+    if a.interval is not None:
+        changes["interval"] = _interval(a.interval)
+        said.append(
+            f"polled every {changes['interval']:g} minutes"
+            if changes["interval"]
+            else "polled as the config says"
+        )
+    if a.full_text is not None:
+        changes["full_text"] = a.full_text
+        said.append("full articles fetched" if a.full_text else "full articles not fetched")
+    if a.mute is not None:
+        changes["muted"] = a.mute
+        said.append(
+            "muted: still polled, its items are out of views and counts"
+            if a.mute
+            else "unmuted: its items are back"
+        )
+    if not said:
+        raise UserError(
+            "say what to change: --title, --tag, --untag, --interval, --full-text, "
+            "--no-full-text, --mute or --unmute"
+        )
+    if changes:
+        feed = store.update_feed(feed.id, **changes)
+        ctx.save()
+    out(f"{feed.url}: " + "; ".join(said))
     return 0
 
 
@@ -90,17 +203,26 @@ def cmd_feeds(ctx: Ctx, a: argparse.Namespace) -> int:
         return 0
     for f in feeds:
         r = feed_record(f, counts)
-        tags = f"  [{', '.join(r['tags'])}]" if r["tags"] else ""
-        out(f"{r['id']}  {r['title'] or r['url']}{tags}")
-        out(f"          {r['url']}")
+        # Titles, tags and messages come from feeds and servers: data, one clean line.
+        tags = f"  [{', '.join(clean_line(t) for t in r['tags'])}]" if r["tags"] else ""
+        out(f"{r['id']}  {clean_line(r['title'] or r['url'])}{tags}")
+        out(f"          {clean_line(r['url'])}")
         state = r["status"] or "new"
         if r["disabled"]:
             nxt = "disabled: " + r["disabled"]
         else:
             nxt = "next poll " + (relative(r["next_poll"]) if r["next_poll"] else "now")
+        settings = "".join(
+            [
+                f" · every {f.interval:g} min" if f.interval else "",
+                " · full text" if f.full_text else "",
+                " · muted" if f.muted else "",
+            ]
+        )
         out(
             f"          {r['items']} items, {r['unread']} unread · last fetch "
-            f"{relative(r['last_fetch'])}: {state}: {r['message']} · {nxt}"
+            f"{relative(r['last_fetch'])}: {state}: {clean_line(r['message'])} · "
+            f"{clean_line(nxt)}{settings}"
         )
     return 0
 
@@ -243,16 +365,71 @@ def register(sub: Any) -> None:
     s.add_argument("--no-fetch", action="store_true", help="do not fetch it right away")
     s.set_defaults(func=cmd_add)
 
-    s = sub.add_parser("remove", help="unsubscribe (starred and shared items are kept)")
-    s.add_argument("feed", metavar="URL|ID")
+    s = sub.add_parser(
+        "remove", help="unsubscribe (starred and shared items are kept; `feed restore` undoes it)"
+    )
+    s.add_argument(
+        "feed", metavar="URL|ID", help="the feed's URL, id, or id prefix (4+ characters)"
+    )
     s.set_defaults(func=cmd_remove)
+
+    s = sub.add_parser("feed", help="one feed's settings: edit, restore")
+    feed_sub = s.add_subparsers(dest="feed_command", metavar="ACTION", required=True)
+    e = feed_sub.add_parser("edit", help="change a feed's title, tags, interval, full text, muting")
+    e.add_argument(
+        "feed", metavar="URL|ID", help="the feed's URL, id, or id prefix (4+ characters)"
+    )
+    e.add_argument("--title", help='your own title ("" gives back the feed\'s own)')
+    e.add_argument("--tag", action="append", default=[], help="add this tag (repeatable)")
+    e.add_argument("--untag", action="append", default=[], help="remove this tag (repeatable)")
+    e.add_argument(
+        "--interval",
+        metavar="MINUTES",
+        help="poll every MINUTES minutes ('default': as the config says)",
+    )
+    g = e.add_mutually_exclusive_group()
+    g.add_argument(
+        "--full-text",
+        dest="full_text",
+        action="store_const",
+        const=True,
+        help="fetch each item's full article from its page",
+    )
+    g.add_argument(
+        "--no-full-text",
+        dest="full_text",
+        action="store_const",
+        const=False,
+        help="show what the feed gives (the default)",
+    )
+    g = e.add_mutually_exclusive_group()
+    g.add_argument(
+        "--mute",
+        dest="mute",
+        action="store_const",
+        const=True,
+        help="keep polling but hide its items from views and counts",
+    )
+    g.add_argument(
+        "--unmute", dest="mute", action="store_const", const=False, help="show its items again"
+    )
+    e.set_defaults(func=cmd_feed_edit)
+    r = feed_sub.add_parser("restore", help="subscribe again to a feed you removed")
+    r.add_argument(
+        "feed",
+        nargs="?",
+        metavar="URL|ID",
+        help="which removed feed (default: the last one removed)",
+    )
+    r.add_argument("--list", action="store_true", help="list the feeds that can be restored")
+    r.set_defaults(func=cmd_feed_restore)
 
     s = sub.add_parser("feeds", help="list feeds with their fetch status")
     s.add_argument("--json", action="store_true", help="JSON Lines")
     s.set_defaults(func=cmd_feeds)
 
     s = sub.add_parser("import", help="import an OPML file (all or nothing)")
-    s.add_argument("file")
+    s.add_argument("file", help="the OPML file; its folders become tags")
     s.set_defaults(func=cmd_import)
 
     s = sub.add_parser("export", help="export subscriptions as OPML 2.0")

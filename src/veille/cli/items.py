@@ -60,13 +60,26 @@ def cmd_items(ctx: Ctx, a: argparse.Namespace) -> int:
     feed_ids = frozenset(feed_by_ref(store, u).id for u in a.feed) if a.feed else None
     if a.limit is not None and a.limit < 0:
         raise UserError("--limit must be positive")
-    flt = ItemFilter(
-        unread=True if a.unread else None,
-        starred=True if a.starred else None,
-        feed_ids=feed_ids,
-        tag=a.tag,
-        search=a.search or "",
-    )
+    flt = ItemFilter()
+    if a.view:
+        from veille.views import find_view, view_filter
+
+        flt = view_filter(find_view(ctx.config, a.view), store)
+    # Options narrow the view: `--view ai --unread` is the unread part of "ai".
+    changes: dict[str, Any] = {}
+    if a.unread:
+        changes["unread"] = True
+    if a.starred:
+        changes["starred"] = True
+    if a.muted:
+        changes["muted"] = True
+    if feed_ids is not None:
+        changes["feed_ids"] = feed_ids
+    if a.tag:
+        changes["tag"] = a.tag
+    if a.search:
+        changes["search"] = a.search
+    flt = flt.but(**changes)
     feeds = {f.id: f for f in store.feeds()}
     ids = store.ids(flt)
     if a.limit is not None:
@@ -115,20 +128,27 @@ def cmd_mark(ctx: Ctx, a: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     s = sub.add_parser("items", help="list items, newest first")
-    s.add_argument("--unread", action="store_true")
-    s.add_argument("--starred", action="store_true")
-    s.add_argument("--feed", action="append", metavar="URL", help="only this feed (repeatable)")
-    s.add_argument("--tag")
-    s.add_argument("--search", metavar="TEXT")
-    s.add_argument("--limit", type=int)
+    s.add_argument("--view", metavar="NAME", help="a saved view: unread, today, starred, shared, "
+                   "drafts, alerts, all, muted or one of [views] in config.toml")  # fmt: skip
+    s.add_argument("--unread", action="store_true", help="only unread items (not dismissed)")
+    s.add_argument("--starred", action="store_true", help="only starred items")
+    s.add_argument(
+        "--muted", action="store_true", help="only items hidden by muting (to see them again)"
+    )
+    s.add_argument("--feed", action="append", metavar="URL|ID", help="only this feed (repeatable)")
+    s.add_argument("--tag", help="only items with this tag, or from feeds with it")
+    s.add_argument(
+        "--search", metavar="TEXT", help="text in title, author, summary, source or your comment"
+    )
+    s.add_argument("--limit", type=int, metavar="N", help="at most N items")
     s.add_argument("--json", action="store_true", help="JSON Lines")
     s.set_defaults(func=cmd_items)
 
     s = sub.add_parser("mark", help="change item state (for scripts)")
     s.add_argument("ids", nargs="+", metavar="ID", help="item ids (or unique prefixes)")
     g = s.add_mutually_exclusive_group(required=True)
-    g.add_argument("--read", action="store_true")
-    g.add_argument("--unread", action="store_true")
-    g.add_argument("--star", action="store_true")
-    g.add_argument("--unstar", action="store_true")
+    g.add_argument("--read", action="store_true", help="mark them read")
+    g.add_argument("--unread", action="store_true", help="mark them unread (undismisses too)")
+    g.add_argument("--star", action="store_true", help="star them (kept forever)")
+    g.add_argument("--unstar", action="store_true", help="take the star off")
     s.set_defaults(func=cmd_mark)

@@ -15,7 +15,7 @@ import traceback
 from collections.abc import Sequence
 
 from veille import __version__
-from veille.cli import account, article, feeds, items, share
+from veille.cli import account, article, feeds, items, rules, share
 from veille.cli.context import Ctx, Terminated
 from veille.config import ConfigError, load_config
 from veille.domain.errors import VeilleError
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"veille {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    for module in (feeds, items, share, account, article):
+    for module in (feeds, items, rules, share, account, article):
         module.register(sub)
     return p
 

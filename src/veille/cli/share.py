@@ -299,6 +299,8 @@ def register(sub: Any) -> None:
 
     s = sub.add_parser("digest", help='a "further reading" page of your shares')
     s.add_argument("--since", default="7d", help="age (30m, 24h, 7d, 2w) or date")
-    s.add_argument("--format", choices=("md", "html"), default="md")
+    s.add_argument(
+        "--format", choices=("md", "html"), default="md", help="Markdown (default) or HTML"
+    )
     s.add_argument("--out", metavar="FILE", help="write here (default: stdout)")
     s.set_defaults(func=cmd_digest)

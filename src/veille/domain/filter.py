@@ -16,6 +16,10 @@ class ItemFilter:
 
     ``unread=True`` means unread *and not dismissed*: a dismissed item is out of
     the way until the user brings it back (``mark --unread`` does).
+
+    ``muted`` defaults to False, not None: items of a muted feed or matching a
+    mute rule are out of every view and count unless a filter asks for them
+    (``muted=True`` lists them, to show them again).
     """
 
     unread: bool | None = None
@@ -28,6 +32,9 @@ class ItemFilter:
     since: str | None = None  # ISO time: first seen at or after
     min_sharers: int = 0  # seen via at least this many distinct accounts
     kind: str | None = None  # article | post | reply
+    muted: bool | None = False  # hidden by a muted feed or a mute rule
+    drafts: bool | None = None  # has a saved draft comment
+    alerted: bool | None = None  # matched by an alert rule
 
     def but(self, **changes: object) -> ItemFilter:
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -42,6 +42,7 @@ class Feed:
     user_title: bool = False  # the title is the user's: a poll never overwrites it
     site_url: str = ""
     tags: tuple[str, ...] = ()
+    folder: tuple[str, ...] = ()  # the OPML folders it was imported from, outermost first
     added: str | None = None
     account: str = ""  # the account a social source reads through
     # fetch state
@@ -76,6 +77,7 @@ class Feed:
     def from_doc(cls, doc: Mapping[str, Any]) -> Feed:
         kw = {k: doc[k] for k in _FEED_FIELDS if k in doc and doc[k] is not None}
         kw["tags"] = _tuple(doc.get("tags"))
+        kw["folder"] = _tuple(doc.get("folder"))
         kw["old_urls"] = _tuple(doc.get("old_urls"))
         cursor = doc.get("cursor")
         kw["cursor"] = dict(cursor) if isinstance(cursor, Mapping) else {}
@@ -84,6 +86,7 @@ class Feed:
     def to_doc(self) -> dict[str, Any]:
         doc = {f: getattr(self, f) for f in _FEED_FIELDS}
         doc["tags"] = list(self.tags)
+        doc["folder"] = list(self.folder)
         doc["old_urls"] = list(self.old_urls)
         doc["cursor"] = dict(self.cursor)
         return doc

@@ -72,6 +72,16 @@ class ItemIndex:
         self.alias: dict[str, str] = {}  # id an entry would have had -> the item it merged into
         self.social: set[str] = set()  # items with sightings (posts, merges)
         self.order: list[str] | None = None  # item ids, newest first
+        # Muting (see domain.rules): three causes, one meaning ("out of views and counts").
+        self.muted_feeds: set[str] = set()  # muted feeds, by flag, feed rule or tag rule
+        self.muted_tags: set[str] = set()  # tags of tag mute rules
+        self.feed_muted: set[str] = set()  # items every source of which is a muted feed
+        self.tag_muted: set[str] = set()  # items with a muted tag of their own
+        self.rule_muted: set[str] = set()  # items a mute rule matched (recorded on them)
+        self.alerted: set[str] = set()  # items an alert matched (recorded on them)
+        self.by_mute: dict[int, set[str]] = {}  # recorded mute rule id -> its items
+        self.by_alert: dict[int, set[str]] = {}  # alert id -> its items
+        self._muted: set[str] | None = None  # the union, cached (see ``muted``)
 
     # ---------------------------------------------------------------- upkeep
     def add(self, iid: str, d: Doc, p: Partition) -> None:
@@ -87,6 +97,15 @@ class ItemIndex:
         self.shared.update(k for k, d in items if d.get("shared"))
         self.hidden.update(k for k, d in items if d.get("hidden"))
         self.tagged.update(k for k, d in items if d.get("tags"))
+        # Rules touch few items: one pass finds them, the rest costs nothing.
+        for k, d in [(k, d) for k, d in items if "mute" in d or "alerts" in d]:
+            self._rules_restate(k, d)
+        if self.muted_feeds:
+            mf = self.muted_feeds
+            self.feed_muted.update(k for k, d in items if d["feed"] in mf and self._all_muted(d))
+        if self.muted_tags:
+            self.tag_muted.update(k for k, d in items if d.get("tags") and self._tag_muted(d))
+        self._muted = None
         by_feed = self.by_feed
         for k, d in items:
             ids = by_feed.get(d["feed"])
@@ -128,11 +147,94 @@ class ItemIndex:
         _toggle(self.shared, iid, bool(d.get("shared")))
         _toggle(self.hidden, iid, bool(d.get("hidden")))
         _toggle(self.tagged, iid, bool(d.get("tags")))
+        was = iid in self.tag_muted or iid in self.rule_muted
+        _toggle(self.tag_muted, iid, self._tag_muted(d))
+        self._rules_restate(iid, d)
+        if was != (iid in self.tag_muted or iid in self.rule_muted):
+            self._muted = None
+
+    def _rules_restate(self, iid: str, d: Doc) -> None:
+        mutes = d.get("mute") or ()
+        alerts = d.get("alerts") or {}
+        _toggle(self.rule_muted, iid, bool(mutes))
+        _toggle(self.alerted, iid, bool(alerts))
+        for rid, members in self.by_mute.items():
+            if rid not in mutes:
+                members.discard(iid)
+        for rid in mutes:
+            self.by_mute.setdefault(int(rid), set()).add(iid)
+        for rid, members in self.by_alert.items():
+            if str(rid) not in alerts:
+                members.discard(iid)
+        for key in alerts:
+            self.by_alert.setdefault(int(key), set()).add(iid)
+
+    def resourced(self, iid: str, d: Doc) -> None:
+        """Follow a change of an item's sources (a merge added a sighting)."""
+        _toggle(self.feed_muted, iid, self._all_muted(d))
+        self._muted = None
+
+    # ---------------------------------------------------------------- muting
+    def _all_muted(self, d: Doc) -> bool:
+        if d["feed"] not in self.muted_feeds:
+            return False
+        return not d.get("sightings") or doc_sources(d) <= self.muted_feeds
+
+    def _tag_muted(self, d: Doc) -> bool:
+        tags = d.get("tags")
+        return bool(tags and self.muted_tags and not self.muted_tags.isdisjoint(tags))
+
+    def set_mutes(self, feeds: set[str], tags: set[str], get: Callable[[str], Doc | None]) -> None:
+        """Take new muted feeds and tags; recompute which items they hide.
+
+        Costs the items of the muted feeds plus the items with tags of their own,
+        not the whole store: muting is a few feeds, not thousands.
+        """
+        self.muted_feeds, self.muted_tags = set(feeds), set(tags)
+        feed_muted: set[str] = set()
+        for f in self.muted_feeds:
+            for iid in self.by_feed.get(f, ()):
+                if iid in self.social:
+                    d = get(iid)
+                    if d is None or not self._all_muted(d):
+                        continue
+                feed_muted.add(iid)
+        self.feed_muted = feed_muted
+        tag_muted: set[str] = set()
+        if self.muted_tags:
+            for iid in self.tagged:
+                d = get(iid)
+                if d is not None and self._tag_muted(d):
+                    tag_muted.add(iid)
+        self.tag_muted = tag_muted
+        self._muted = None
+
+    @property
+    def muted(self) -> set[str]:
+        """Every item out of views and counts because of muting (read-only: cached
+        until one of its parts changes)."""
+        if self._muted is None:
+            self._muted = self.rule_muted | self.feed_muted | self.tag_muted
+        return self._muted
 
     def discard(self, iid: str, d: Doc | None) -> None:
         self.where.pop(iid, None)
-        for s in (self.unread, self.starred, self.shared, self.hidden, self.tagged, self.social):
+        for s in (
+            self.unread,
+            self.starred,
+            self.shared,
+            self.hidden,
+            self.tagged,
+            self.social,
+            self.feed_muted,
+            self.tag_muted,
+            self.rule_muted,
+            self.alerted,
+            *self.by_mute.values(),
+            *self.by_alert.values(),
+        ):
             s.discard(iid)
+        self._muted = None
         if d is not None:
             ids = self.by_feed.get(d["feed"])
             if ids is not None:
@@ -157,6 +259,58 @@ class ItemIndex:
         return gone
 
     # --------------------------------------------------------------- reading
+    def set_conditions(
+        self, flt: ItemFilter, drafts: set[str] | None = None
+    ) -> tuple[set[str] | None, set[str] | None]:
+        """The filter's set conditions as (ids that must be in it, ids that must
+        not), computed once per view instead of tested set by set per item: a
+        view then costs one set lookup per item, whatever it asks."""
+        wanted: list[set[str]] = []
+        unwanted: list[set[str]] = []
+        for want, members in (
+            (flt.unread, self.unread),
+            (flt.starred, self.starred),
+            (flt.shared, self.shared),
+            (flt.hidden, self.hidden),
+            (flt.muted, self.muted),
+            (flt.alerted, self.alerted),
+            (flt.drafts, drafts if drafts is not None else set()),
+        ):
+            if want is True:
+                wanted.append(members)
+            elif want is False and members:
+                unwanted.append(members)
+        if wanted:
+            first, *rest = _smallest_first(wanted)
+            include = first.intersection(*rest) if rest else set(first)
+            for members in unwanted:
+                include -= members
+            return include, None
+        if not unwanted:
+            return None, None
+        if len(unwanted) == 1:
+            return None, unwanted[0]
+        return None, set().union(*unwanted)
+
+    def count_sets(self, flt: ItemFilter, drafts: set[str] | None) -> int | None:
+        """How many items pass ``flt`` by set algebra alone, or None when it also
+        needs a search, feeds, a tag or the documents (the caller walks them)."""
+        if (
+            flt.search
+            or flt.feed_ids is not None
+            or flt.tag
+            or flt.since is not None
+            or flt.min_sharers
+            or flt.kind
+        ):
+            return None
+        include, exclude = self.set_conditions(flt, drafts)
+        if include is not None:
+            return len(include & self.where.keys()) if drafts is not None else len(include)
+        if exclude is None:
+            return len(self.where)
+        return len(self.where) - len(exclude & self.where.keys())
+
     def ordered(self, partitions: Iterable[Partition]) -> list[str]:
         """Every item id, newest first.  Files are named by date and written in
         order, so this is a concatenation plus a sort of presorted runs."""
@@ -178,20 +332,14 @@ class ItemIndex:
         matched: set[str] | None,
         keep: frozenset[str] | set[str] = frozenset(),
         stop: Callable[[], bool] | None = None,
+        conditions: tuple[set[str] | None, set[str] | None] | None = None,
     ) -> Iterator[str]:
         """Ids passing ``flt``, in ``order``.  ``keep``: ids shown even when they no
         longer match (an item read a moment ago must not vanish under the cursor);
         ``stop`` is asked every 2,048 ids, so a search replaced by the next
-        keystroke stops scanning."""
-        sets: list[tuple[set[str], bool]] = []
-        for wanted, members in (
-            (flt.unread, self.unread),
-            (flt.starred, self.starred),
-            (flt.shared, self.shared),
-            (flt.hidden, self.hidden),
-        ):
-            if wanted is not None:
-                sets.append((members, wanted))
+        keystroke stops scanning.  ``conditions``: :meth:`set_conditions`, computed
+        under the store's lock (the sets change while a view is walked)."""
+        include, exclude = conditions if conditions is not None else self.set_conditions(flt)
         feeds: set[str] | None = None
         if flt.feed_ids is not None:
             feeds = set()
@@ -212,7 +360,10 @@ class ItemIndex:
             if iid in keep and matched is None:
                 yield iid
                 continue
-            if any((iid in members) != wanted for members, wanted in sets):
+            if include is not None:
+                if iid not in include:
+                    continue
+            elif exclude is not None and iid in exclude:
                 continue
             if feeds is not None and iid not in feeds:
                 continue
@@ -233,6 +384,10 @@ class ItemIndex:
                 if flt.kind and (d.get("kind") or "article") != flt.kind:
                     continue
             yield iid
+
+
+def _smallest_first(sets: list[set[str]]) -> list[set[str]]:
+    return sorted(sets, key=len)
 
 
 def _toggle(members: set[str], iid: str, on: bool) -> None:

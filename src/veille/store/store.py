@@ -9,6 +9,8 @@ Layout under the store folder::
                           day spills into 2026-11-27~1.json, ~2...)
     content/<same>.json   bodies, same partitions, loaded on demand
     shares.json drafts.json tombstones.json undo.json
+    rules.json            mute rules and alerts (see store/rules.py)
+    removed.json          unsubscribed feeds, kept a while so `veille feed restore` can undo
     .lock                 inter-process flush lock
 
 Why this shape (measured in benchmarks/store_bench.py): a state change touches
@@ -50,6 +52,7 @@ from veille.store.index import ItemIndex, doc_sources, sort_key
 from veille.store.links import prepare_link
 from veille.store.lock import ProcessLock
 from veille.store.partition import Partition
+from veille.store.rules import RulesMixin
 from veille.util.atomicfile import remove_stale_temps
 from veille.util.dates import iso, now, parse_iso
 from veille.util.urls import url_key
@@ -62,6 +65,8 @@ SHARD_SIZE = 2000  # items per file at most: TinyDB's updates cost O(file)
 MAX_CONTENT_ONLY_UPDATES = 24  # entries that embed timestamps change on every poll
 SUMMARY_LIMIT = 300  # searchable text kept in memory; the body stays on disk
 UNDO_DEPTH = 100
+REMOVED_KEEP_DAYS = 30  # an unsubscribed feed can be restored this long
+REMOVED_KEEP = 50  # and at most this many of them
 FEED_FIELDS = frozenset(f.name for f in fields(Feed))
 EVERYTHING = ItemFilter()
 
@@ -96,7 +101,7 @@ def _partition_key(sort: str, stamp: str) -> str:
     return sort[:7]
 
 
-class Store:
+class Store(RulesMixin):
     """All persistence for veille.  Thread-safe; safe with other veille processes."""
 
     def __init__(
@@ -141,6 +146,10 @@ class Store:
         self.drafts_p = Partition(self.root / "drafts.json", "drafts")
         self.tomb_p = Partition(self.root / "tombstones.json", "tombstones")
         self.undo_p = Partition(self.root / "undo.json", "undo")
+        self.rules_p = Partition(self.root / "rules.json", "rules")
+        self.removed_p = Partition(self.root / "removed.json", "removed")
+        self._rules_cache = None
+        self._rules_version = 0
         self._items: dict[str, Partition] = {}
         self._content: dict[str, Partition] = {}
         self._ix = ItemIndex()
@@ -159,9 +168,17 @@ class Store:
         self._closed = False
         self._flusher: threading.Thread | None = None
         with self._mu:
-            for p in (self.meta_p, self.feeds_p, self.shares_p, self.drafts_p, self.tomb_p):
+            for p in (
+                self.meta_p,
+                self.feeds_p,
+                self.shares_p,
+                self.drafts_p,
+                self.tomb_p,
+                self.rules_p,
+            ):
                 p.ensure_loaded()
                 self._note_damage(p)
+            self._refresh_mutes()  # before the items: the index sorts them as they load
             self._rest = self._load_items(first=lazy)
             schema.check(self)
         if not self._rest:
@@ -286,6 +303,8 @@ class Store:
             self.drafts_p,
             self.undo_p,
             self.meta_p,
+            self.rules_p,
+            self.removed_p,
         ]
 
     # ----------------------------------------------------------------- flush
@@ -408,6 +427,10 @@ class Store:
     def _reindex_partition(self, p: Partition) -> None:
         if p is self.feeds_p:
             self._feeds_changed()
+            self._refresh_mutes()
+            return
+        if p is self.rules_p:
+            self._rules_changed()
             return
         if p.table_name != "items" or self._items.get(p.path.stem) is not p:
             return
@@ -513,11 +536,15 @@ class Store:
             if self._url_ix is not None:
                 self._url_ix.setdefault(url_key(url), fid)
             self._feeds_version += 1
+            if self._ix.muted_tags:
+                self._refresh_mutes()
             self._touch()
             return feed, True
 
-    def add_feeds(self, feeds: Iterable[tuple[str, str, list[str], str]]) -> tuple[int, int]:
-        """Subscribe many (url, title, tags, site_url) at once; (added, already there).
+    def add_feeds(self, feeds: Iterable[tuple[Any, ...]]) -> tuple[int, int]:
+        """Subscribe many (url, title, tags, site_url[, folder]) at once; (added,
+        already there).  ``folder`` is the path of OPML folders the feed sat in
+        (("Blogs", "Apple")), so an export can nest it the same way.
 
         One table update for the whole batch: an OPML file of 50,000 outlines
         must not cost 50,000 rewrites of a growing table."""
@@ -527,7 +554,7 @@ class Store:
             docs = self.feeds_p.docs()
             batch: dict[str, dict[str, Any]] = {}
             stamp = iso(now())
-            for url, title, tags, site in feeds:
+            for url, title, tags, site, *rest in feeds:
                 key = url_key(url)
                 if key in ix:
                     known += 1
@@ -542,6 +569,7 @@ class Store:
                     user_title=bool(title),
                     site_url=site,
                     tags=tuple(sorted(set(tags))),
+                    folder=tuple(rest[0]) if rest and rest[0] else (),
                     added=stamp,
                     message="not fetched yet",
                 )
@@ -551,6 +579,8 @@ class Store:
             if batch:
                 self.feeds_p.put_many(batch)
                 self._feeds_version += 1
+                if self._ix.muted_tags:
+                    self._refresh_mutes()
                 self._touch()
         return added, known
 
@@ -568,6 +598,8 @@ class Store:
             if {"title", "url", "old_urls"} & set(changes):
                 self._text_version += 1
             self._feeds_changed()
+            if {"muted", "tags"} & set(changes):
+                self._refresh_mutes()  # muting a feed (or tagging it muted) hides its items
             self._touch()
             d = self.feeds_p.get(feed_id)
             assert d is not None
@@ -575,10 +607,15 @@ class Store:
 
     def remove_feed(self, feed_id: str) -> int:
         """Unsubscribe and drop its items, except starred or shared ones (kept
-        forever) and ones also seen through another source."""
+        forever) and ones also seen through another source.
+
+        The feed (settings, tags, folder) and its dropped items' light documents
+        (read state, tags) are kept in ``removed.json`` for REMOVED_KEEP_DAYS, so
+        :meth:`restore_feed` can undo it."""
         self.load_rest()
         with self._mu:
-            if self.feeds_p.get(feed_id) is None:
+            doc = self.feeds_p.get(feed_id)
+            if doc is None:
                 raise StoreError(f"no feed with id {feed_id}")
             doomed = []
             for iid in list(self._ix.by_feed.get(feed_id, ())):
@@ -588,11 +625,75 @@ class Store:
                 if len(doc_sources(d)) > 1:
                     continue
                 doomed.append(iid)
+            kept = {iid: dict(d) for iid in doomed if (d := self._doc(iid)) is not None}
+            self._prune_removed()
+            self.removed_p.put(feed_id, {"feed": dict(doc), "at": iso(now()), "items": kept})
             self._delete_items(doomed)
             self.feeds_p.delete([feed_id])
             self._feeds_changed()
+            self._refresh_mutes()
             self._touch()
             return len(doomed)
+
+    def _prune_removed(self) -> None:
+        cutoff = iso(now() - timedelta(days=REMOVED_KEEP_DAYS)) or ""
+        docs = self.removed_p.docs()
+        old = [fid for fid, d in docs.items() if str(d.get("at") or "") < cutoff]
+        newest = sorted(docs, key=lambda f: str(docs[f].get("at") or ""), reverse=True)
+        old += [f for f in newest[REMOVED_KEEP:] if f not in old]
+        if old:
+            self.removed_p.delete(old)
+
+    def removed_feeds(self) -> list[tuple[Feed, str, int]]:
+        """Unsubscribed feeds that can still be restored: (feed, when, items), newest first."""
+        with self._mu:
+            docs = self.removed_p.docs()
+            out = [
+                (Feed.from_doc(d["feed"]), str(d.get("at") or ""), len(d.get("items") or ()))
+                for d in docs.values()
+            ]
+        return sorted(out, key=lambda t: t[1], reverse=True)
+
+    def restore_feed(self, feed_id: str) -> tuple[Feed, int]:
+        """Subscribe again to a removed feed, with its id, settings and tags, and its
+        dropped items with their read state; (feed, items restored).
+
+        Items keep their ids (a hash of feed id and entry key), so the next poll
+        matches them instead of adding duplicates.  Their bodies were dropped:
+        the feed's validators are cleared and the items forget their content
+        hash, so that poll fetches the feed in full and puts the bodies back."""
+        self.load_rest()
+        with self._mu:
+            entry = self.removed_p.get(feed_id)
+            if entry is None:
+                raise StoreError(f"no removed feed with id {feed_id}")
+            doc = dict(entry["feed"])
+            again = self.find_feed(doc["url"])
+            if again is not None:
+                raise StoreError(
+                    f"{doc['url']} is subscribed again (id {again.id}); "
+                    f"remove that one first to restore the old one"
+                )
+            if self.feeds_p.get(feed_id) is not None:
+                raise StoreError(f"a feed with id {feed_id} exists")
+            doc.update(etag=None, last_modified=None, body_hash=None, next_poll=None)
+            self.feeds_p.put(feed_id, doc)
+            items: dict[str, dict[str, Any]] = {}
+            for iid, d in (entry.get("items") or {}).items():
+                if iid in self._ix.where:
+                    continue
+                d = dict(d)
+                d.pop("chash", None)
+                items[iid] = d
+                self.tomb_p.delete([iid])
+            self._insert(items, {}, iso(now()) or "")
+            self.removed_p.delete([feed_id])
+            self._ix.order = None
+            self._text_version += 1
+            self._feeds_changed()
+            self._refresh_mutes()
+            self._touch()
+            return Feed.from_doc(doc), len(items)
 
     # ----------------------------------------------------------------- items
     def __len__(self) -> int:
@@ -682,9 +783,18 @@ class Store:
             order = self._ix.ordered(self._items.values())
             tag = flt.tag
             tagged = {f for f, d in self.feeds_p.docs().items() if tag and tag in d.get("tags", ())}
+            drafts = set(self.drafts_p.docs()) if flt.drafts is not None else None
+            conditions = self._ix.set_conditions(flt, drafts)
         matched = self.search_ids(flt.search) if flt.search else None
         return self._ix.select(
-            flt, order, self._doc, tagged_feeds=tagged, matched=matched, keep=keep, stop=stop
+            flt,
+            order,
+            self._doc,
+            tagged_feeds=tagged,
+            matched=matched,
+            keep=keep,
+            stop=stop,
+            conditions=conditions,
         )
 
     def items(self, flt: ItemFilter = EVERYTHING, *, limit: int | None = None) -> list[Item]:
@@ -694,19 +804,41 @@ class Store:
         return list(self.get_items(ids))
 
     def count(self, flt: ItemFilter = EVERYTHING) -> int:
+        """Items passing ``flt``: set algebra when the filter allows (Unread,
+        Starred, Drafts... in microseconds), else a walk of the index."""
+        with self._mu:
+            drafts = set(self.drafts_p.docs()) if flt.drafts is not None else None
+            n = self._ix.count_sets(flt, drafts)
+        if n is not None:
+            return n
         return sum(1 for _ in self.ids(flt))
 
     def totals(self) -> tuple[int, int]:
-        """(unread and not dismissed, total) over all items, in O(1)."""
-        return len(self._ix.unread), len(self._ix.where)
+        """(unread and not dismissed, total) over the items not muted; O(1) plus
+        the muted items, which are few."""
+        with self._mu:
+            muted = self._ix.muted
+            unread = len(self._ix.unread) - len(self._ix.unread & muted) if muted else None
+            return (
+                len(self._ix.unread) if unread is None else unread,
+                len(self._ix.where) - len(muted),
+            )
 
     def counts(self) -> dict[str, tuple[int, int]]:
-        """feed id -> (items, unread and not dismissed)."""
+        """feed id -> (items, unread and not dismissed), muted items left out
+        (a muted feed counts (0, 0))."""
         with self._mu:
             unread = self._ix.unread
-            return {
-                fid: (len(ids), len(ids & unread)) for fid, ids in self._ix.by_feed.items() if ids
-            }
+            muted = self._ix.muted
+            if muted:
+                unread = unread - muted
+            out: dict[str, tuple[int, int]] = {}
+            for fid, ids in self._ix.by_feed.items():
+                if not ids:
+                    continue
+                n = len(ids) - (len(ids & muted) if muted else 0)
+                out[fid] = (n, len(ids & unread))
+            return out
 
     def all_tags(self) -> list[str]:
         """Tags of feeds and of items, sorted."""
@@ -837,7 +969,9 @@ class Store:
                 target = self._ix.alias.get(iid, iid)
                 if target in self._ix.where or iid in new_items:
                     if target == iid:
-                        res.updated += self._update_entry(iid, e)
+                        if self._update_entry(iid, e):
+                            res.updated += 1
+                            self._recheck_item(iid, alerts=False)
                     else:
                         self._update_sighting(target, feed_id, e)
                     continue
@@ -863,6 +997,7 @@ class Store:
                     new_content[iid] = _content_doc(e)
                 res.new += 1
                 res.new_ids.append(iid)  # type: ignore[union-attr]
+            self._apply_rules_to_new(new_items)
             self._insert(new_items, new_content, stamp)
             fields_: dict[str, Any] = dict(feed_fields or {})
             if first_fetch:
@@ -969,6 +1104,11 @@ class Store:
                 self._content_partition(p.path.stem).put(target, _content_doc(e))
         self._ix.social.add(target)
         self._ix.alias[item_id(source, e.key)] = target
+        if p is not None:
+            # One more source: a muted feed's item seen elsewhere is muted no more,
+            # and the post's words and author may match rules.
+            self._ix.resourced(target, p.get(target) or doc)
+            self._recheck_item(target, alerts=True)
 
     def _delete_items(self, ids: Iterable[str], *, tombstone: bool = False) -> int:
         by_part: dict[str, list[str]] = {}

@@ -6,7 +6,8 @@ Import rules, chosen so that real exports from other readers come in whole:
   ``xmlURL``) is a feed, whatever its ``type`` (WordPress says ``link``, Liferea ``pie``),
   except ``type="source"``, which Liferea uses for a nested subscription *list*;
 * every other outline is a folder: its ``text`` (else ``title``) becomes a tag of every
-  feed below it, at any depth;
+  feed below it, at any depth, and the path of folders (``Blogs`` > ``Apple``) is kept
+  as the feed's :attr:`OutlineFeed.folder`, so an export nests it the same way;
 * a ``category`` attribute adds tags per OPML 2.0: ``"/a/b,c"`` gives ``a``, ``b``, ``c``;
 * a URL met twice is one feed whose tags are merged (first title wins);
 * ``feed://`` and ``feed:https://`` URLs are rewritten to http(s); any other non-http(s)
@@ -57,6 +58,7 @@ class OutlineFeed:
     title: str = ""
     site_url: str = ""  # htmlUrl
     tags: list[str] = field(default_factory=list)
+    folder: list[str] = field(default_factory=list)  # folders it sits in, outermost first
 
 
 @dataclass
@@ -121,9 +123,9 @@ def read_opml(data: bytes) -> OpmlDocument:
 
 def _walk(body: ET.Element, by_url: dict[str, OutlineFeed], skipped: list[SkippedOutline]) -> None:
     """Visit outlines in document order; iterative, so deep nesting cannot overflow."""
-    stack: list[tuple[Iterator[ET.Element], list[str]]] = [(iter(body), [])]
+    stack: list[tuple[Iterator[ET.Element], list[str], list[str]]] = [(iter(body), [], [])]
     while stack:
-        children, tags = stack[-1]
+        children, tags, path = stack[-1]
         outline = next(children, None)
         if outline is None:
             stack.pop()
@@ -135,7 +137,8 @@ def _walk(body: ET.Element, by_url: dict[str, OutlineFeed], skipped: list[Skippe
         raw_url = clean_line(attrs.get("xmlurl"))
         if not raw_url:
             # A folder (or a note): its label tags every feed below it.
-            stack.append((iter(outline), _merge(tags, [label] if label else [])))
+            labels = [label] if label else []
+            stack.append((iter(outline), _merge(tags, labels), path + labels))
             continue
         if (attrs.get("type") or "").strip().lower() == "source":
             skipped.append(SkippedOutline(raw_url, label, "a subscription list, not a feed"))
@@ -147,13 +150,13 @@ def _walk(body: ET.Element, by_url: dict[str, OutlineFeed], skipped: list[Skippe
             site = _feed_url(clean_line(attrs.get("htmlurl")))[0]
             known = by_url.get(url)
             if known is None:
-                by_url[url] = OutlineFeed(url, label, site, own)
+                by_url[url] = OutlineFeed(url, label, site, own, list(path))
             else:
                 known.tags = _merge(known.tags, own)
                 known.title = known.title or label
                 known.site_url = known.site_url or site
         # Children of a feed outline are rare; keep them, tagged like their parent.
-        stack.append((iter(outline), tags))
+        stack.append((iter(outline), tags, path))
 
 
 def _categories(value: str | None) -> list[str]:
@@ -429,14 +432,20 @@ def write_opml(feeds: Iterable[OutlineFeed], title: str = "veille subscriptions"
     """Serialise ``feeds`` as OPML 2.0, with tags as folders.
 
     Scheme (round-trips exactly through :func:`parse_opml` for clean text: URL, title,
-    site URL and the *set* of tags, in order when tags are plain words):
+    site URL, folder and the *set* of tags, in order when tags are plain words):
 
-    * an untagged feed is a top-level outline;
-    * a tagged feed sits in the folder of its first tag; every tag that holds no ``,``
-      or ``/`` is also listed in ``category="/t1,/t2"`` (for readers that ignore folders);
-    * a further tag that holds ``,`` or ``/`` cannot go in ``category`` (those are its
-      separators), so the feed is repeated in that tag's folder; importers merge
-      duplicates by URL, ours included.
+    * a feed with a :attr:`~OutlineFeed.folder` sits in those folders, nested
+      (``Blogs`` > ``Apple``), as it was in the file it came from: other readers
+      import it into the same place.  Only the part of the path the feed is still
+      tagged with counts (untagging ``Apple`` leaves it in ``Blogs``);
+    * else a tagged feed sits in the folder of its first tag, an untagged one at
+      the top;
+    * ``category`` lists the path (``/Blogs/Apple``, OPML 2.0's hierarchical
+      form) and every other tag (``/t``) for readers that ignore folders, when
+      they hold no ``,`` or ``/`` (those are its separators);
+    * a further tag that holds ``,`` or ``/`` cannot go in ``category``, so the feed
+      is repeated in that tag's folder; importers merge duplicates by URL, ours
+      included.
 
     Folders come in order of first use.
     """
@@ -446,33 +455,57 @@ def write_opml(feeds: Iterable[OutlineFeed], title: str = "veille subscriptions"
     ET.SubElement(head, "dateCreated").text = format_datetime(datetime.now(UTC), usegmt=True)
     ET.SubElement(head, "docs").text = "https://opml.org/spec2.opml"
     body = ET.SubElement(opml, "body")
-    folders: dict[str, ET.Element] = {}
+    folders: dict[tuple[str, ...], ET.Element] = {}
 
-    def folder(tag: str) -> ET.Element:
-        if tag not in folders:
-            folders[tag] = ET.SubElement(body, "outline", text=_xml_text(tag))
-        return folders[tag]
+    def folder(path: tuple[str, ...]) -> ET.Element:
+        if path not in folders:
+            parent = folder(path[:-1]) if len(path) > 1 else body
+            folders[path] = ET.SubElement(parent, "outline", text=_xml_text(path[-1]))
+        return folders[path]
 
     for feed in feeds:
         tags = _merge([], [t for t in feed.tags if t])
+        path = _live_path(feed.folder, tags)
+        if not path and tags:
+            path = (tags[0],)
         attrs = {"type": "rss", "text": _xml_text(feed.title)}
         if feed.title:
             attrs["title"] = _xml_text(feed.title)
         attrs["xmlUrl"] = _xml_text(feed.url)
         if feed.site_url:
             attrs["htmlUrl"] = _xml_text(feed.site_url)
-        plain = [t for t in tags if not _CATEGORY_UNSAFE.search(t)]
-        if plain and tags:
-            attrs["category"] = ",".join("/" + _xml_text(t) for t in plain)
-        if not tags:
+        categories: list[str] = []
+        covered: set[str] = set()
+        if len(path) > 1 and not any(_CATEGORY_UNSAFE.search(t) for t in path):
+            categories.append("/" + "/".join(_xml_text(t) for t in path))
+            covered.update(path)
+        categories += ["/" + _xml_text(t) for t in tags if t not in covered and _safe(t)]
+        if categories:
+            attrs["category"] = ",".join(categories)
+        if not path:
             ET.SubElement(body, "outline", attrs)
             continue
-        ET.SubElement(folder(tags[0]), "outline", attrs)
-        for t in tags[1:]:
-            if _CATEGORY_UNSAFE.search(t):
-                ET.SubElement(folder(t), "outline", attrs)
+        ET.SubElement(folder(path), "outline", attrs)
+        for t in tags:
+            if t not in path and not _safe(t):
+                ET.SubElement(folder((t,)), "outline", attrs)
     ET.indent(opml, space="  ")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(opml, "unicode") + "\n"
+
+
+def _safe(tag: str) -> bool:
+    """Whether a tag can be written in ``category`` (no separators in it)."""
+    return not _CATEGORY_UNSAFE.search(tag)
+
+
+def _live_path(folder: Iterable[str], tags: list[str]) -> tuple[str, ...]:
+    """The leading part of ``folder`` whose steps are all still tags of the feed."""
+    out: list[str] = []
+    for step in folder:
+        if not step or step not in tags:
+            break
+        out.append(step)
+    return tuple(out)
 
 
 def _xml_text(s: str) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 from veille.config import Config
 from veille.domain.records import Feed
 from veille.refresh.runner import fetcher_for
-from veille.sources.feed.discover import FeedCandidate, discover
+from veille.sources.feed.discover import FeedCandidate, Getter, discover
 from veille.store.store import Store
 from veille.subscriptions.opml import (
     OpmlError,
@@ -42,7 +42,7 @@ def normalize_url(url: str) -> str:
     return http_url(url)
 
 
-def _text_problem(title: str, tags: Iterable[str]) -> str | None:
+def text_problem(title: str, tags: Iterable[str]) -> str | None:
     """Why a title or tag from the command line cannot be stored, or None.
 
     An argument whose bytes were not UTF-8 arrives with lone surrogates; the store's JSON
@@ -70,11 +70,11 @@ async def add_subscription(
         url = normalize_url(url)
     except ValueError as exc:
         return AddResult(None, False, message=str(exc), ok=False)
-    if problem := _text_problem(title, tags):
+    if problem := text_problem(title, tags):
         return AddResult(None, False, message=problem, ok=False)
     known = store.find_feed(url)
     if known is not None:
-        return AddResult(known, False, message=f"already subscribed: {known.url}")
+        return _update_known(store, known, title, tags)
 
     async with fetcher_for(config) as fetcher:
 
@@ -85,6 +85,12 @@ async def add_subscription(
             return res.status, res.content_type, res.body, res.final_url or u
 
         found = await discover(url, get)
+        index = (pick or 1) - 1
+        chosen_one = pick is not None or len(found.candidates) == 1
+        if found.kind == "page" and chosen_one and 0 <= index < len(found.candidates):
+            problem = await _check_candidate(found.candidates, index, get)
+            if problem:
+                return AddResult(None, False, message=problem, ok=False)
     if found.kind == "error":
         return AddResult(None, False, message=found.error, ok=False)
     cands = found.candidates
@@ -104,7 +110,7 @@ async def add_subscription(
     chosen = cands[index]
     known = store.find_feed(chosen.url)
     if known is not None:
-        return AddResult(known, False, message=f"already subscribed: {known.url}")
+        return _update_known(store, known, title, tags)
     feed, created = store.add_feed(
         chosen.url,
         title=title or "",
@@ -114,6 +120,41 @@ async def add_subscription(
     if not title and chosen.title:
         feed = store.update_feed(feed.id, title=chosen.title)
     return AddResult(feed, created, cands, f"subscribed to {chosen.url}")
+
+
+async def _check_candidate(cands: list[FeedCandidate], index: int, get: Getter) -> str:
+    """Fetch the feed a page pointed to, as `veille add FEED` would: a page may link
+    to a feed that is gone, and both must refuse it with the same line.  Returns
+    the problem, or "" (and the candidate then holds the feed's final URL)."""
+    picked = cands[index]
+    checked = await discover(picked.url, get)
+    if checked.kind == "error":
+        return checked.error
+    if checked.kind != "feed":
+        return f"no feed at {picked.url}: it is a web page"
+    real = checked.candidates[0]
+    cands[index] = FeedCandidate(real.url, picked.title or real.title, real.type)
+    return ""
+
+
+def _update_known(
+    store: Store, known: Feed, title: str, tags: list[str] | tuple[str, ...]
+) -> AddResult:
+    """`veille add` of a feed already there: apply the title and tags it was given
+    (adding is how most people expect to retag a feed), and say what changed."""
+    changes: dict[str, object] = {}
+    said: list[str] = []
+    if title and (title != known.title or not known.user_title):
+        changes.update(title=title, user_title=True)
+        said.append(f"title set to {shown(title)}")
+    new_tags = [t for t in dict.fromkeys(tags) if t and t not in known.tags]
+    if new_tags:
+        changes["tags"] = tuple(sorted({*known.tags, *new_tags}))
+        said.append("tagged " + ", ".join(new_tags))
+    if not changes:
+        return AddResult(known, False, message=f"already subscribed: {known.url}")
+    feed = store.update_feed(known.id, **changes)
+    return AddResult(feed, False, message=f"already subscribed: {known.url}; " + "; ".join(said))
 
 
 def import_opml(store: Store, path: Path) -> tuple[int, int, list[SkippedOutline]]:
@@ -127,13 +168,17 @@ def import_opml(store: Store, path: Path) -> tuple[int, int, list[SkippedOutline
     except OSError as exc:
         raise OpmlError(f"cannot read {path}: {exc.strerror or exc}") from None
     doc = read_opml(data)
-    added, known = store.add_feeds((f.url, f.title, f.tags, f.site_url) for f in doc.feeds)
+    added, known = store.add_feeds(
+        (f.url, f.title, f.tags, f.site_url, f.folder) for f in doc.feeds
+    )
     return added, known, doc.skipped
 
 
 def export_opml(store: Store) -> str:
     return write_opml(
-        OutlineFeed(url=f.url, title=f.title, site_url=f.site_url, tags=list(f.tags))
+        OutlineFeed(
+            url=f.url, title=f.title, site_url=f.site_url, tags=list(f.tags), folder=list(f.folder)
+        )
         for f in store.feeds()
         if f.kind == "feed"
     )
