@@ -31,7 +31,14 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parent.parent / "shared"
-CORPUS_DIRS = ("feed-rs", "rss-parser/input", "feedjira", "miniflux", "node-feedparser", "feedsmith")
+CORPUS_DIRS = (
+    "feed-rs",
+    "rss-parser/input",
+    "feedjira",
+    "miniflux",
+    "node-feedparser",
+    "feedsmith",
+)
 
 
 def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess[str]]:
@@ -143,8 +150,11 @@ def main() -> int:
         server.wait(timeout=10)
         shutil.rmtree(tmp, ignore_errors=True)
 
-    what = f"{args.feeds} feeds x {args.items} items (gen_feeds)" if args.data == "gen" else (
-        f"{len(names)} real feeds from ../shared/corpus")
+    what = (
+        f"{args.feeds} feeds x {args.items} items (gen_feeds)"
+        if args.data == "gen"
+        else (f"{len(names)} real feeds from ../shared/corpus")
+    )
     print(f"\n{what}, loopback, {args.runs} runs")
     print(f"{'run':<5} {'veille cold':>12} {'newsboat cold':>14} {'ratio':>7} "
           f"{'veille warm':>12} {'newsboat warm':>14} {'ratio':>7}")  # fmt: skip

@@ -142,7 +142,7 @@ def main() -> int:
     for _ in range(10):
         time.sleep(0.5)
         iid = rnd.choice(ids)
-        part = s._ix.where[iid].path  # noqa: SLF001 - a benchmark may look inside
+        part = s._ix.where[iid].path
         before = file_sig(part)
         t = time.perf_counter()
         s.set_state([iid], starred=True)
