@@ -20,7 +20,7 @@ from pytest_httpserver import HTTPServer
 from tests.servers import fake_mastodon as fake_module
 from tests.servers.fake_mastodon import FakeMastodon
 from tests.servers.mastodon import free_port
-from tests.test_social_add import feeds, jsonl, mastodon
+from tests.test_social_add import bluesky, feeds, jsonl, mastodon
 from veille.config import load_config
 from veille.domain.share import Delivery, Share
 from veille.paths import get_paths
@@ -220,13 +220,19 @@ def test_failing_social_sources_never_stop_the_others(
         {"message": "DID not registered"}, status=404
     )
     monkeypatch.setenv("VEILLE_PLC_URL", httpserver.url_for("/"))
+    fake.lookup_accounts["banned"] = {**fake.account, "id": "9", "suspended": True}
+    fake.public_paths.add("/api/v1/accounts/lookup")
+    host = fake.base_url.removeprefix("http://")
     mastodon(home, "revoked", fake.base_url, "revoked-token")
     mastodon(home, "good", fake.base_url, fake.token)
     mastodon(home, "gone", down, "t")
+    bluesky(home, "sky", "me.test", down)  # its server is down too
     for args in (
         ("mastodon:home", "--account", "revoked"),
         ("mastodon:tag/broken", "--account", "good"),
         ("mastodon:tag/rss", "--account", "gone"),
+        (f"mastodon:@banned@{host}",),
+        ("bluesky:following",),
         ("bluesky:@did:plc:ewvi7nxzyoun6zhxrhs64oiz",),
         (httpserver.url_for("/feed.xml"),),
     ):
@@ -234,7 +240,7 @@ def test_failing_social_sources_never_stop_the_others(
     r = cli("refresh")
     assert r.code == 0, r.err  # the feed was fetched
     assert "Traceback" not in r.out + r.err
-    assert "5 feeds polled, 3 new items, 4 errors" in r.out
+    assert "7 feeds polled, 3 new items, 6 errors" in r.out
     got = feeds(cli)
     assert got[httpserver.url_for("/feed.xml")]["status"] == "ok"
     messages = {url: f["message"] for url, f in got.items() if f["kind"] != "feed"}
@@ -247,10 +253,14 @@ def test_failing_social_sources_never_stop_the_others(
     assert (
         "did:plc:ewvi7nxzyoun6zhxrhs64oiz" in messages["bluesky:@did:plc:ewvi7nxzyoun6zhxrhs64oiz"]
     )
+    assert "suspended" in messages[f"mastodon:@banned@{host}"]
+    assert "@me.test" in messages["bluesky:following"], messages
     assert {u: got[u]["status"] for u in messages} == {
         "mastodon:home": "error",  # tried again after a while
         "mastodon:tag/broken": "error",
         "mastodon:tag/rss": "error",
+        "bluesky:following": "error",
+        f"mastodon:@banned@{host}": "gone",
         # A DID its directory does not know is not coming back: polled no more.
         "bluesky:@did:plc:ewvi7nxzyoun6zhxrhs64oiz": "gone",
     }
