@@ -206,8 +206,8 @@ class SentPost:
 
     share_id: str
     destination: str  # the account name it went through
-    kind: str  # the destination's kind: "mastodon", "bluesky"...
-    remote_id: str  # the server's id (a Mastodon status id, a Bluesky at:// URI)
+    kind: str  # the destination's kind (Delivery.kind)
+    remote_id: str  # the server's id for the post (a status id, an at:// URI)
     url: str  # its web address
 
 
