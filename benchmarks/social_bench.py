@@ -1,6 +1,7 @@
 """Social sources: 50 sources x 200 posts, generated and served on loopback; time per poll.
 
-    python benchmarks/social_bench.py [--sources 50] [--posts 200]
+    python benchmarks/social_bench.py [--sources 50] [--posts 200] [--feeds 200]
+                                      [--store-items 100000] [--skip-merge] [--skip-store]
 
 A server process (this file with ``--serve``) plays a Mastodon instance (one tag
 timeline per source, paged with min_id and Link headers as Mastodon does) and a
@@ -15,6 +16,18 @@ the reference PDS).  The client polls each kind of source in this process:
 Polls of one row run concurrently over one shared HTTP client, as a refresh would;
 "ms/poll" is the row's wall time divided by its polls, "cpu" the client process's
 CPU time (the server runs in another process).  Compare rows within one run.
+
+Then the merge, through ``refresh_feeds`` into a real store (second table): the
+server also serves ``--feeds`` RSS feeds of 50 items and ``--sources`` Mastodon
+tags whose posts link to those feeds' articles (tracking parameters added; two
+posts from two sources per article).  The social sources are refreshed into the
+store holding the feeds' items (each post becomes a sighting of an article) and
+into an empty one (each post a new item).
+
+Last, the merge's cost in the store itself (third table): ``upsert_entries`` of
+a batch of 200 posts (half about known articles, half new) from a social source,
+into a store of 1,000 items and one of ``--store-items`` (built as
+store_bench.py builds it).  The batch's cost should not grow with the store.
 """
 
 from __future__ import annotations
@@ -51,10 +64,18 @@ def did_of(n: int) -> str:
 # --- the server -------------------------------------------------------------------------------
 
 
-def status(source: int, n: int, base: str) -> dict[str, Any]:
+def article_of(source: int, n: int, posts: int, feeds: int, items: int = 50) -> str:
+    """The RSS article post ``n`` of merge source ``source`` links to: with 50 sources
+    x 200 posts and 200 feeds x 50 items, two posts from two sources per article, on
+    half of the articles."""
+    k = (source * posts + n) % max(1, feeds * items // 2)
+    return f"https://site{k % feeds}.example/posts/{k // feeds}?utm_source=mastodon"
+
+
+def status(source: int, n: int, base: str, url: str = "") -> dict[str, Any]:
     """A status shaped like Mastodon's (the fields veille reads, and the usual rest)."""
     sid = BASE_ID + source * 100_000 + n
-    url = f"https://news{source}.example/articles/{n}?utm_source=mastodon"
+    url = url or f"https://news{source}.example/articles/{n}?utm_source=mastodon"
     return {
         "id": str(sid),
         "created_at": f"2026-11-{1 + n % 28:02d}T10:{n % 60:02d}:00.000Z",
@@ -138,9 +159,18 @@ class Handler(BaseHTTPRequestHandler):
         q = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         path = parts.path
         base = srv.base
-        if path.startswith("/api/v1/timelines/tag/t"):
-            source = int(path.rsplit("t", 1)[1])
-            statuses = srv.statuses[source]  # newest first
+        if path.startswith("/feed/"):
+            body = srv.feeds.get(path)
+            if body is None:
+                self._json({"error": "NotFound"}, status=404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        elif path.startswith("/api/v1/timelines/tag/"):
+            statuses = srv.timelines[path.rsplit("/", 1)[1]]  # newest first
             limit = min(int(q.get("limit", 20)), 40)
             if "min_id" in q:
                 newer = [s for s in statuses if int(s["id"]) > int(q["min_id"])]
@@ -220,18 +250,28 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     base: str
-    statuses: dict[int, list[dict[str, Any]]]
+    timelines: dict[str, list[dict[str, Any]]]
+    feeds: dict[str, bytes]
     posts: dict[int, list[dict[str, Any]]]
     follows: list[dict[str, Any]]
     rev: int = 1
 
 
-def serve(sources: int, posts: int) -> None:
+def serve(sources: int, posts: int, feeds: int) -> None:
+    sys.path.insert(0, str(HERE))
+    from feedserver import make_feed
+
     server = Server(("127.0.0.1", 0), Handler)
     server.base = f"http://127.0.0.1:{server.server_address[1]}"
-    server.statuses = {
-        s: [status(s, n, server.base) for n in reversed(range(posts))] for s in range(sources)
-    }
+    server.timelines = {}
+    for s in range(sources):
+        server.timelines[f"t{s}"] = [status(s, n, server.base) for n in reversed(range(posts))]
+        if feeds:
+            server.timelines[f"m{s}"] = [
+                status(s, n, server.base, article_of(s, n, posts, feeds))
+                for n in reversed(range(posts))
+            ]
+    server.feeds = {f"/feed/{n}.xml": make_feed(n, 50) for n in range(feeds)}
     server.posts = {s: [post(s, n) for n in range(posts)] for s in range(sources)}
     server.follows = [
         {
@@ -346,18 +386,136 @@ def now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
+# --- the merge, through a refresh into a store ---------------------------------------------
+
+
+async def merge_rows(
+    base: str, sources: int, feeds: int
+) -> list[tuple[str, int, int, int, float, float]]:
+    """Rows of (what, polls, new items, merged posts, wall seconds, client CPU seconds)."""
+    import tempfile
+
+    from veille.accounts.config import Account
+    from veille.config import Config
+    from veille.refresh.runner import refresh_feeds
+    from veille.store.store import Store
+
+    class Secrets:
+        def get(self, name: str) -> str | None:
+            return "token" if name.endswith(":token") else None
+
+    accounts = {"m": Account(name="m", type="mastodon", instance=base)}
+    # One loopback host serves every feed: let it take as many at once as the fetcher does.
+    config = Config({"fetch.per_host": 16})
+    rows: list[tuple[str, int, int, int, float, float]] = []
+    tmp = Path(tempfile.mkdtemp(prefix="veille-social-bench-"))
+
+    async def refresh(store: Store, what: str, ids: list[str] | None = None) -> None:
+        t0, c0 = time.perf_counter(), time.process_time()
+        summary = await refresh_feeds(
+            store, config, feed_ids=ids, accounts=accounts, secrets=Secrets()
+        )
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        assert summary.errors == 0, [o.message for o in summary.outcomes if o.status != "ok"]
+        merged = sum(o.merged for o in summary.outcomes)
+        rows.append((what, summary.feeds, summary.new_items, merged, wall, cpu))
+
+    def add_social(store: Store) -> list[str]:
+        ids = []
+        for s in range(sources):
+            f, _ = store.add_feed(f"mastodon:tag/m{s}", kind="mastodon", account="m")
+            # Polled before: the whole timeline is new since the cursor.
+            store.update_feed(f.id, cursor={"min_id": str(BASE_ID - 1)})
+            ids.append(f.id)
+        return ids
+
+    with_feeds = Store(tmp / "with-feeds", autoflush=False)
+    with_feeds.add_feeds((f"{base}/feed/{n}.xml", "", [], "") for n in range(feeds))
+    await refresh(with_feeds, f"RSS: {feeds} feeds x 50 items, cold (for scale)")
+    ids = add_social(with_feeds)
+    await refresh(with_feeds, f"{sources} mastodon:tag into those {feeds * 50} items", ids)
+    items = len(with_feeds)
+    shared = sum(1 for i in with_feeds.items() if i.sharers)
+    with_feeds.flush()
+    with_feeds.close()
+    empty = Store(tmp / "empty", autoflush=False)
+    ids = add_social(empty)
+    await refresh(empty, f"{sources} mastodon:tag into an empty store", ids)
+    empty.flush()
+    empty.close()
+    rows.append((f"  (the merged store: {items} items, {shared} with sharers)", 0, 0, 0, 0, 0))
+    return rows
+
+
+def store_rows(big: int, batches: int = 11) -> list[tuple[int, float, float, int, int]]:
+    """Rows of (store items, first batch ms, median ms of the next batches of 200 posts,
+    merged, new).  The first upsert after opening builds the store's link index."""
+    import statistics
+    import tempfile
+
+    sys.path.insert(0, str(HERE))
+    from store_bench import build
+
+    from veille.domain.entries import ParsedEntry
+    from veille.store.store import Store
+
+    rows = []
+    tmp = Path(tempfile.mkdtemp(prefix="veille-social-store-"))
+    for n in (1000, big):
+        root = tmp / f"s{n}"
+        build(root, n)
+        n_feeds = max(1, n // 200)
+        store = Store(root, autoflush=False)
+        size = len(store)
+        feed, _ = store.add_feed("mastodon:tag/bench", kind="mastodon", account="m")
+        times, merged, new = [], 0, 0
+        for b in range(batches):
+            batch = []
+            for i in range(200):
+                if i % 2 == 0:  # about an article the store holds
+                    link = f"https://site{(b * 200 + i) % n_feeds}.example/posts/{i}?utm_source=x"
+                else:
+                    link = f"https://elsewhere.example/{b}/{i}"
+                batch.append(
+                    ParsedEntry(
+                        key=f"https://social.example/users/u{i}/statuses/{b}{i}",
+                        link=link,
+                        kind="post",
+                        handle=f"@u{i}@social.example",
+                        author=f"User {i}",
+                        post_url=f"https://social.example/@u{i}/{b}{i}",
+                        post_text=f"Worth reading, post {b}.{i}",
+                        summary=f"Worth reading, post {b}.{i}",
+                        published=now_iso(),
+                    )
+                )
+            t = time.perf_counter()
+            res = store.upsert_entries(feed.id, batch)
+            times.append(time.perf_counter() - t)
+            merged += res.merged
+            new += res.new
+        rows.append((size, times[0] * 1000, statistics.median(times[1:]) * 1000, merged, new))
+        del store  # not flushed: only the in-memory merge is measured
+    return rows
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sources", type=int, default=50)
     ap.add_argument("--posts", type=int, default=200)
+    ap.add_argument("--feeds", type=int, default=200, help="RSS feeds the posts link into")
+    ap.add_argument("--store-items", type=int, default=100_000)
+    ap.add_argument("--skip-merge", action="store_true", help="no refresh into a store")
+    ap.add_argument("--skip-store", action="store_true", help="no upsert_entries at 1k/100k")
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    feeds = 0 if args.skip_merge else args.feeds
     if args.serve:
-        serve(args.sources, args.posts)
+        serve(args.sources, args.posts, feeds)
         return 0
     server = subprocess.Popen(
         [sys.executable, __file__, "--serve", "--sources", str(args.sources),
-         "--posts", str(args.posts)],
+         "--posts", str(args.posts), "--feeds", str(feeds)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -369,6 +527,7 @@ def main() -> int:
 
         os.environ["VEILLE_PLC_URL"] = base
         rows = asyncio.run(run(base, args.sources, args.posts))
+        merged = asyncio.run(merge_rows(base, args.sources, feeds)) if feeds else []
     finally:
         if server.stdin:
             server.stdin.close()
@@ -391,6 +550,35 @@ def main() -> int:
             f"{rows[i][0].split(',')[0]} {rows[i + 1][3] / rows[i][3]:.2f}" for i in (0, 2, 4)
         )
     )
+    if merged:
+        print(f"\nrefresh_feeds into a store (posts link to the {feeds} feeds' articles)\n")
+        print(
+            f"{'refresh':<44} {'polls':>6} {'new':>6} {'merged':>6} {'wall s':>7} "
+            f"{'cpu s':>7} {'ms/poll':>8}"
+        )
+        for name, polls, new, n_merged, wall, cpu in merged:
+            if not polls:
+                print(name)
+                continue
+            print(
+                f"{name:<44} {polls:>6} {new:>6} {n_merged:>6} {wall:7.3f} {cpu:7.3f} "
+                f"{1000 * wall / max(polls, 1):8.1f}"
+            )
+        print(f"merging / not merging, wall: {merged[1][4] / merged[2][4]:.2f}")
+    if not args.skip_store:
+        table = store_rows(args.store_items)
+        print("\nupsert_entries of 200 posts from a social source (half about known articles)\n")
+        print(
+            f"{'store items':>12} {'1st batch ms':>13} {'then, median ms':>16} "
+            f"{'merged':>7} {'new':>6}"
+        )
+        for n, first, median, n_merged, new in table:
+            print(f"{n:>12} {first:13.2f} {median:16.2f} {n_merged:>7} {new:>6}")
+        print(
+            f"{table[-1][0]} / {table[0][0]} items: 1st batch {table[-1][1] / table[0][1]:.1f}x, "
+            f"then {table[-1][2] / table[0][2]:.2f}x"
+        )
+        print("(the 1st upsert after opening a store builds its link index: once per process)")
     return 0
 
 

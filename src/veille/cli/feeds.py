@@ -22,7 +22,15 @@ def cmd_add(ctx: Ctx, a: argparse.Namespace) -> int:
     from veille.subscriptions.subscribe import add_subscription
 
     res = asyncio.run(
-        add_subscription(ctx.store, ctx.config, a.url, title=a.title or "", tags=a.tag, pick=a.pick)
+        add_subscription(
+            ctx.store,
+            ctx.config,
+            a.url,
+            title=a.title or "",
+            tags=a.tag,
+            pick=a.pick,
+            account=a.account,
+        )
     )
     if res.candidates and not res.ok:
         out(res.message)
@@ -37,7 +45,9 @@ def cmd_add(ctx: Ctx, a: argparse.Namespace) -> int:
     if res.created and res.feed is not None and not a.no_fetch:
         from veille.refresh.runner import refresh_feeds
 
-        summary = asyncio.run(refresh_feeds(ctx.store, ctx.config, feed_ids=[res.feed.id]))
+        summary = asyncio.run(
+            refresh_feeds(ctx.store, ctx.config, feed_ids=[res.feed.id], cache_dir=ctx.paths.cache)
+        )
         ctx.save()
         outcome = summary.outcomes[0] if summary.outcomes else None
         if outcome is not None:
@@ -173,6 +183,7 @@ def feed_record(f: Feed, counts: dict[str, tuple[int, int]]) -> dict[str, Any]:
         "title": f.title,
         "tags": list(f.tags),
         "account": f.account or None,
+        "warning": f.warning or None,
         "last_fetch": f.last_fetch,
         "status": f.status,
         "message": f.message,
@@ -206,7 +217,8 @@ def cmd_feeds(ctx: Ctx, a: argparse.Namespace) -> int:
         # Titles, tags and messages come from feeds and servers: data, one clean line.
         tags = f"  [{', '.join(clean_line(t) for t in r['tags'])}]" if r["tags"] else ""
         out(f"{r['id']}  {clean_line(r['title'] or r['url'])}{tags}")
-        out(f"          {clean_line(r['url'])}")
+        through = f"  (through {clean_line(r['account'])})" if r["account"] else ""
+        out(f"          {clean_line(r['url'])}{through}")
         state = r["status"] or "new"
         if r["disabled"]:
             nxt = "disabled: " + r["disabled"]
@@ -224,6 +236,8 @@ def cmd_feeds(ctx: Ctx, a: argparse.Namespace) -> int:
             f"{relative(r['last_fetch'])}: {state}: {clean_line(r['message'])} · "
             f"{clean_line(nxt)}{settings}"
         )
+        if r["warning"]:
+            out(f"          warning: {clean_line(r['warning'])}")
     return 0
 
 
@@ -321,8 +335,7 @@ def _refresh(ctx: Ctx, a: argparse.Namespace, ids: list[str] | None, pool: Any) 
                 due_only=a.due,
                 on_progress=show if tty else None,
                 executor=pool,
-                accounts=_accounts(ctx),
-                secrets=None,
+                cache_dir=ctx.paths.cache,
             )
         except asyncio.CancelledError:
             if terminated:
@@ -343,26 +356,28 @@ def _refresh(ctx: Ctx, a: argparse.Namespace, ids: list[str] | None, pool: Any) 
     return 0
 
 
-def _accounts(ctx: Ctx) -> dict[str, Any]:
-    """Accounts for social sources; a broken [accounts] table only affects those."""
-    if not any(f.kind != "feed" for f in ctx.store.feeds()):
-        return {}
-    from veille.accounts.config import AccountError, load_accounts
-    from veille.share.outbox import data_dir
-
-    try:
-        return dict(load_accounts(ctx.config, data_dir(ctx.store)))
-    except AccountError:
-        return {}
-
-
 def register(sub: Any) -> None:
-    s = sub.add_parser("add", help="subscribe to a feed or a page that links to feeds")
-    s.add_argument("url", help="feed URL or web page URL")
+    s = sub.add_parser(
+        "add",
+        help="subscribe to a feed, a page that links to feeds, or a social source",
+        description=(
+            "Subscribe to a feed URL, a web page that links to feeds, a Mastodon or "
+            "Bluesky profile, a YouTube channel, a GitHub repository, a subreddit, "
+            "Hacker News, or a social source: mastodon:home, mastodon:list/ID, "
+            "mastodon:tag/NAME, mastodon:@user@instance, bluesky:following, "
+            "bluesky:@handle, bluesky:timeline, bluesky:feed/AT-URI."
+        ),
+    )
+    s.add_argument("url", help="feed or page URL, profile address, or source name")
     s.add_argument("--tag", action="append", default=[], help="tag (repeatable)")
     s.add_argument("--title", help="your own title for the feed")
     s.add_argument("--pick", type=int, help="which of several discovered feeds (1-based)")
     s.add_argument("--no-fetch", action="store_true", help="do not fetch it right away")
+    s.add_argument(
+        "--account",
+        metavar="NAME",
+        help="the account a social source reads through (default: your only one of its kind)",
+    )
     s.set_defaults(func=cmd_add)
 
     s = sub.add_parser(

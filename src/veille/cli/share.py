@@ -201,7 +201,35 @@ def share_record(share: Share) -> dict[str, Any]:
             }
             for d in share.deliveries.values()
         ],
+        "responses": [
+            {
+                "kind": r.kind,
+                "author": r.author,
+                "handle": r.handle,
+                "text": r.text,
+                "url": r.url,
+                "at": r.at,
+            }
+            for r in share.responses
+        ],
     }
+
+
+_RESPONSE_WORDS = {"reply": "replies", "like": "likes", "repost": "reposts", "quote": "quotes"}
+
+
+def responses_line(share: Share) -> str:
+    """'2 replies, 1 like' for a share's responses; "" when there are none."""
+    counts: dict[str, int] = {}
+    for r in share.responses:
+        counts[r.kind] = counts.get(r.kind, 0) + 1
+    parts = []
+    for kind, plural in _RESPONSE_WORDS.items():
+        n = counts.pop(kind, 0)
+        if n:
+            parts.append(f"{n} {kind if n == 1 else plural}")
+    parts.extend(f"{n} {kind}" for kind, n in sorted(counts.items()))
+    return ", ".join(parts)
 
 
 @guarded
@@ -227,6 +255,8 @@ def cmd_shares(ctx: Ctx, a: argparse.Namespace) -> int:
         out(f"      “{first}”")
         for name, d in share.deliveries.items():
             out(f"      {name}: {status_line(d, busy=busy)}")
+        if share.responses:
+            out(f"      responses: {responses_line(share)}")
     return 0
 
 

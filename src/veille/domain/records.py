@@ -63,6 +63,9 @@ class Feed:
     old_urls: tuple[str, ...] = ()
     fetched_once: bool = False
     cursor: Mapping[str, Any] = field(default_factory=dict)  # a social source's position
+    # One line about parts of the last poll that failed while the poll as a whole
+    # worked (two of 300 followed accounts unreadable); "" when all went well.
+    warning: str = ""
     # the user's settings
     interval: float | None = None  # minutes; None: the config's
     full_text: bool = False  # always fetch the full article

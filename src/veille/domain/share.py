@@ -54,6 +54,39 @@ class Delivery:
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
+#: Kinds of response to a share, as sources report them (sources.base.Response.kind).
+RESPONSE_KINDS = ("reply", "like", "repost", "quote")
+
+
+@dataclass
+class ShareResponse:
+    """Someone answering one of your posted shares: a reply, a like, a repost, a quote.
+
+    Kept on the share itself (not as items) because it is feedback about what you
+    posted: the shares list counts them, ``veille shares --json`` lists them.  A
+    reply is *also* an item in the stream, stored by the refresh like any post.
+    """
+
+    kind: str  # one of RESPONSE_KINDS
+    key: str  # its identity, so a response seen in two polls is attached once
+    destination: str = ""  # the delivery (account name) whose post it answered
+    target: str = ""  # the remote id/URI/URL of that post
+    author: str = ""
+    handle: str = ""
+    text: str = ""
+    url: str = ""
+    at: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ShareResponse:
+        """Build from stored JSON, ignoring keys a newer version may have added."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
 @dataclass
 class Share:
     """An item reshared with a comment, and where it goes."""
@@ -75,6 +108,8 @@ class Share:
     content_warning: str = ""
     visibility: str = "public"
     deliveries: dict[str, Delivery] = field(default_factory=dict)
+    # What came back: replies, likes, reposts, quotes of the posted deliveries.
+    responses: list[ShareResponse] = field(default_factory=list)
 
     def add_delivery(self, destination: str, kind: str) -> Delivery:
         """Add (or return the existing) delivery with its idempotency key set."""
@@ -90,6 +125,7 @@ class Share:
         d = asdict(self)
         d["hashtags"] = list(self.hashtags)
         d["deliveries"] = {k: v.to_dict() for k, v in self.deliveries.items()}
+        d["responses"] = [r.to_dict() for r in self.responses]
         return d
 
     @classmethod
@@ -102,4 +138,9 @@ class Share:
             k: v if isinstance(v, Delivery) else Delivery.from_dict(v)
             for k, v in (kw.get("deliveries") or {}).items()
         }
+        kw["responses"] = [
+            r if isinstance(r, ShareResponse) else ShareResponse.from_dict(r)
+            for r in kw.get("responses") or ()
+            if isinstance(r, ShareResponse | dict)
+        ]
         return cls(**kw)

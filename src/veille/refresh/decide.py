@@ -34,6 +34,7 @@ class FeedOutcome:
     updated: int = 0
     merged: int = 0
     message: str = ""
+    responses: int = 0  # new replies, likes, reposts, quotes attached to your shares
 
 
 @dataclass
@@ -115,24 +116,24 @@ def decide(
     t = iso(when)
     if result.status == "gone":
         msg = result.error or "HTTP 410 Gone"
-        fields = {"last_fetch": t, "status": "gone", "message": msg, "disabled": msg,
-                  "next_poll": None}  # fmt: skip
-        return FeedUpdate(fields, None, FeedOutcome(feed.id, feed.url, "gone", message=msg))
+        gone: dict[str, Any] = {"last_fetch": t, "status": "gone", "message": msg,
+                                "disabled": msg, "next_poll": None}  # fmt: skip
+        return FeedUpdate(gone, None, FeedOutcome(feed.id, feed.url, "gone", message=msg))
     if result.status in ("error", "throttled") and result.error_kind != "parse":
-        fields = _error_fields(feed, config, when, result.error, retry_after=result.retry_after)
+        failed = _error_fields(feed, config, when, result.error, retry_after=result.retry_after)
         out = FeedOutcome(feed.id, feed.url, result.status, message=result.error)
-        return FeedUpdate(fields, None, out)
+        return FeedUpdate(failed, None, out)
     if result.error_kind == "parse":
         n = feed.parse_errors + 1
         extra: dict[str, Any] = {"parse_errors": n, "etag": None, "last_modified": None}
         if n >= MAX_PARSE_ERRORS:
             extra["disabled"] = f"{result.error} ({n} times in a row; refresh it by name)"
-        fields = _error_fields(feed, config, when, result.error)
-        fields.update(extra)
+        unparsed = _error_fields(feed, config, when, result.error)
+        unparsed.update(extra)
         out = FeedOutcome(feed.id, feed.url, "error", message=result.error)
-        return FeedUpdate(fields, None, out)
+        return FeedUpdate(unparsed, None, out)
 
-    fields = {
+    fields: dict[str, Any] = {
         "last_fetch": t,
         "last_ok": t,
         "status": "ok",
@@ -142,6 +143,9 @@ def decide(
         "etag": result.etag,
         "last_modified": result.last_modified,
         "http_status": result.http_status,
+        # What failed inside a poll that worked (a few followed accounts): shown
+        # beside the feed until a poll goes through without it.
+        "warning": result.warning,
     }
     moved = _permanent_move(feed, result.moved_to, moved_taken_by, fields)
     out = FeedOutcome(feed.id, feed.url, "ok")
@@ -153,7 +157,8 @@ def decide(
     else:
         entries = result.entries
         ttl = result.ttl_minutes
-        message = f"{len(entries)} entries, {{new}} new"
+        what = "entries" if feed.kind == "feed" else ("post" if len(entries) == 1 else "posts")
+        message = f"{len(entries)} {what}, {{new}} new"
         if result.bozo_reason:
             message += f" (recovered from malformed feed: {result.bozo_reason})"
         fields.update(body_hash=result.body_hash, parse_errors=0, ttl=ttl, message=message)

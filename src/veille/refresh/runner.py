@@ -13,21 +13,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
-from typing import Any
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from veille.config import Config
 from veille.domain.entries import ParsedFeed
+from veille.domain.errors import VeilleError
 from veille.domain.records import Feed
+from veille.domain.share import ShareResponse
 from veille.net.fetcher import Fetcher
 from veille.refresh.decide import FeedOutcome, FeedUpdate, decide, select_feeds
 from veille.refresh.pool import POOL_THRESHOLD, make_pool, parse_and_hash
-from veille.sources.base import PollContext, PollResult
+from veille.sources.base import PollContext, PollResult, Response
 from veille.sources.registry import source_for
 from veille.store.store import Store
 from veille.util.dates import now
+
+if TYPE_CHECKING:
+    from veille.share.outbox import SentPost
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +58,14 @@ class Summary:
     errors: int = 0
     not_modified: int = 0
     held_back: int = 0
+    responses: int = 0  # new replies, likes, reposts, quotes of your shares
     outcomes: list[FeedOutcome] = field(default_factory=list)
 
     def add(self, out: FeedOutcome) -> None:
         self.outcomes.append(out)
         self.new_items += out.new
         self.updated_items += out.updated
+        self.responses += out.responses
         if out.status in ("error", "gone", "throttled"):
             self.errors += 1
         else:
@@ -70,6 +80,9 @@ class Summary:
             parts.append(f"{self.updated_items} updated")
         if self.not_modified:
             parts.append(f"{self.not_modified} unchanged")
+        if self.responses:
+            n = self.responses
+            parts.append(f"{n} new response{'s' if n != 1 else ''} to your shares")
         if self.errors:
             parts.append(
                 f"{self.errors} error{'s' if self.errors != 1 else ''} (see `veille feeds`)"
@@ -110,14 +123,22 @@ async def refresh_feeds(
     due_only: bool = False,
     on_progress: Callable[[Progress], None] | None = None,
     executor: Executor | None = None,
-    accounts: Any = None,
+    accounts: Mapping[str, Any] | None = None,
     secrets: Any = None,
+    cache_dir: Path | None = None,
 ) -> Summary:
     """Poll sources (all not held back, the named ones, or the due ones).
 
     ``executor``: parser processes the caller made (see refresh.pool.fork_pool);
     it stays the caller's to shut down.  Without one, a pool is made only when
-    enough bodies turn up to pay for it."""
+    enough bodies turn up to pay for it.
+
+    Social sources (Mastodon, Bluesky) poll in the same refresh.  They read
+    through ``accounts`` and ``secrets``; left out, both are read from
+    config.toml's folder (what the app relies on).  ``cache_dir`` keeps resolved
+    short links between refreshes (None: for this refresh only).  Replies,
+    likes, reposts and quotes of your shares are attached to those shares.
+    """
     feeds, held = select_feeds(store.feeds(), when=now(), feed_ids=feed_ids, due_only=due_only)
     summary = Summary(feeds=len(feeds), held_back=held)
     if not feeds:
@@ -137,19 +158,22 @@ async def refresh_feeds(
         return await loop.run_in_executor(pool, parse_and_hash, body, url, headers)
 
     fetcher = fetcher_for(config)
+    social = _Social.prepare(store, config, feeds, accounts, secrets)
     try:
-        async with fetcher:
+        async with fetcher, AsyncExitStack() as stack:
             ctx = PollContext(
                 fetcher=fetcher,
                 parse=parse,
                 config=config,
-                accounts=accounts or {},
-                secrets=secrets,
+                accounts=social.accounts,
+                secrets=social.secrets,
             )
+            if social.feeds:
+                ctx = await social.open(ctx, stack, cache_dir)
 
             async def one(feed: Feed) -> FeedOutcome:
                 try:
-                    return await _refresh_one(store, config, ctx, feed)
+                    return await _refresh_one(store, config, ctx, feed, social)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # a bug must not stop the other feeds
@@ -193,7 +217,147 @@ async def refresh_feeds(
     return summary
 
 
-async def _refresh_one(store: Store, config: Config, ctx: PollContext, feed: Feed) -> FeedOutcome:
+@dataclass
+class _Social:
+    """What the social sources of one refresh share: accounts and secrets, your
+    sent posts (to recognise answers to them), one HTTP client, one short-link
+    resolver."""
+
+    feeds: list[Feed]
+    accounts: Mapping[str, Any]
+    secrets: Any
+    problem: str = ""  # why the accounts could not be read ("" if they could)
+    posts: list[SentPost] = field(default_factory=list)
+
+    @classmethod
+    def prepare(
+        cls,
+        store: Store,
+        config: Config,
+        feeds: list[Feed],
+        accounts: Mapping[str, Any] | None,
+        secrets: Any,
+    ) -> _Social:
+        social = [f for f in feeds if f.kind != "feed"]
+        if not social:
+            return cls([], accounts or {}, secrets)
+        problem = ""
+        if accounts is None:
+            accounts, problem = _load_accounts(store, config)
+        if secrets is None and config.path is not None:
+            from veille.accounts.config import open_secrets
+
+            secrets = open_secrets(config.path.parent)
+        from veille.share.outbox import sent_posts
+
+        return cls(social, accounts, secrets, problem, sent_posts(store.shares()))
+
+    async def open(
+        self, ctx: PollContext, stack: AsyncExitStack, cache_dir: Path | None
+    ) -> PollContext:
+        """``ctx`` with the shared client and short-link resolver (closed by ``stack``)."""
+        from veille.net.shorteners import ShortLinks
+        from veille.sources.social import social_client
+
+        http = await stack.enter_async_context(social_client())
+        links = ShortLinks(cache_dir, fetcher=ctx.fetcher, client=http)
+        stack.push_async_callback(links.aclose)
+        return replace(ctx, http=http, shortlinks=links)
+
+    def targets(self, feed: Feed) -> dict[str, SentPost]:
+        """Your sent posts that answers seen through ``feed`` may name: id, URI or URL
+        -> the post.  A Mastodon status id only means something on its own
+        instance, so bare ids count only for sources read from that instance."""
+        if feed.kind == "bluesky":
+            return {
+                v: p for p in self.posts if p.kind == "bluesky" for v in (p.remote_id, p.url) if v
+            }
+        if feed.kind != "mastodon":
+            return {}
+        host = self._mastodon_host(feed)
+        out: dict[str, SentPost] = {}
+        for p in self.posts:
+            if p.kind != "mastodon":
+                continue
+            if p.url:
+                out[p.url] = p
+            if p.remote_id and host and self._host(p.destination) == host:
+                out[p.remote_id] = p
+        return out
+
+    def _host(self, account_name: str) -> str:
+        account = self.accounts.get(account_name)
+        instance = getattr(account, "instance", "") if account is not None else ""
+        return urlsplit(instance).netloc.lower() if instance else ""
+
+    def _mastodon_host(self, feed: Feed) -> str:
+        from veille.sources.names import SourceNameError, parse_source_name
+
+        try:
+            name = parse_source_name(feed.url)
+        except SourceNameError:
+            return ""
+        if name.view == "account":
+            return name.instance.lower()
+        if feed.account:
+            return self._host(feed.account)
+        mine = [n for n, a in self.accounts.items() if getattr(a, "type", "") == "mastodon"]
+        return self._host(mine[0]) if len(mine) == 1 else ""
+
+
+def _load_accounts(store: Store, config: Config) -> tuple[Mapping[str, Any], str]:
+    """config.toml's accounts as the file says now (the app's config may be older),
+    or none and the one-line reason."""
+    from veille.accounts.config import fresh_config, load_accounts
+
+    try:
+        return load_accounts(fresh_config(config), Path(store.root).parent), ""
+    except VeilleError as exc:
+        return {}, f"your accounts could not be read: {exc}"
+
+
+def responses_by_share(
+    responses: Iterable[Response], targets: Mapping[str, SentPost]
+) -> dict[str, list[ShareResponse]]:
+    """The responses that answer one of your sent posts, grouped by its share."""
+    out: dict[str, list[ShareResponse]] = {}
+    for r in responses:
+        post = targets.get(r.target)
+        if post is None:
+            continue
+        key = r.key or f"{r.kind}:{r.handle}:{r.target}"
+        out.setdefault(post.share_id, []).append(
+            ShareResponse(
+                kind=r.kind,
+                key=key,
+                destination=post.destination,
+                target=r.target,
+                author=r.author,
+                handle=r.handle,
+                text=r.text,
+                url=r.url,
+                at=r.at,
+            )
+        )
+    return out
+
+
+async def _refresh_one(
+    store: Store, config: Config, ctx: PollContext, feed: Feed, social: _Social
+) -> FeedOutcome:
+    targets: dict[str, SentPost] = {}
+    if feed.kind != "feed":
+        if social.problem:
+            failed = decide(
+                feed,
+                PollResult(status="error", error=social.problem, error_kind="auth"),
+                now(),
+                config,
+            )
+            store.update_feed(feed.id, **failed.fields)
+            return failed.outcome
+        targets = social.targets(feed)
+        ctx = replace(ctx, sent=frozenset(targets))
     result = await source_for(feed).poll(feed, ctx)
     taken = None
     if result.moved_to:
@@ -201,6 +365,8 @@ async def _refresh_one(store: Store, config: Config, ctx: PollContext, feed: Fee
         taken = other.id if other is not None else None
     update: FeedUpdate = decide(feed, result, now(), config, moved_taken_by=taken)
     out = update.outcome
+    if update.responses and targets:
+        out.responses = store.attach_responses(responses_by_share(update.responses, targets))
     if update.entries is None:
         store.update_feed(feed.id, **update.fields)
         return out
@@ -209,5 +375,8 @@ async def _refresh_one(store: Store, config: Config, ctx: PollContext, feed: Fee
     res = store.upsert_entries(feed.id, update.entries, when=now(), feed_fields=fields)
     out.new, out.updated, out.merged = res.new, res.updated, res.merged
     out.message = update.message_after(res.new)
+    if out.responses:
+        n = out.responses
+        out.message += f", {n} new response{'s' if n != 1 else ''} to your shares"
     store.update_feed(feed.id, message=out.message)
     return out

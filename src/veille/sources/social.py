@@ -71,18 +71,24 @@ def matches(sent: Collection[str], *candidates: object) -> str:
     return ""
 
 
+def social_client() -> httpx.AsyncClient:
+    """An HTTP client for social APIs: what a refresh shares among its polls
+    (``PollContext.http``), and what a poll opens for itself without one."""
+    return httpx.AsyncClient(
+        timeout=TIMEOUT,
+        headers={"User-Agent": USER_AGENT},
+        follow_redirects=False,
+        verify=shared_ssl_context(),
+    )
+
+
 @asynccontextmanager
 async def http_client(ctx: PollContext) -> AsyncIterator[httpx.AsyncClient]:
     """The refresh's shared client when there is one, else one for this poll."""
     if ctx.http is not None:
         yield ctx.http
         return
-    async with httpx.AsyncClient(
-        timeout=TIMEOUT,
-        headers={"User-Agent": USER_AGENT},
-        follow_redirects=False,
-        verify=shared_ssl_context(),
-    ) as own:
+    async with social_client() as own:
         yield own
 
 

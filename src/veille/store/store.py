@@ -45,7 +45,7 @@ from veille.domain.errors import VeilleError
 from veille.domain.filter import ItemFilter
 from veille.domain.links import quick_key
 from veille.domain.records import Content, Draft, Feed, Item, Sighting
-from veille.domain.share import Share
+from veille.domain.share import Share, ShareResponse
 from veille.store import schema
 from veille.store.ids import entry_hash, item_id, new_feed_id
 from veille.store.index import ItemIndex, doc_sources, sort_key
@@ -981,7 +981,10 @@ class Store(RulesMixin):
                 other = self._ix.canon.get(key) if key and e.kind != "reply" else None
                 if other is not None and other != iid:
                     od = self._doc(other) if other in self._ix.where else new_items.get(other)
-                    if od is not None and feed_id not in doc_sources(od):
+                    # A feed's own entries stay apart even when they share a link;
+                    # the posts of one timeline that link to one article are that
+                    # article's sightings (two accounts you follow, one item).
+                    if od is not None and (social or feed_id not in doc_sources(od)):
                         self._merge_into(other, od, feed_id, e, stamp, social)
                         res.merged += 1
                         continue
@@ -1166,7 +1169,13 @@ class Store(RulesMixin):
         """Save a share; ``durable`` writes it before returning, because a share
         must be on disk before any network call is made for it."""
         with self._mu:
-            self.shares_p.put(share.id, share.to_dict())
+            doc = share.to_dict()
+            stored = self.shares_p.get(share.id)
+            if stored and stored.get("responses"):
+                # A refresh may have attached responses since this copy was taken
+                # (the outbox holds one across a network call): keep them.
+                doc["responses"] = _merged_responses(stored["responses"], doc["responses"])
+            self.shares_p.put(share.id, doc)
             iid = share.item_id
             p = self._ix.where.get(iid) if iid else None
             if p is not None:
@@ -1176,6 +1185,27 @@ class Store(RulesMixin):
             self._touch()
         if durable:
             self.flush()
+
+    def attach_responses(self, responses: Mapping[str, Iterable[ShareResponse]]) -> int:
+        """Add replies, likes, reposts and quotes to shares (share id -> responses);
+        each once (by ``key``), however many polls bring it.  Returns how many were new.
+
+        Only the ``responses`` field of a share is changed, so a delivery being
+        sent meanwhile keeps its own state."""
+        added = 0
+        with self._mu:
+            for share_id, new in responses.items():
+                doc = self.shares_p.get(share_id)
+                if doc is None:
+                    continue
+                old = list(doc.get("responses") or ())
+                merged = _merged_responses(old, [r.to_dict() for r in new])
+                if len(merged) > len(old):
+                    added += len(merged) - len(old)
+                    self.shares_p.patch(share_id, {"responses": merged})
+            if added:
+                self._touch()
+        return added
 
     def get_share(self, share_id: str) -> Share | None:
         """A copy of the share: changing it changes nothing until put_share."""
@@ -1261,6 +1291,17 @@ class Store(RulesMixin):
     @property
     def undo_depth(self) -> int:
         return len(self.undo_p.docs())
+
+
+def _merged_responses(old: Iterable[Any], new: Iterable[Any]) -> list[dict[str, Any]]:
+    """``old`` then the ones of ``new`` whose key is not there yet, oldest first."""
+    out = [r for r in old if isinstance(r, dict)]
+    seen = {r.get("key") for r in out}
+    for r in new:
+        if isinstance(r, dict) and r.get("key") and r["key"] not in seen:
+            seen.add(r["key"])
+            out.append(r)
+    return out
 
 
 def _has_entry(d: Mapping[str, Any]) -> bool:
