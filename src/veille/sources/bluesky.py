@@ -62,13 +62,13 @@ from veille.sources.names import (
 from veille.sources.social import (
     describe_network,
     failure,
-    first_words,
     http_client,
     iso_time,
     matches,
     relogin,
     resolve_short_links,
     summary_of,
+    title_of,
     web_link,
 )
 from veille.util.dates import iso, now, parse_iso
@@ -395,20 +395,20 @@ def post_entry(
         content_warning=_labels(record),
     )
     if external:
-        entry.title = clean_line(str(external.get("title") or "")) or first_words(words)
+        entry.title = clean_line(str(external.get("title") or "")) or title_of(words)
         entry.summary = summary_of(str(external.get("description") or "")) or summary_of(words)
     else:
-        entry.title = "" if link else first_words(words)
+        entry.title = "" if link else title_of(words)
         entry.summary = summary_of(words)
     if not entry.title and not link:
-        entry.title = first_words(entry.content_warning) or entry.handle
+        entry.title = title_of(entry.content_warning) or entry.handle
     parent = _reply_parent(record)
     reply_to = matches(sent, parent)
     if reply_to:
         entry.kind = "reply"
         entry.reply_to = reply_to
         entry.link = own_url
-        entry.title = first_words(words) or entry.title
+        entry.title = title_of(words) or entry.title
     return entry
 
 

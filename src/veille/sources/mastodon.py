@@ -37,13 +37,13 @@ from veille.sources.names import SourceName, SourceNameError, instance_url, pars
 from veille.sources.social import (
     describe_network,
     failure,
-    first_words,
     http_client,
     iso_time,
     matches,
     relogin,
     resolve_short_links,
     summary_of,
+    title_of,
     web_link,
 )
 
@@ -222,19 +222,19 @@ def status_entry(
         content_warning=clean_line(str(status.get("spoiler_text") or "")),
     )
     if card:
-        entry.title = clean_line(str(card.get("title") or "")) or first_words(words)
+        entry.title = clean_line(str(card.get("title") or "")) or title_of(words)
         entry.summary = summary_of(str(card.get("description") or "")) or summary_of(words)
     else:
-        entry.title = first_words(words) if not link else ""
+        entry.title = title_of(words) if not link else ""
         entry.summary = summary_of(words)
     if not entry.title and not link:
-        entry.title = first_words(entry.content_warning) or entry.handle
+        entry.title = title_of(entry.content_warning) or entry.handle
     reply_to = matches(sent, status.get("in_reply_to_id"))
     if reply_to:
         entry.kind = "reply"
         entry.reply_to = reply_to
         entry.link = post_url
-        entry.title = first_words(words) or entry.title
+        entry.title = title_of(words) or entry.title
     return entry
 
 
