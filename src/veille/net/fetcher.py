@@ -26,13 +26,14 @@ import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from types import TracebackType
 
 import httpx
 
 from veille import USER_AGENT
+from veille.domain.text import clean_line
 from veille.net.httputil import clean_message, parse_max_age, parse_retry_after
+from veille.util.dates import parse_http_date
 from veille.util.urls import UrlError, http_url
 
 try:  # httpx decodes `br` only when a brotli package is importable
@@ -142,7 +143,7 @@ def _reason(status: int, server_reason: str = "") -> str:
     try:
         return http.HTTPStatus(status).phrase
     except ValueError:
-        return clean_message(server_reason)[:60]
+        return clean_line(server_reason, limit=60)
 
 
 def _causes(exc: BaseException) -> Iterable[BaseException]:
@@ -264,15 +265,7 @@ def _newer_last_modified(old: str | None, new: str | None) -> str | None:
         return old
     if not old:
         return new
-
-    def parse(v: str) -> datetime | None:
-        try:
-            d = parsedate_to_datetime(v)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
-        return d if d.tzinfo else d.replace(tzinfo=UTC)
-
-    old_d, new_d = parse(old), parse(new)
+    old_d, new_d = parse_http_date(old), parse_http_date(new)
     if new_d is None:
         return old
     if old_d is None or new_d > old_d:
