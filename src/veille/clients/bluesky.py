@@ -29,14 +29,15 @@ import httpx
 
 from veille import USER_AGENT
 from veille.clients.errors import RemoteError
-from veille.net.httputil import clean_message, is_transient, retry_after_seconds
-from veille.share.facets import detect_facets, mention_handles, resolve_mentions
-from veille.share.length import (
+from veille.clients.facets import detect_facets, mention_handles, resolve_mentions
+from veille.clients.length import (
     BLUESKY_MAX_BYTES,
     BLUESKY_MAX_GRAPHEMES,
     bluesky_bytes,
     bluesky_length,
 )
+from veille.net.httputil import clean_message, is_transient, retry_after_seconds
+from veille.util.dates import parse_iso
 
 __all__ = [
     "DEFAULT_PLC",
@@ -108,7 +109,10 @@ def rkey_for(share_id: str, created_at: datetime | str | None = None) -> str:
     if created_at is None:
         return _tid(digest >> 1)  # top bit must be zero
     if isinstance(created_at, str):
-        created_at = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
+        parsed = parse_iso(created_at)
+        if parsed is None:
+            raise ValueError(f"created_at is not an ISO 8601 time: {created_at!r}")
+        created_at = parsed
     if created_at.tzinfo is None:
         created_at = created_at.replace(tzinfo=UTC)
     micros = int(created_at.timestamp()) * 1_000_000 + created_at.microsecond
