@@ -38,6 +38,7 @@ from veille.clients.length import (
 )
 from veille.net.httputil import clean_message, is_transient, retry_after_seconds
 from veille.util.dates import parse_iso
+from veille.util.urls import is_safe_link
 
 __all__ = [
     "DEFAULT_PLC",
@@ -572,7 +573,7 @@ def parse_did_doc(did: str, doc: Any) -> DidDoc:
         sid = str(service.get("id") or "")
         if sid.endswith("#atproto_pds") or service.get("type") == "AtprotoPersonalDataServer":
             endpoint = service.get("serviceEndpoint")
-            if isinstance(endpoint, str) and endpoint.startswith(("https://", "http://")):
+            if isinstance(endpoint, str) and is_safe_link(endpoint):
                 pds = endpoint.rstrip("/")
                 break
     if not pds:

@@ -13,12 +13,13 @@ import httpx
 
 from veille import USER_AGENT
 from veille.domain.entries import ParsedEntry
-from veille.domain.links import is_http_url, strip_tracking
+from veille.domain.links import strip_tracking
 from veille.domain.text import title_words
 from veille.net.httputil import shared_ssl_context
 from veille.render.hygiene import clean_line
 from veille.sources.base import PollContext, PollResult
 from veille.util.dates import iso, parse_iso
+from veille.util.urls import is_safe_link
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ def web_link(url: object) -> str:
     if not isinstance(url, str):
         return ""
     url = clean_line(url)
-    return strip_tracking(url) if is_http_url(url) else ""
+    return strip_tracking(url) if is_safe_link(url) else ""
 
 
 def matches(sent: Collection[str], *candidates: object) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import overload
 
 __all__ = ["age", "iso", "now", "parse_http_date", "parse_iso", "relative", "until"]
 
@@ -21,6 +22,12 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+@overload
+def iso(dt: datetime, *, precise: bool = False) -> str: ...
+@overload
+def iso(dt: None, *, precise: bool = False) -> None: ...
+@overload
+def iso(dt: datetime | None, *, precise: bool = False) -> str | None: ...
 def iso(dt: datetime | None, *, precise: bool = False) -> str | None:
     """``dt`` as a stored time, in UTC; a naive ``dt`` is taken as UTC.
 
