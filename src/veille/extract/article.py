@@ -42,7 +42,7 @@ import lxml.etree
 import lxml.html
 from readability import Document  # type: ignore[import-untyped]
 
-from veille.render.hygiene import clean_line, clean_text
+from veille.render.hygiene import HIDDEN_TAGS, clean_line, clean_text
 from veille.util.urls import is_safe_link, resolve_link, shown
 
 if TYPE_CHECKING:
@@ -78,11 +78,15 @@ _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
 _ALIASES = {"latin-1": "cp1252", "iso8859-1": "cp1252", "ascii": "cp1252",
             "utf-16": "utf-8", "utf-16-le": "utf-8", "utf-16-be": "utf-8"}  # fmt: skip
 
-# Elements that never belong in an article shown on a terminal.
-_DROP_TAGS = (
-    "script", "style", "noscript", "template", "object", "embed", "applet", "form",
-    "input", "button", "select", "textarea", "link", "meta", "base", "frame", "frameset",
-    "dialog", "canvas",
+# Elements that never belong in an article shown on a terminal: what the renderer
+# hides anyway (hygiene's table, the one list of those), plus active content and
+# page furniture (forms, embeds) that the renderer would show as text.
+_DROP_TAGS = tuple(
+    sorted(
+        HIDDEN_TAGS
+        | {"object", "embed", "applet", "form", "input", "button", "textarea", "link",
+           "meta", "base", "frame", "dialog", "canvas"}
+    )
 )  # fmt: skip
 # Attributes the renderer reads; everything else (class, style, on*, data-*) goes.
 _KEEP_ATTRS = frozenset(
