@@ -130,7 +130,7 @@ def build_share(
     accounts = _accounts(store, config, accounts)
     try:
         iid = store.resolve_id(item_id)
-    except Exception as exc:  # StoreError: unknown or ambiguous
+    except VeilleError as exc:  # StoreError: unknown or ambiguous (a bug is no message)
         raise OutboxError(str(exc)) from None
     item = store.get_item(iid)
     if item is None:
@@ -336,7 +336,7 @@ def retry(
     accounts = dict(_accounts(store, config, accounts))
     try:
         sid = store.resolve_share_id(share_id)
-    except Exception as exc:
+    except VeilleError as exc:  # StoreError: unknown or ambiguous (a bug is no message)
         raise OutboxError(str(exc)) from None
     share: Share | None = store.get_share(sid)
     if share is None:

@@ -13,6 +13,7 @@ import httpx
 
 from veille import USER_AGENT
 from veille.domain.entries import ParsedEntry
+from veille.domain.errors import VeilleError
 from veille.domain.links import strip_tracking
 from veille.domain.text import title_words
 from veille.net.httputil import shared_ssl_context
@@ -25,6 +26,14 @@ log = logging.getLogger(__name__)
 
 TIMEOUT = httpx.Timeout(20.0, connect=10.0)
 SUMMARY_MAX = 600
+
+
+class StopPoll(VeilleError):
+    """Ends a poll early with a prepared result (its error already worded for the user)."""
+
+    def __init__(self, result: PollResult) -> None:
+        super().__init__(result.error)
+        self.result = result
 
 
 def title_of(text: str) -> str:

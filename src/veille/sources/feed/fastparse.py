@@ -54,6 +54,8 @@ from feedparser.urls import _urljoin, make_safe_absolute_uri  # type: ignore[imp
 from feedparser.util import FeedParserDict  # type: ignore[import-untyped]
 from lxml import etree  # type: ignore[import-untyped]
 
+from veille.domain.errors import VeilleError
+
 __all__ = ["ENABLED", "parse"]
 
 # feedparser releases whose internals this engine was checked against (mixin.py,
@@ -78,7 +80,7 @@ _IMAGE_CHILDREN = ("title", "link", "description", "url", "href", "width", "heig
 log = logging.getLogger(__name__)
 
 
-class Declined(Exception):
+class Declined(VeilleError):
     """The fast path cannot promise feedparser's result for this document."""
 
 
