@@ -349,3 +349,19 @@ def test_every_veille_exception_is_a_veille_error() -> None:
             key = f"{path}: {cls.__name__}({cls.__bases__[0].__name__})"
             broken[key] = f"{path}:{line}: {cls.__name__}({cls.__bases__[0].__name__})"
     _check("exceptions", broken)
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    """The README promises that `.ci/run` ends with exactly its test command."""
+    project = SRC.parent
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    said = next(line for line in readme.splitlines() if "# the whole test suite" in line)
+    command = said.split("#", 1)[0].strip()
+    ci = [
+        line.strip()
+        for line in (project / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    assert command.startswith(".venv/bin/python -m pytest") and ci[-1] == command
+    assert {".venv/bin/ruff check src tests", ".venv/bin/ruff format --check src tests"} <= set(ci)
+    assert any(line.startswith(".venv/bin/mypy") for line in ci)

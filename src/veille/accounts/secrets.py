@@ -31,7 +31,7 @@ SERVICE = "veille"
 def _usable_keyring() -> Any | None:
     """The keyring module if its backend can really store secrets, else None."""
     try:
-        import keyring  # type: ignore[import-not-found]
+        import keyring
     except ImportError:  # veille[keyring] not installed: the file it is
         return None
     try:
@@ -141,9 +141,10 @@ class SecretStore:
             except Exception as e:  # locked or gone away: fall back to the file
                 log.warning("keyring read of %r failed: %s", name, e, exc_info=True)
                 value = None
-            if value is not None:
+            if isinstance(value, str):
                 return value
-        return self._load()["secrets"].get(name)
+        stored = self._load()["secrets"].get(name)
+        return stored if isinstance(stored, str) else None
 
     def set(self, name: str, value: str) -> None:
         if not name:

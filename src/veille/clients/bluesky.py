@@ -214,7 +214,7 @@ class BlueskyClient:
         app_password: str,
         *,
         client: httpx.AsyncClient | None = None,
-        session: dict | None = None,
+        session: dict[str, Any] | None = None,
     ) -> None:
         self.service = service.rstrip("/")
         self.handle = handle.lstrip("@")
@@ -423,7 +423,7 @@ class BlueskyClient:
         text: str,
         *,
         rkey: str,
-        link_card: dict | None = None,
+        link_card: dict[str, Any] | None = None,
         langs: list[str] | None = None,
         created_at: str | None = None,
     ) -> tuple[str, str]:
@@ -516,7 +516,7 @@ class BlueskyClient:
 
     def _session_did(self) -> str:
         assert self._session is not None
-        return self._session["did"]
+        return str(self._session["did"])
 
     def _session_handle(self) -> str:
         return (self._session or {}).get("handle") or self.handle

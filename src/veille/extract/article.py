@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING
 
 import lxml.etree
 import lxml.html
-from readability import Document  # type: ignore[import-untyped]
+from readability import Document
 
 from veille.render.hygiene import HIDDEN_TAGS, clean_line, clean_text
 from veille.util.urls import is_safe_link, resolve_link, shown

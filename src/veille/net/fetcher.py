@@ -39,7 +39,7 @@ from veille.util.dates import parse_http_date
 from veille.util.urls import UrlError, http_url
 
 try:  # httpx decodes `br` only when a brotli package is importable
-    import brotli  # type: ignore[import-untyped]  # noqa: F401
+    import brotli  # noqa: F401
 
     ACCEPT_ENCODING = "gzip, deflate, br"
 except ImportError:  # pragma: no cover - brotli is a declared dependency

@@ -139,7 +139,8 @@ def build_atom(
     for share in ordered:
         _entry(feed, share, author)
     ET.indent(feed)
-    return ET.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"
+    data: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    return data + b"\n"
 
 
 def write_atom(

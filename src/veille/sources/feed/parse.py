@@ -130,7 +130,7 @@ def _parse_xml(body: bytes, url: str, headers: dict[str, str], engine: Engine) -
         if d is None and engine == "fast":
             return None
     if d is None:
-        import feedparser  # type: ignore[import-untyped]  # worker process only, when needed
+        import feedparser  # worker process only, when needed
 
         # BytesIO, not bytes: feedparser tries to open() a bytes argument as a file name.
         d = feedparser.parse(
