@@ -7,8 +7,9 @@ graph) and every import is an edge: module-level, inside functions, under
 The layers, lowest first.  A package may import itself and the packages before it,
 never one after it::
 
-    veille (the root: version, user agent), config, paths   what every layer may read
-    domain        typed records and pure rules (text, links); imports nothing of veille
+    veille        the root package: version, user agent
+    domain        typed records and pure rules (text, links, VeilleError); nothing else
+    config, paths settings and folders (config errors may derive from VeilleError)
     util          dates, URLs, atomic files
     net           the polite fetcher and the HTTP rules every client shares
     render        text hygiene, HTML reading and layout (Rich, never Textual)
@@ -69,8 +70,9 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 ROOT = SRC / "veille"
 
 LAYERS = [
-    ("veille", "config", "paths"),
+    ("veille",),
     ("domain",),
+    ("config", "paths"),
     ("util",),
     ("net",),
     ("render",),
