@@ -21,9 +21,9 @@ from typing import Any
 
 from veille.accounts.config import Account
 from veille.accounts.redact import Redactor
+from veille.clients.length import MastodonLimits
 from veille.config import Config
 from veille.share.destinations.mastodon import LIMITS_FILE, LimitsCache
-from veille.share.length import MastodonLimits
 
 
 class Store:

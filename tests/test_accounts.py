@@ -23,6 +23,7 @@ from tests.servers.micropub import MicropubServer
 from veille.accounts.config import (
     AccountError,
     append_account,
+    load_accounts,
     remove_account,
     toml_string,
 )
@@ -318,3 +319,24 @@ def test_config_edits_keep_the_users_layout(tmp_path: Path) -> None:
     append_account(path, "x", {"type": "command", "command": "cat"})
     remove_account(path, "x")
     assert path.read_text() == original
+
+
+@pytest.mark.parametrize(
+    ("table", "says"),
+    [
+        ('type = "mastodon"\ninstance = "https://social.example:99999"', "port out of range"),
+        ('type = "bluesky"\nhandle = "a.test"\nservice = "ftp://pds.example"', "not ftp"),
+        ('type = "micropub"\nendpoint = "https://exa mple.example/mp"', "invalid host name"),
+    ],
+)
+def test_server_urls_are_checked_when_the_file_is_read(
+    tmp_path: Path, table: str, says: str
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(f"[accounts.x]\n{table}\n")
+    with pytest.raises(AccountError) as caught:
+        load_accounts(path, tmp_path)
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith("accounts.x.") and says in message
+    path.write_text('[accounts.x]\ntype = "mastodon"\ninstance = "mastodon.example"\n')
+    assert load_accounts(path, tmp_path)["x"].instance == "mastodon.example"  # as written

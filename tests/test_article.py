@@ -239,8 +239,10 @@ def test_http_errors_size_cap_and_timeouts_are_one_line(httpserver: HTTPServer) 
 
 
 @pytest.mark.parametrize(
-    "url", ["ftp://example.org/a", "javascript:alert(1)", "file:///etc/passwd", "", "example.org"]
-)
+    "url",
+    ["ftp://example.org/a", "javascript:alert(1)", "file:///etc/passwd", "", "example.org",
+     "http://[::1/a"],  # malformed: one line, not a ValueError
+)  # fmt: skip
 def test_only_http_pages_are_fetched(httpserver: HTTPServer, url: str) -> None:
     before = len(httpserver.log)
     assert reason(fetch(url)).startswith("only http(s) pages can be fetched, not ")

@@ -103,6 +103,39 @@ def test_find_feed_links_broken_html_and_charset() -> None:
     assert find_feed_links(b"\x00\xff<<<>>>", "http://c.example/") == []
 
 
+def test_find_feed_links_decodes_as_a_browser_does() -> None:
+    link = b"<link rel=alternate type=application/rss+xml title='Caf\xe9 cr\xe8me' href=/rss>"
+    # No charset anywhere and not UTF-8: windows-1252, the web's default.
+    found = find_feed_links(b"<html><head>" + link, "http://c.example/")
+    assert found[0].title == "Café crème"
+    # The HTTP header's charset comes before the page's own guess.
+    koi8 = "<head><link rel=alternate type=application/rss+xml title='Лента' href=/rss>"
+    found = find_feed_links(koi8.encode("koi8-r"), "http://c.example/", "text/html; charset=koi8-r")
+    assert found[0].title == "Лента"
+
+
+def test_find_feed_links_reads_a_long_utf8_head_as_utf8() -> None:
+    # The 200 KB cut must not split a character: "é" on both sides of it.
+    filler = "<meta name=x content='" + "é" * 90_000 + "'>"
+    html = page(filler + "<link rel=alternate type=application/rss+xml title='Café' href=/f>")
+    html += ("<meta content='" + "é" * 60_000 + "'>").encode()
+    assert len(html) > 200_000
+    assert find_feed_links(html, "http://c.example/")[0].title == "Café"
+
+
+def test_find_feed_links_on_text_that_looks_like_unclosed_tags() -> None:
+    # html.parser is quadratic on this when no ">" follows (about a minute for 109 KB;
+    # benchmarks/discover_bench.py has the figures); the links around it must be found.
+    junk = "x <a y " * 10_000
+    html = f"<html><head><title>{junk}</title><script>{junk}</script>"
+    html += "<link rel=alternate type=application/atom+xml href=/atom></head><body>" + junk
+    assert [c.url for c in find_feed_links(html, "http://c.example/")] == ["http://c.example/atom"]
+    html = "<html><head><link rel=feed href=/feed.xml>" + junk * 3
+    assert [c.url for c in find_feed_links(html, "http://c.example/")] == [
+        "http://c.example/feed.xml"
+    ]
+
+
 # --- sniffing -------------------------------------------------------------------------------
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from veille.share.facets import (
+from veille.clients.facets import (
     LINK,
     MENTION,
     TAG,

@@ -208,6 +208,19 @@ async def test_first_validators_saved_then_sent_then_304(server: LocalServer) ->
     assert second.etag == '"v1"' and second.last_modified == LM1
 
 
+async def test_a_non_ascii_etag_is_sent_back_as_the_server_gave_it(server: LocalServer) -> None:
+    # RFC 9110 allows bytes 0x80-0xFF in an entity-tag; this server sends UTF-8. Sent
+    # back as ASCII it failed every later refresh of the feed ("invalid host name").
+    wire = '"café"'.encode().decode("latin-1")  # the header's bytes, as http.server has them
+    server.routes["/feed"] = conditional(wire, LM1)
+    async with Fetcher() as f:
+        first = await f.fetch(FetchRequest(server.url("/feed")))
+        assert first.ok and first.etag == '"café"'
+        second = await f.fetch(FetchRequest(server.url("/feed"), first.etag, first.last_modified))
+    assert second.error is None and second.not_modified
+    assert server.requests[1][1]["If-None-Match"] == wire
+
+
 async def test_304_adopts_newer_validators(server: LocalServer) -> None:
     server.routes["/feed"] = conditional('"v1"', LM1, {"Last-Modified": LM2, "ETag": '"v1"'})
     r = await fetch(server.url("/feed"), etag='"v1"', last_modified=LM1)

@@ -209,7 +209,13 @@ def test_fetch_refusals_are_one_line(httpserver: HTTPServer, tmp_path: Path) -> 
     )
     assert fetch(url, tmp_path, max_bytes=100 * 1024).error == "the image is larger than 100 KiB"
     before = len(httpserver.log)
-    for bad in ("data:image/png;base64,iVBORw0KGgo=", "file:///etc/passwd", "javascript:x"):
+    malformed = "http://[::1/x.png"  # urlsplit raises on it: still one line, no exception
+    for bad in (
+        "data:image/png;base64,iVBORw0KGgo=",
+        "file:///etc/passwd",
+        "javascript:x",
+        malformed,
+    ):
         assert fetch(bad, tmp_path).error == "only http(s) images are loaded"
     assert len(httpserver.log) == before
 

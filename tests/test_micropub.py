@@ -242,8 +242,9 @@ def _echo(kind: str):
             return Response(json.dumps(body), status=500, content_type="application/json")
         if kind == "urlencoded":
             return Response(f"bad request: access_token={quote(token, safe='')}", status=400)
-        # a long message: the token is cut off where the message is truncated
-        return Response("x" * 280 + " " + token, status=403)
+        # a long message: the token is cut off where the message is truncated (after
+        # "=", not a space: a cut on a word boundary would drop it whole)
+        return Response("x" * 280 + "=" + token, status=403)
 
     return handler
 

@@ -13,14 +13,17 @@ from tests.servers import mastodon as snac_module
 from tests.servers.fake_mastodon import FakeMastodon
 from tests.servers.mastodon import SnacServer
 from veille.accounts.config import ACCOUNT_KINDS, ATOM, Account
+from veille.clients.length import MastodonLimits
+from veille.domain.records import Item
+from veille.domain.share import Share
 from veille.share.destinations import REGISTRY, Destination, destination_for
+from veille.share.destinations.bluesky import DESCRIPTION_MAX, link_card
 from veille.share.destinations.mastodon import (
     LIMITS_FILE,
     LimitsCache,
     MastodonDestination,
     fetch_limits,
 )
-from veille.share.length import MastodonLimits
 
 fake_mastodon = fake_module.fake_mastodon
 snac_server = snac_module.snac_server
@@ -112,3 +115,22 @@ def test_destinations_without_limits(kind: str) -> None:
     dest = destination_for(Account(name="x", type=kind, command="true", path="/tmp/a"))
     verdict = dest.check("👨‍👩‍👧 " * 1000)
     assert verdict.ok and verdict.limit is None and verdict.count == 2000
+
+
+# --- the Bluesky link card ---------------------------------------------------------------
+
+
+async def test_link_card_text_is_cleaned_and_cut_on_a_word() -> None:
+    summary = "\ufeffWords\x1b[31m that " + "repeat " * 60
+    share = Share(id="s", item_id="i", comment="c", created="2026-11-27T10:00:00Z",
+                  title="\ufeffA\x1b]0;x\x07 title\n", link=LINK)  # fmt: skip
+    card = await link_card(share, Item(id="i", feed="f", summary=summary))
+    assert card is not None
+    assert card["title"] == "A title"
+    description = card["description"]
+    assert description.startswith("Words that repeat repeat")
+    assert len(description) <= DESCRIPTION_MAX and description.endswith("repeat…")
+    for odd in ("\ufeff", "\x1b", "\n"):
+        assert odd not in card["title"] + description
+    unsafe = Share(id="s", item_id="i", comment="c", created="x", link="javascript:alert(1)")
+    assert await link_card(unsafe, None) is None

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from veille.share.length import (
+from veille.clients.length import (
     BlueskyLimits,
     LengthCheck,
     MastodonLimits,

@@ -244,6 +244,11 @@ async def test_other_urls_are_left_to_feed_discovery() -> None:
         assert await resolve_url(url) is None
 
 
+async def test_malformed_urls_are_no_known_site_not_an_exception() -> None:
+    for url in ("https://mastodon.example:99999/@user", "http://[::1/@user", "https://\t/@x"):
+        assert await resolve_url(url) is None
+
+
 YOUTUBE_PAGE = """<!DOCTYPE html><html><head>
 <link rel="canonical" href="https://www.youtube.com/channel/UCXuqSBlHAE6Xw-yeJA0Tunw">
 <link rel="alternate" type="application/rss+xml" title="RSS"

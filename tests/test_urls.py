@@ -9,7 +9,17 @@ import pytest
 
 from tests.conftest import Run
 from veille.domain.errors import VeilleError
-from veille.util.urls import UrlError, http_url, is_safe_link, same_feed_url, shown, url_key
+from veille.domain.links import is_http_url
+from veille.sources.feed.parse import parse_feed
+from veille.util.urls import (
+    UrlError,
+    http_url,
+    is_safe_link,
+    resolve_link,
+    same_feed_url,
+    shown,
+    url_key,
+)
 
 
 @pytest.mark.parametrize(
@@ -151,3 +161,50 @@ def test_add_refuses_a_title_or_tag_that_is_not_utf8(cli_proc: Callable[..., Run
     assert (r.code, r.err) == (1, "veille: title caf\\xe9 is not valid UTF-8 text\n")
     r = cli_proc("add", "https://e.example/feed", "--tag", "ok", "--tag", bad, "--no-fetch")
     assert (r.code, r.err) == (1, "veille: tag caf\\xe9 is not valid UTF-8 text\n")
+
+
+# --- resolve_link: the one way a link found in a document becomes a link to keep -----------
+
+
+@pytest.mark.parametrize(
+    ("href", "base", "schemes", "kept"),
+    [
+        ("/a b", "https://example.com/feed", None, "https://example.com/a b"),
+        ("  https://other.example/x\n", "", None, "https://other.example/x"),
+        ("javascript:alert(1)", "https://example.com/", None, ""),
+        ("http:no-host", "https://example.com/", None, ""),  # a web link needs a host
+        ("https://", "", None, ""),
+        ("http://[::1", "https://example.com/", None, ""),
+        ("x", "http://[::1", None, ""),  # a malformed base, not an exception
+        ("magnet:?xt=urn:btih:abc", "", {"http", "https", "magnet"}, "magnet:?xt=urn:btih:abc"),
+        ("magnet:?xt=urn:btih:abc", "", None, ""),
+        ("mailto:a@example.com", "", {"http", "https", "mailto"}, "mailto:a@example.com"),
+        ("ep.mp3\x1b[31m", "ftp://files.example/pod/", {"ftp"}, "ftp://files.example/pod/ep.mp3"),
+        (None, "https://example.com/", None, ""),
+    ],
+)
+def test_resolve_link(href: object, base: str, schemes: set[str] | None, kept: str) -> None:
+    if schemes is None:
+        assert resolve_link(href, base) == kept
+    else:
+        assert resolve_link(href, base, schemes) == kept
+
+
+def test_a_link_hidden_by_control_characters_is_not_safe() -> None:
+    # urlsplit drops tabs and newlines silently: "https://exa\tmple.com" would pass as
+    # exa mple.com's neighbour; the one check refuses it, under both of its names.
+    assert not is_safe_link("https://exa\tmple.com/")
+    assert not is_http_url("https://exa\nmple.com/")
+    assert is_safe_link is is_http_url
+
+
+def test_feed_links_without_a_host_are_dropped() -> None:
+    rss = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
+        b"<link>https://example.com/</link>"
+        b"<item><title>A</title><link>http:no-host</link><guid>a</guid></item>"
+        b"<item><title>B</title><link>/b</link><guid>b</guid></item>"
+        b"</channel></rss>"
+    )
+    feed = parse_feed(rss, "https://example.com/feed.xml")
+    assert [e.link for e in feed.entries] == ["", "https://example.com/b"]

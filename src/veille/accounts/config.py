@@ -30,11 +30,15 @@ from veille.accounts.secrets import SecretStore
 from veille.config import Config, ConfigError, load_config, parse_config
 from veille.domain.errors import VeilleError
 from veille.util.atomicfile import write_atomic
+from veille.util.urls import UrlError, http_url
 
 ATOM = "atom"  # the built-in destination: your own Atom feed
 DEFAULT_BLUESKY_SERVICE = "https://bsky.social"
 VISIBILITIES = ("public", "unlisted", "private", "direct")
 INT_KEYS = {"max_characters", "url_length"}
+#: Keys that name a server: checked when the file is read, so a typo is one line
+#: naming the key, not an error from the HTTP library at the first share.
+URL_KEYS = frozenset({"instance", "service", "endpoint"})
 
 
 @dataclass(frozen=True)
@@ -140,6 +144,11 @@ def _account(name: str, table: Any) -> Account:
             raise AccountError(f"{where}.{key}: expected a {want.__name__}")
     if not str(table.get(spec.required, "")).strip():
         raise AccountError(f"{where}: a {kind} account needs '{spec.required}'")
+    for key in URL_KEYS & table.keys():
+        try:
+            http_url(table[key])
+        except UrlError as exc:
+            raise AccountError(f"{where}.{key}: {exc}") from None
     if kind == "mastodon" and table.get("visibility", "public") not in VISIBILITIES:
         raise AccountError(f"{where}.visibility: use one of: {', '.join(VISIBILITIES)}")
     if kind == "command":

@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import re
 from collections.abc import Iterable
 from urllib.parse import quote, quote_plus
 
 from veille.accounts.config import secret_name
 from veille.accounts.secrets import SecretStore
+
+log = logging.getLogger(__name__)
 
 REDACTED = "[redacted]"
 #: Shorter secrets are only redacted as whole words: "t" must not eat every "t".
@@ -140,5 +143,11 @@ def redactor_for(store: SecretStore, account: str) -> Redactor:
     """The redactor for errors from ``account``'s server."""
     try:
         return Redactor(account_secrets(store, account))
-    except Exception:  # an unreadable secrets file: the patterns still stand
+    except Exception as exc:  # an unreadable secrets file: the patterns still stand
+        # No traceback: it could quote the secrets file.
+        log.warning(
+            "secrets of %s unreadable (%s): redacting by pattern only",
+            account,
+            type(exc).__name__,
+        )
         return Redactor()

@@ -31,8 +31,8 @@ SERVICE = "veille"
 def _usable_keyring() -> Any | None:
     """The keyring module if its backend can really store secrets, else None."""
     try:
-        import keyring  # type: ignore[import-not-found]
-    except Exception:
+        import keyring
+    except ImportError:  # veille[keyring] not installed: the file it is
         return None
     try:
         backend = keyring.get_keyring()
@@ -41,7 +41,8 @@ def _usable_keyring() -> Any | None:
             return None
         if float(getattr(backend, "priority", 1)) <= 0:
             return None
-    except Exception:
+    except Exception:  # a broken backend: the file is used, the log says why
+        log.warning("the system keyring is not usable; secrets go to the file", exc_info=True)
         return None
     return keyring
 
@@ -138,11 +139,12 @@ class SecretStore:
             try:
                 value = self._keyring.get_password(SERVICE, name)
             except Exception as e:  # locked or gone away: fall back to the file
-                log.warning("keyring read of %r failed: %s", name, e)
+                log.warning("keyring read of %r failed: %s", name, e, exc_info=True)
                 value = None
-            if value is not None:
+            if isinstance(value, str):
                 return value
-        return self._load()["secrets"].get(name)
+        stored = self._load()["secrets"].get(name)
+        return stored if isinstance(stored, str) else None
 
     def set(self, name: str, value: str) -> None:
         if not name:
@@ -152,7 +154,9 @@ class SecretStore:
             try:
                 self._keyring.set_password(SERVICE, name, value)
             except Exception as e:
-                log.warning("keyring write of %r failed (%s); using %s", name, e, self.file)
+                log.warning(
+                    "keyring write of %r failed (%s); using %s", name, e, self.file, exc_info=True
+                )
             else:
                 data["secrets"].pop(name, None)
                 if name not in data["keyring"]:

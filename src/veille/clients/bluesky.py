@@ -29,14 +29,16 @@ import httpx
 
 from veille import USER_AGENT
 from veille.clients.errors import RemoteError
-from veille.net.httputil import clean_message, is_transient, retry_after_seconds
-from veille.share.facets import detect_facets, mention_handles, resolve_mentions
-from veille.share.length import (
+from veille.clients.facets import detect_facets, mention_handles, resolve_mentions
+from veille.clients.length import (
     BLUESKY_MAX_BYTES,
     BLUESKY_MAX_GRAPHEMES,
     bluesky_bytes,
     bluesky_length,
 )
+from veille.net.httputil import clean_message, is_transient, retry_after_seconds
+from veille.util.dates import parse_iso
+from veille.util.urls import is_safe_link
 
 __all__ = [
     "DEFAULT_PLC",
@@ -108,7 +110,10 @@ def rkey_for(share_id: str, created_at: datetime | str | None = None) -> str:
     if created_at is None:
         return _tid(digest >> 1)  # top bit must be zero
     if isinstance(created_at, str):
-        created_at = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
+        parsed = parse_iso(created_at)
+        if parsed is None:
+            raise ValueError(f"created_at is not an ISO 8601 time: {created_at!r}")
+        created_at = parsed
     if created_at.tzinfo is None:
         created_at = created_at.replace(tzinfo=UTC)
     micros = int(created_at.timestamp()) * 1_000_000 + created_at.microsecond
@@ -209,7 +214,7 @@ class BlueskyClient:
         app_password: str,
         *,
         client: httpx.AsyncClient | None = None,
-        session: dict | None = None,
+        session: dict[str, Any] | None = None,
     ) -> None:
         self.service = service.rstrip("/")
         self.handle = handle.lstrip("@")
@@ -418,7 +423,7 @@ class BlueskyClient:
         text: str,
         *,
         rkey: str,
-        link_card: dict | None = None,
+        link_card: dict[str, Any] | None = None,
         langs: list[str] | None = None,
         created_at: str | None = None,
     ) -> tuple[str, str]:
@@ -511,7 +516,7 @@ class BlueskyClient:
 
     def _session_did(self) -> str:
         assert self._session is not None
-        return self._session["did"]
+        return str(self._session["did"])
 
     def _session_handle(self) -> str:
         return (self._session or {}).get("handle") or self.handle
@@ -568,7 +573,7 @@ def parse_did_doc(did: str, doc: Any) -> DidDoc:
         sid = str(service.get("id") or "")
         if sid.endswith("#atproto_pds") or service.get("type") == "AtprotoPersonalDataServer":
             endpoint = service.get("serviceEndpoint")
-            if isinstance(endpoint, str) and endpoint.startswith(("https://", "http://")):
+            if isinstance(endpoint, str) and is_safe_link(endpoint):
                 pds = endpoint.rstrip("/")
                 break
     if not pds:

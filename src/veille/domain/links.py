@@ -171,8 +171,21 @@ _WIKI_MOBILE = re.compile(r"^([a-z-]+)\.m\.(wiki[a-z]+\.org)$")
 _SAFE_PATH = "/:@!$&'()*+,;=-._~"
 
 
-def is_http_url(url: str) -> bool:
-    """Only http(s) links are ever opened or fetched."""
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def is_http_url(url: object) -> bool:
+    """Whether a link may be opened or followed: an absolute http(s) URL with a host.
+
+    Only http(s) links are ever opened or fetched; feed text is data, so
+    ``javascript:``, ``file:``, ``data:`` and the like never are, nor a URL with
+    control characters (``urlsplit`` would silently drop a tab or a newline).
+    The one implementation: :func:`veille.util.urls.is_safe_link` is this
+    function, under the name the rest of veille uses; it lives here because the
+    domain (which imports nothing else of veille) needs it for its keys.
+    """
+    if not isinstance(url, str) or _CONTROL.search(url):
+        return False
     try:
         parts = urlsplit(url.strip())
     except ValueError:

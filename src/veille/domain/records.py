@@ -8,7 +8,7 @@ and takes changes back through its own methods only.  ``from_doc``/``to_doc`` ar
 that knows the stored key names (``chash``, ``cats``, ``nupd``...), which stay
 short because 100,000 documents are held in memory.
 
-No I/O and nothing of veille is imported here.
+No I/O, and nothing of veille is imported here but the domain itself.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
+
+from veille.domain.text import title_words
 
 #: Kinds of source; ``Feed.kind`` takes one of these.
 SOURCE_KINDS = ("feed", "mastodon", "bluesky")
@@ -184,12 +186,7 @@ class Item:
     @property
     def display_title(self) -> str:
         """The title, else the first words of its text, else its link."""
-        if self.title:
-            return self.title
-        words = " ".join(self.summary.split()[:12])
-        if words:
-            return words if len(words) <= 80 else words[:79] + "…"
-        return self.link
+        return self.title or title_words(self.summary) or self.link
 
     @classmethod
     def from_doc(cls, doc: Mapping[str, Any]) -> Item:

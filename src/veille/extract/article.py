@@ -37,13 +37,13 @@ import re
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import urljoin, urlsplit
 
 import lxml.etree
 import lxml.html
-from readability import Document  # type: ignore[import-untyped]
+from readability import Document
 
-from veille.render.hygiene import clean_line, clean_text
+from veille.render.hygiene import HIDDEN_TAGS, clean_line, clean_text
+from veille.util.urls import is_safe_link, resolve_link, shown
 
 if TYPE_CHECKING:
     from veille.net.fetcher import Fetcher
@@ -78,11 +78,15 @@ _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
 _ALIASES = {"latin-1": "cp1252", "iso8859-1": "cp1252", "ascii": "cp1252",
             "utf-16": "utf-8", "utf-16-le": "utf-8", "utf-16-be": "utf-8"}  # fmt: skip
 
-# Elements that never belong in an article shown on a terminal.
-_DROP_TAGS = (
-    "script", "style", "noscript", "template", "object", "embed", "applet", "form",
-    "input", "button", "select", "textarea", "link", "meta", "base", "frame", "frameset",
-    "dialog", "canvas",
+# Elements that never belong in an article shown on a terminal: what the renderer
+# hides anyway (hygiene's table, the one list of those), plus active content and
+# page furniture (forms, embeds) that the renderer would show as text.
+_DROP_TAGS = tuple(
+    sorted(
+        HIDDEN_TAGS
+        | {"object", "embed", "applet", "form", "input", "button", "textarea", "link",
+           "meta", "base", "frame", "dialog", "canvas"}
+    )
 )  # fmt: skip
 # Attributes the renderer reads; everything else (class, style, on*, data-*) goes.
 _KEEP_ATTRS = frozenset(
@@ -205,16 +209,13 @@ def _prepare(doc: lxml.html.HtmlElement) -> None:
 
 
 def _safe_url(value: str, base: str, schemes: frozenset[str]) -> str | None:
-    """``value`` made absolute against ``base`` if its scheme is allowed, else None."""
-    value = value.strip()
-    if not value or value.startswith("#"):
+    """``value`` made absolute against ``base`` if its scheme is allowed, else None.
+
+    An in-page anchor goes too: the article is shown without the page around it.
+    """
+    if value.strip().startswith("#"):
         return None
-    try:
-        url = urljoin(base, value) if base else value
-        scheme = urlsplit(url).scheme.lower()
-    except ValueError:
-        return None
-    return url if scheme in schemes else None
+    return resolve_link(value, base, schemes) or None
 
 
 def _sanitize(root: lxml.html.HtmlElement, base: str) -> None:
@@ -326,10 +327,9 @@ async def fetch_article(fetcher: Fetcher, url: str, *, executor: Executor | None
     microseconds.  Never raises for network, HTTP or content problems: the
     ``error`` line says what went wrong.
     """
-    scheme = urlsplit(url.strip()).scheme.lower() if url else ""
-    if scheme not in ("http", "https"):
-        shown = clean_line(url)[:200] or "(empty)"
-        return Article(url=url, error=f"only http(s) pages can be fetched, not {shown}")
+    if not is_safe_link(url):
+        what = shown(url or "", 200) or "(empty)"
+        return Article(url=url, error=f"only http(s) pages can be fetched, not {what}")
     result = await fetcher.get_page(url)
     if result.error is not None:
         why = result.error

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import hashlib
 import http
+import logging
 import os
 import socket
 import ssl
@@ -26,21 +27,25 @@ import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from types import TracebackType
 
 import httpx
 
 from veille import USER_AGENT
+from veille.domain.errors import VeilleError
+from veille.domain.text import clean_line
 from veille.net.httputil import clean_message, parse_max_age, parse_retry_after
+from veille.util.dates import parse_http_date
 from veille.util.urls import UrlError, http_url
 
 try:  # httpx decodes `br` only when a brotli package is importable
-    import brotli  # type: ignore[import-untyped]  # noqa: F401
+    import brotli  # noqa: F401
 
     ACCEPT_ENCODING = "gzip, deflate, br"
 except ImportError:  # pragma: no cover - brotli is a declared dependency
     ACCEPT_ENCODING = "gzip, deflate"
+
+log = logging.getLogger(__name__)
 
 ACCEPT_FEEDS = (
     "application/atom+xml, application/rss+xml, application/rdf+xml, application/feed+json, "
@@ -105,8 +110,8 @@ class FetchResult:
         return self.error is None
 
 
-class _Failure(Exception):
-    """Internal: a classified failure that ends a fetch."""
+class _Failure(VeilleError):
+    """Internal: a classified failure that ends a fetch (its message is for the user)."""
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
@@ -142,7 +147,7 @@ def _reason(status: int, server_reason: str = "") -> str:
     try:
         return http.HTTPStatus(status).phrase
     except ValueError:
-        return clean_message(server_reason)[:60]
+        return clean_line(server_reason, limit=60)
 
 
 def _causes(exc: BaseException) -> Iterable[BaseException]:
@@ -264,15 +269,7 @@ def _newer_last_modified(old: str | None, new: str | None) -> str | None:
         return old
     if not old:
         return new
-
-    def parse(v: str) -> datetime | None:
-        try:
-            d = parsedate_to_datetime(v)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
-        return d if d.tzinfo else d.replace(tzinfo=UTC)
-
-    old_d, new_d = parse(old), parse(new)
+    old_d, new_d = parse_http_date(old), parse_http_date(new)
     if new_d is None:
         return old
     if old_d is None or new_d > old_d:
@@ -461,6 +458,10 @@ class Fetcher:
         except Exception as exc:  # the contract: never raise
             kind, msg = describe_exception(exc, httpx.URL(), self._timeouts)
             result.error, result.error_kind = clean_message(msg), kind
+            if kind == "other":  # not the network's doing: maybe ours, so the traceback
+                log.exception("fetching %s failed unexpectedly", url)
+            else:
+                log.debug("fetching %s: %s", url, msg, exc_info=True)
         if result.error is not None:
             result.body = None
         return result
@@ -576,7 +577,12 @@ class Fetcher:
     async def _one(self, url: httpx.URL, headers: dict[str, str], progress: _Progress) -> _Hop:
         """One request; reads the body (capped, decompressed) only for 2xx."""
         assert self._client is not None
-        request = self._client.build_request("GET", url, headers=headers)
+        # UTF-8, not httpx's ASCII: a validator is sent back as the server gave it, and
+        # servers do send non-ASCII ETags (RFC 9110 allows obs-text); ASCII would make
+        # every later conditional GET of that feed fail.
+        request = self._client.build_request(
+            "GET", url, headers=httpx.Headers(headers, encoding="utf-8")
+        )
         response = await self._client.send(request, stream=True)
         progress.head = True
         location = response.extensions.get(_LOCATION_KEY)

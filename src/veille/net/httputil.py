@@ -12,20 +12,20 @@ import re
 import ssl
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 import httpx
 
-from veille.render.hygiene import clean_line
+from veille.domain.text import clean_line
+from veille.util.dates import parse_http_date, parse_iso
 
 MESSAGE_MAX = 300
 _DELTA_RE = re.compile(r"\d+(?:\.\d+)?")
 
 
 def clean_message(text: str | None) -> str:
-    """Server text is untrusted: one line, no control characters, kept short."""
-    text = clean_line(text)
-    return text if len(text) <= MESSAGE_MAX else text[: MESSAGE_MAX - 1] + "…"
+    """Server text is untrusted: one line, no control characters, kept short (an
+    error body may be a whole HTML page)."""
+    return clean_line(text, limit=MESSAGE_MAX)
 
 
 @functools.cache
@@ -53,14 +53,9 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
         return None
     if _DELTA_RE.fullmatch(value):
         return float(value)  # delta-seconds; a fraction is tolerated
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
+    when = parse_http_date(value)
+    if when is None:
         return None
-    if when is None:  # pragma: no cover - older Pythons returned None
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
     ref = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
     return max(0.0, (when - ref).total_seconds())
 
@@ -77,12 +72,9 @@ def parse_rate_limit_reset(value: str | None, now: datetime) -> float | None:
     try:
         number = float(value)
     except ValueError:
-        try:
-            when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
+        when = parse_iso(value)
+        if when is None:
             return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
         return max(0.0, (when - now).total_seconds())
     if number != number:  # NaN
         return None

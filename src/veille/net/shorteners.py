@@ -32,10 +32,10 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from veille import USER_AGENT
-from veille.domain.links import is_http_url
 from veille.net.httputil import shared_ssl_context
 from veille.util.atomicfile import write_atomic
 from veille.util.dates import iso, now
+from veille.util.urls import is_safe_link
 
 if TYPE_CHECKING:
     from veille.net.fetcher import Fetcher
@@ -117,7 +117,7 @@ def _host(url: str) -> str:
 
 def is_shortened(url: str, extra_hosts: Iterable[str] = ()) -> bool:
     """Whether ``url`` is on a known shortener (``extra_hosts``: host or host:port)."""
-    if not is_http_url(url):
+    if not is_safe_link(url):
         return False
     host = _host(url)
     bare = host.removeprefix("www.")
@@ -201,7 +201,7 @@ class ShortLinks:
                         and isinstance(value, list)
                         and len(value) == 2
                         and all(isinstance(v, str) for v in value)
-                        and is_http_url(value[0])
+                        and is_safe_link(value[0])
                     ):
                         answers[short] = _Answer(value[0], value[1])
         self._answers = answers
@@ -319,7 +319,7 @@ class ShortLinks:
             target = await self._location(current)
             if target is None:
                 return None if current == url else current
-            if not is_http_url(target):
+            if not is_safe_link(target):
                 log.info("short link %s points at a non-http target; kept as is", url)
                 return None
             current = target

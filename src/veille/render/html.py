@@ -27,7 +27,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from rich.cells import cell_len, get_character_cell_size
 from rich.style import Style
@@ -45,6 +45,7 @@ from veille.render.hygiene import (
     parse_attrs,
     script_text,
 )
+from veille.util.urls import resolve_link
 
 __all__ = [
     "STYLES",
@@ -387,17 +388,12 @@ def _safe_url(href: str | None, base_url: str, origin: str = "") -> str | None:
     if " " in href:
         href = href.replace(" ", "%20")
     if "[" not in href and href[:8].lower().startswith(("http://", "https://")):
-        return href  # the common case, and urljoin is slow
+        return href  # the common case (a hot path: no parse), and urljoin is slow
     if origin and href[0] == "/" and href[1:2] not in ("/", "\\") and "/." not in href:
         return origin + href
-    try:
-        url = urljoin(base_url, href) if base_url else href
-        if url.startswith("//"):
-            url = "https:" + url
-        scheme = urlsplit(url).scheme.lower()
-    except ValueError:
-        return None
-    return url if scheme in OPENABLE else None
+    if not base_url and href.startswith("//"):
+        href = "https:" + href
+    return resolve_link(href, base_url, OPENABLE) or None
 
 
 class _Inline:

@@ -1,27 +1,31 @@
 """Text hygiene for untrusted feed text, and the one way veille reads HTML.
 
-Feed text ends up on a terminal.  Escape sequences in a title could set the
-window title, plant OSC 8 hyperlinks, move the cursor or (with DCS) talk to the
-terminal itself; bidi overrides can make text read differently from what it
-is.  Everything that came from the network goes through :func:`clean_text`
-(or :func:`clean_line`) once, at ingest, so later code can trust it.
+Feed text ends up on a terminal, so everything that came from the network goes
+through :func:`clean_text` (or :func:`clean_line`) once, at ingest.  Those two
+and :func:`first_words` are implemented in :mod:`veille.domain.text` (the
+records and the URL and HTTP layers need them too, and may not depend on the
+renderer) and re-exported here, where the renderer, the TUI and the CLI take
+them from.
 
 Brackets are left alone on purpose: ``[b]`` is literal text here; the TUI must
 never hand feed text to a markup parser (use ``Text``/``Content``).
 
 This module is also the one home of HTML reading: :class:`HtmlTokenizer` (used
-by :func:`html_to_text` and by the item renderer in :mod:`veille.render.html`),
-the tag tables both agree on, and :class:`MathCollector`, which turns MathML
-into readable text.  Why a tokenizer of our own rather than the stdlib
-``HTMLParser``: that parser is quadratic (or worse) on ordinary-looking text
-such as ``"x <a y "`` repeated — 140 KB of it took over two minutes — and it is
-several times slower per tag.  This one is a handful of linear regexes.
+by :func:`html_to_text`, by the item renderer in :mod:`veille.render.html` and
+by feed discovery), the tag tables they agree on, and :class:`MathCollector`,
+which turns MathML into readable text.  Why a tokenizer of our own rather than
+the stdlib ``HTMLParser``: that parser is quadratic (or worse) on
+ordinary-looking text such as ``"x <a y "`` repeated — 140 KB of it took over
+two minutes — and it is several times slower per tag.  This one is a handful of
+linear regexes.
 """
 
 from __future__ import annotations
 
 import re
 from html import unescape
+
+from veille.domain.text import clean_line, clean_text, first_words
 
 __all__ = [
     "BLOCK_TAGS",
@@ -40,72 +44,7 @@ __all__ = [
     "script_text",
 ]
 
-# Escape sequences first (so their parameters go too), then lone controls.
-_ESCAPES = re.compile(
-    r"""
-      (?:\x1b\[|\x9b) [\x30-\x3f]* [\x20-\x2f]* [\x40-\x7e]            # CSI
-    | (?:\x1b\]|\x9d) [^\x07\x1b\x9c]* (?:\x07|\x1b\\|\x9c)          # OSC
-    | (?:\x1b[PX^_]|[\x90\x98\x9e\x9f]) .*? (?:\x1b\\|\x9c)          # DCS SOS PM APC
-    | \x1b [\x20-\x2f]* [\x30-\x7e]                                  # 2-char / nF escapes
-    """,
-    re.VERBOSE | re.DOTALL,
-)
-# C0 except \t and \n, DEL, C1, bidi embeddings/overrides/isolates.
-_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_NEWLINES = re.compile(r"\r\n?")
 _WS = re.compile(r"\s+")
-
-
-def clean_text(s: str | None, *, strip_bom: bool = False) -> str:
-    """Strip terminal escape sequences and dangerous control characters.
-
-    Newlines and tabs survive (``\\r\\n`` and lone ``\\r`` become ``\\n``).
-    ``strip_bom`` also drops U+FEFF: text about to be *posted* must not carry an
-    invisible character that servers count and other clients may show.
-    """
-    if not s:
-        return ""
-    if not isinstance(s, str):
-        s = str(s)
-    if strip_bom and "\ufeff" in s:
-        s = s.replace("\ufeff", "")
-    if _CONTROLS.search(s) is None:  # the common case: nothing to do
-        return s
-    if "\r" in s:
-        s = _NEWLINES.sub("\n", s)
-    if "\x1b" in s or any(c in s for c in "\x90\x98\x9b\x9d\x9e\x9f"):
-        s = _ESCAPES.sub("", s)
-    return _CONTROLS.sub("", s)
-
-
-def clean_line(s: str | None, *, limit: int | None = None, strip_bom: bool = False) -> str:
-    """:func:`clean_text`, then one line: whitespace runs become one space.
-
-    ``limit`` bounds the length (cut on a word boundary with "…", see
-    :func:`first_words`): server error messages and reasons are untrusted and
-    may be whole HTML pages.
-    """
-    line = _WS.sub(" ", clean_text(s, strip_bom=strip_bom)).strip()
-    return line if limit is None else first_words(line, limit)
-
-
-def first_words(text: str, limit: int) -> str:
-    """At most ``limit`` characters of ``text``, cut on a word boundary with "…".
-
-    The one "beginning of a text" helper: summaries, bounded messages and titles
-    made from a body all cut the same way.  A word boundary is used when one is
-    in the second half of the allowance, else the cut is hard.
-    """
-    if limit <= 0:
-        return ""
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    if not text[limit - 1].isspace():  # else the cut already ends a word
-        space = max(cut.rfind(" "), cut.rfind("\n"))
-        if space > limit // 2:
-            cut = cut[:space]
-    return cut.rstrip(" \n\t,;:.-–—") + "…"
 
 
 # --- the tag tables every HTML reader here agrees on ---------------------------

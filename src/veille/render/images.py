@@ -35,12 +35,12 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from veille.render.hygiene import clean_line
 from veille.util.atomicfile import write_atomic
+from veille.util.urls import is_safe_link
 
 if TYPE_CHECKING:
     from veille.net.fetcher import Fetcher, FetchResult
@@ -157,7 +157,7 @@ async def fetch_image(
     ``images_max_mb``) so an oversized body is cut off while downloading;
     ``max_bytes`` is checked again here.  Never raises: ``error`` says why.
     """
-    if urlsplit(url.strip()).scheme.lower() not in ("http", "https"):
+    if not is_safe_link(url):
         return ImageResult(url, error="only http(s) images are loaded")
     path = cache_path(cache_dir, url)
     data = _read_cache(path)

@@ -21,12 +21,14 @@ from veille import __version__
 from veille.domain.share import Share
 from veille.share.compose import paragraphs_html
 from veille.util.atomicfile import write_atomic
+from veille.util.dates import iso, parse_iso
+from veille.util.urls import resolve_link
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _SHARE_NS = uuid.UUID("6f1c7a52-3d0e-5b8e-9a4e-7c2b0d9e4f11")  # fixed: ids must stay stable
 _ILLEGAL_XML = re.compile(r"[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_SAFE_SCHEMES = ("http://", "https://", "gemini://", "gopher://")
+_LINK_SCHEMES = frozenset({"http", "https", "gemini", "gopher"})
 
 ET.register_namespace("", ATOM_NS)
 
@@ -41,28 +43,13 @@ def entry_id(share_id: str) -> str:
     return f"urn:uuid:{uuid.uuid5(_SHARE_NS, share_id)}"
 
 
-def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
-
-
-def _rfc3339(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _share_time(share: Share) -> datetime:
-    return _parse_time(share.created) or datetime.fromtimestamp(0, UTC)
+    return parse_iso(share.created) or datetime.fromtimestamp(0, UTC)
 
 
 def _safe_url(url: str) -> str:
     """The URL if it is a web link; "" for javascript:, data: and the like."""
-    url = xml_text(url).strip()
-    return url if url.lower().startswith(_SAFE_SCHEMES) else ""
+    return resolve_link(xml_text(url), "", _LINK_SCHEMES)
 
 
 def site_url(share: Share) -> str:
@@ -107,7 +94,7 @@ def _entry(feed: ET.Element, share: Share, author: str) -> None:
     entry = _sub(feed, "entry")
     if share.language:
         entry.set(XML_LANG, xml_text(share.language))
-    when = _rfc3339(_share_time(share))
+    when = iso(_share_time(share))
     _sub(entry, "id", entry_id(share.id))
     _sub(entry, "title", " ".join(xml_text(share.title).split()) or share.link or "Shared item")
     _sub(entry, "updated", when)
@@ -129,8 +116,8 @@ def _entry(feed: ET.Element, share: Share, author: str) -> None:
             _sub(source, "id", source_url)
             _sub(source, "link", rel="self", href=source_url)
         _sub(source, "title", share.source or source_url)
-        origin = _parse_time(share.published) or _share_time(share)
-        _sub(source, "updated", _rfc3339(origin))
+        origin = parse_iso(share.published) or _share_time(share)
+        _sub(source, "updated", iso(origin))
         if share.author:
             _sub(_sub(source, "author"), "name", share.author)
 
@@ -144,7 +131,7 @@ def build_atom(
     _sub(feed, "id", feed_id)
     _sub(feed, "title", title or "Shared items")
     newest = _share_time(ordered[0]) if ordered else datetime.now(UTC)
-    _sub(feed, "updated", _rfc3339(newest))
+    _sub(feed, "updated", iso(newest))
     if self_url:
         _sub(feed, "link", rel="self", type="application/atom+xml", href=self_url)
     _sub(_sub(feed, "author"), "name", author or "veille")
@@ -152,7 +139,8 @@ def build_atom(
     for share in ordered:
         _entry(feed, share, author)
     ET.indent(feed)
-    return ET.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"
+    data: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    return data + b"\n"
 
 
 def write_atom(

@@ -14,7 +14,7 @@ import re
 import unicodedata
 
 from veille.domain.share import Share
-from veille.render import hygiene
+from veille.render.hygiene import clean_line, clean_text
 
 DEFAULT_TEMPLATE = "{comment}\n\n{title}\n{link}\n{via}"  # = config "share.template"
 
@@ -23,16 +23,9 @@ FIELDS = ("comment", "title", "link", "via", "source", "source_url", "author", "
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_]+)\}")
 
 
-def clean_text(text: str | None, *, multiline: bool = True) -> str:
-    """Untrusted text made postable (no escapes, no controls, no BOM);
-    one line unless ``multiline``."""
-    text = hygiene.clean_text(text).replace("\ufeff", "")
-    return text if multiline else hygiene.clean_line(text)
-
-
 def _hashtag(category: str) -> str:
     """One category as a hashtag body, or "" when nothing valid is left."""
-    category = unicodedata.normalize("NFC", clean_text(category, multiline=False))
+    category = unicodedata.normalize("NFC", clean_line(category, strip_bom=True))
     category = category.lstrip("#＃")
     words = [w for w in re.split(r"[^\w]+", category) if w]
     if not words:
@@ -73,8 +66,8 @@ def hashtag_line(hashtags: list[str]) -> str:
 
 def make_via(source: str, *, author: str = "") -> str:
     """Attribution: "via @handle" for social sources, else "via <feed or author>"."""
-    source = clean_text(source, multiline=False)
-    author = clean_text(author, multiline=False)
+    source = clean_line(source, strip_bom=True)
+    author = clean_line(author, strip_bom=True)
     name = source or author
     return f"via {name}" if name else ""
 
@@ -88,8 +81,8 @@ def _values(share: Share) -> dict[str, str]:
         "source_url": share.source_url,
         "author": share.author,
     }
-    values = {k: clean_text(v, multiline=False) for k, v in one.items()}
-    values["comment"] = clean_text(share.comment).strip("\n")
+    values = {k: clean_line(v, strip_bom=True) for k, v in one.items()}
+    values["comment"] = clean_text(share.comment, strip_bom=True).strip("\n")
     values["hashtags"] = hashtag_line(share.hashtags)
     return values
 
@@ -144,7 +137,7 @@ def render_text(share: Share, template: str = DEFAULT_TEMPLATE, *, kind: str = "
 
 def quote_block(paragraph: str) -> str:
     """A paragraph as a '> ' quote, for quoting the item in the comment."""
-    lines = clean_text(paragraph).strip("\n").split("\n")
+    lines = clean_text(paragraph, strip_bom=True).strip("\n").split("\n")
     return "\n".join(f"> {line.rstrip()}" if line.strip() else ">" for line in lines)
 
 

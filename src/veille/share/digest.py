@@ -18,7 +18,10 @@ from itertools import groupby
 from typing import Literal
 
 from veille.domain.share import Share
-from veille.share.compose import clean_text, paragraphs_html
+from veille.render.hygiene import clean_line, clean_text
+from veille.share.compose import paragraphs_html
+from veille.util.dates import parse_iso
+from veille.util.urls import resolve_link
 
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _RELATIVE = re.compile(r"(\d{1,6})\s*([mhdw])")
@@ -36,14 +39,13 @@ def parse_since(text: str, *, now: datetime | None = None) -> datetime:
             return now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
         except OverflowError:
             raise ValueError(f"{raw!r} reaches back before year 1") from None
-    try:
-        t = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
+    t = parse_iso(raw)
+    if t is None:
         raise ValueError(
             f"can't read {raw!r} as a start time: give an age such as 30m, 24h, 7d or 2w, "
             "or a date such as 2026-11-01"
-        ) from None
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+        )
+    return t.astimezone(UTC)
 
 
 _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -59,15 +61,11 @@ def _aware(t: datetime) -> datetime:
 
 
 def _when(share: Share) -> datetime | None:
-    try:
-        return _aware(datetime.fromisoformat(share.created.replace("Z", "+00:00")))
-    except (ValueError, AttributeError):
-        return None
+    return parse_iso(share.created)
 
 
 def _web_url(url: str) -> str:
-    url = clean_text(url, multiline=False).strip()
-    return url if url.lower().startswith(("http://", "https://")) else ""
+    return resolve_link(clean_line(url, strip_bom=True))
 
 
 Entry = tuple[datetime, Share, list[tuple[datetime, Share]]]
@@ -85,7 +83,7 @@ def _in_period(shares: list[Share], since: datetime, until: datetime, tz: tzinfo
 
 
 def _md_text(text: str) -> str:
-    return _MD_TITLE.sub(r"\\\1", clean_text(text, multiline=False))
+    return _MD_TITLE.sub(r"\\\1", clean_line(text, strip_bom=True))
 
 
 def _md_url(url: str) -> str:
@@ -102,7 +100,7 @@ def _md_url(url: str) -> str:
 def _md_comment(comment: str) -> list[str]:
     """The comment's lines; '> ' quotes and emphasis kept, raw HTML and
     line starts that would make headings or rules escaped."""
-    text = clean_text(comment).strip("\n")
+    text = clean_text(comment, strip_bom=True).strip("\n")
     text = text.replace("\\", "\\\\").replace("<", "\\<").replace("[", "\\[").replace("]", "\\]")
     text = _MD_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
     lines = [ln.rstrip() for ln in text.split("\n")]
@@ -119,7 +117,7 @@ def _span(since: datetime, until: datetime, tz: tzinfo) -> str:
 
 
 def _meta(share: Share, when: datetime) -> str:
-    source = clean_text(share.source or share.author, multiline=False)
+    source = clean_line(share.source or share.author, strip_bom=True)
     return f"{source}, {when:%H:%M}" if source else f"{when:%H:%M}"
 
 
@@ -151,7 +149,7 @@ def _markdown(picked: list[Entry], title: str, span: str) -> str:
 
 
 def _html_comment(comment: str) -> str:
-    return paragraphs_html(clean_text(comment))
+    return paragraphs_html(clean_text(comment, strip_bom=True))
 
 
 _CSS = (
@@ -169,11 +167,11 @@ def _html(picked: list[Entry], title: str, span: str) -> str:
         "<head>",
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{e(clean_text(title, multiline=False))}</title>",
+        f"<title>{e(clean_line(title, strip_bom=True))}</title>",
         f"<style>{_CSS}</style>",
         "</head>",
         "<body>",
-        f"<h1>{e(clean_text(title, multiline=False))}</h1>",
+        f"<h1>{e(clean_line(title, strip_bom=True))}</h1>",
         f'<p class="period">{e(span)}</p>',
     ]
     if not picked:
@@ -181,7 +179,7 @@ def _html(picked: list[Entry], title: str, span: str) -> str:
     for day, group in groupby(picked, key=lambda p: p[0].date()):
         out += ["<section>", f'<h2><time datetime="{day:%Y-%m-%d}">{_day(day)}</time></h2>']
         for when, share, comments in group:
-            name = e(clean_text(share.title or share.link, multiline=False)) or "Untitled"
+            name = e(clean_line(share.title or share.link, strip_bom=True)) or "Untitled"
             url = _web_url(share.link)
             head = f'<a href="{e(url)}">{name}</a>' if url else name
             out += [

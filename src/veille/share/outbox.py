@@ -30,16 +30,16 @@ from typing import Any
 from veille.accounts.config import Account, fresh_config, load_accounts
 from veille.accounts.redact import redactor_for
 from veille.accounts.secrets import SecretStore
+from veille.clients import length
 from veille.clients.errors import RemoteError
 from veille.config import Config
 from veille.domain.errors import VeilleError
 from veille.domain.share import Delivery, Share
-from veille.share import length
 from veille.share.compose import make_via, render_text, suggest_hashtags
 from veille.share.destinations import Destination, Limits, SendContext, destination_for
 from veille.share.plan import plan_destinations
 from veille.store.lock import ProcessLock
-from veille.util.dates import parse_iso
+from veille.util.dates import iso, parse_iso
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +52,6 @@ LOCK_NAME = ".outbox.lock"
 
 class OutboxError(VeilleError):
     """Bad input (unknown item or destination); the message is one line."""
-
-
-def _iso(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def data_dir(store: Any) -> Path:
@@ -136,7 +132,7 @@ def build_share(
     accounts = _accounts(store, config, accounts)
     try:
         iid = store.resolve_id(item_id)
-    except Exception as exc:  # StoreError: unknown or ambiguous
+    except VeilleError as exc:  # StoreError: unknown or ambiguous (a bug is no message)
         raise OutboxError(str(exc)) from None
     item = store.get_item(iid)
     if item is None:
@@ -151,7 +147,7 @@ def build_share(
         id=_secrets.token_hex(6),
         item_id=iid,
         comment=comment,
-        created=_iso(now or datetime.now(UTC)),
+        created=iso(now or datetime.now(UTC), precise=True),
         title=item.title,
         link=item.link,
         source=source,
@@ -333,7 +329,7 @@ async def _send_one(
     else:
         d.status, d.url, d.remote_id = "sent", result.url, result.remote_id
         d.error, d.next_try = None, None
-        d.sent_at = _iso(datetime.now(UTC))
+        d.sent_at = iso(datetime.now(UTC), precise=True)
     _save(store, share)
 
 
@@ -347,7 +343,7 @@ def _failed(d: Delivery, exc: RemoteError) -> None:
     else:
         wait = backoff(d.attempts, exc.retry_after)
         d.status, d.error = "queued", reason
-        d.next_try = _iso(datetime.now(UTC) + timedelta(seconds=wait))
+        d.next_try = iso(datetime.now(UTC) + timedelta(seconds=wait), precise=True)
 
 
 def retry(
@@ -368,7 +364,7 @@ def retry(
     accounts = dict(_accounts(store, config, accounts))
     try:
         sid = store.resolve_share_id(share_id)
-    except Exception as exc:
+    except VeilleError as exc:  # StoreError: unknown or ambiguous (a bug is no message)
         raise OutboxError(str(exc)) from None
     share: Share | None = store.get_share(sid)
     if share is None:

@@ -60,15 +60,16 @@ from veille.sources.names import (
     parse_source_name,
 )
 from veille.sources.social import (
+    StopPoll,
     describe_network,
     failure,
-    first_words,
     http_client,
     iso_time,
     matches,
     relogin,
     resolve_short_links,
     summary_of,
+    title_of,
     web_link,
 )
 from veille.util.dates import iso, now, parse_iso
@@ -395,20 +396,20 @@ def post_entry(
         content_warning=_labels(record),
     )
     if external:
-        entry.title = clean_line(str(external.get("title") or "")) or first_words(words)
+        entry.title = clean_line(str(external.get("title") or "")) or title_of(words)
         entry.summary = summary_of(str(external.get("description") or "")) or summary_of(words)
     else:
-        entry.title = "" if link else first_words(words)
+        entry.title = "" if link else title_of(words)
         entry.summary = summary_of(words)
     if not entry.title and not link:
-        entry.title = first_words(entry.content_warning) or entry.handle
+        entry.title = title_of(entry.content_warning) or entry.handle
     parent = _reply_parent(record)
     reply_to = matches(sent, parent)
     if reply_to:
         entry.kind = "reply"
         entry.reply_to = reply_to
         entry.link = own_url
-        entry.title = first_words(words) or entry.title
+        entry.title = title_of(words) or entry.title
     return entry
 
 
@@ -543,12 +544,6 @@ def feed_item_entry(item: Any, sent: Collection[str] = ()) -> ParsedEntry | None
 
 
 # --- polling ------------------------------------------------------------------------------
-
-
-class _Stop(Exception):
-    def __init__(self, result: PollResult) -> None:
-        super().__init__(result.error)
-        self.result = result
 
 
 @dataclass
@@ -865,7 +860,7 @@ class BlueskySource:
             return result
         except SourceNameError as exc:
             return failure(str(exc), "url")
-        except _Stop as stop:
+        except StopPoll as stop:
             return stop.result
         except Exception:  # a bug: to the log with its traceback, one line for the user
             log.exception("polling %s failed", feed.url)
@@ -882,7 +877,7 @@ class BlueskySource:
             account = next(iter(accounts.values()))
         if account is None and required:
             wanted = f"the account '{feed.account}'" if feed.account else "a Bluesky account"
-            raise _Stop(
+            raise StopPoll(
                 failure(
                     f"{feed.url} needs {wanted}: add it with `veille account add bluesky HANDLE`",
                     "auth",
@@ -894,7 +889,7 @@ class BlueskySource:
         secrets = ctx.secrets
         password = secrets.get(account.secret("app_password")) if secrets is not None else None
         if not password:
-            raise _Stop(
+            raise StopPoll(
                 failure(
                     f"no app password saved for '{account.name}': "
                     + relogin("bluesky", account.name, account.handle),
@@ -928,13 +923,13 @@ class BlueskySource:
         try:
             did = await bsky.resolve_handle(http, service, handle)
         except BlueskyError as exc:
-            raise _Stop(
+            raise StopPoll(
                 failure(
                     f"could not resolve @{handle}: {exc.message}", describe_network(exc.message)
                 )
             ) from None
         if did is None or not is_did(did):
-            raise _Stop(failure(f"@{handle} does not resolve to an account", "not_found"))
+            raise StopPoll(failure(f"@{handle} does not resolve to an account", "not_found"))
         return did
 
     # -- reading repositories (no AppView needed) ---------------------------------------------
@@ -1040,7 +1035,7 @@ class BlueskySource:
         except BlueskyError as exc:
             where = f"your repository (@{account.handle})"
             if exc.status == 429:
-                raise _Stop(
+                raise StopPoll(
                     failure(
                         f"{where}: rate-limited",
                         "throttled",
@@ -1055,7 +1050,7 @@ class BlueskySource:
                 if gone
                 else (describe_network(exc.message) if exc.status is None else "http")
             )
-            raise _Stop(failure(message, kind, http_status=exc.status)) from None
+            raise StopPoll(failure(message, kind, http_status=exc.status)) from None
         cursor["self"] = me
         return [f for f in follows if isinstance(f, str)]
 

@@ -35,15 +35,16 @@ from veille.render.hygiene import clean_line, clean_text, html_to_text
 from veille.sources.base import PollContext, PollResult, Response
 from veille.sources.names import SourceName, SourceNameError, instance_url, parse_source_name
 from veille.sources.social import (
+    StopPoll,
     describe_network,
     failure,
-    first_words,
     http_client,
     iso_time,
     matches,
     relogin,
     resolve_short_links,
     summary_of,
+    title_of,
     web_link,
 )
 
@@ -222,19 +223,19 @@ def status_entry(
         content_warning=clean_line(str(status.get("spoiler_text") or "")),
     )
     if card:
-        entry.title = clean_line(str(card.get("title") or "")) or first_words(words)
+        entry.title = clean_line(str(card.get("title") or "")) or title_of(words)
         entry.summary = summary_of(str(card.get("description") or "")) or summary_of(words)
     else:
-        entry.title = first_words(words) if not link else ""
+        entry.title = title_of(words) if not link else ""
         entry.summary = summary_of(words)
     if not entry.title and not link:
-        entry.title = first_words(entry.content_warning) or entry.handle
+        entry.title = title_of(entry.content_warning) or entry.handle
     reply_to = matches(sent, status.get("in_reply_to_id"))
     if reply_to:
         entry.kind = "reply"
         entry.reply_to = reply_to
         entry.link = post_url
-        entry.title = first_words(words) or entry.title
+        entry.title = title_of(words) or entry.title
     return entry
 
 
@@ -283,14 +284,6 @@ def notification_response(
 # --- the source ---------------------------------------------------------------------------
 
 
-class _Stop(Exception):
-    """Ends a poll early with a prepared result."""
-
-    def __init__(self, result: PollResult) -> None:
-        super().__init__(result.error)
-        self.result = result
-
-
 class MastodonSource:
     """The ``mastodon`` kind of source."""
 
@@ -309,7 +302,7 @@ class MastodonSource:
             return await self._poll(feed, name, ctx)
         except SourceNameError as exc:
             return failure(str(exc), "url")
-        except _Stop as stop:
+        except StopPoll as stop:
             return stop.result
         except Exception:  # a bug: to the log with its traceback, one line for the user
             log.exception("polling %s failed", feed.url)
@@ -326,7 +319,7 @@ class MastodonSource:
             account = next(iter(accounts.values()))
         if account is None:
             wanted = f"the account '{feed.account}'" if feed.account else "a Mastodon account"
-            raise _Stop(
+            raise StopPoll(
                 failure(
                     f"{name} needs {wanted}: add it with `veille account add mastodon INSTANCE`",
                     "auth",
@@ -334,7 +327,7 @@ class MastodonSource:
             )
         token = ctx.secrets.get(account.secret("token")) if ctx.secrets is not None else None
         if not token:
-            raise _Stop(
+            raise StopPoll(
                 failure(
                     f"no token saved for '{account.name}': "
                     + relogin("mastodon", account.name, account.instance),
@@ -376,7 +369,7 @@ class MastodonSource:
             found = await client.lookup(user)
             if found.get("suspended") or found.get("moved"):
                 why = "suspended" if found.get("suspended") else "moved to another server"
-                raise _Stop(failure(f"@{name.arg} was {why}", "not_found", status="gone"))
+                raise StopPoll(failure(f"@{name.arg} was {why}", "not_found", status="gone"))
             account_id = str(found["id"])
             title = f"{_name_of(found) or user} (@{name.arg})"
             cursor.update(acct=name.arg, account_id=account_id, title=title)

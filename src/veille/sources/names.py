@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, quote, urlsplit
 
 from veille.domain.errors import VeilleError
+from veille.util.urls import is_safe_link
 
 __all__ = [
     "BLUESKY_VIEWS",
@@ -387,13 +388,14 @@ async def resolve_url(url: str, get: Getter | None = None) -> Resolved | None:
             "mastodon",
             "The public posts of this account on Mastodon (no login needed).",
         )
+    if not is_safe_link(text):
+        return None
     try:
         parts = urlsplit(text)
-        host = (parts.hostname or "").lower().rstrip(".")
+        port = parts.port  # raises for a port out of range
     except ValueError:
         return None
-    if parts.scheme not in ("http", "https") or not host:
-        return None
+    host = (parts.hostname or "").lower().rstrip(".")
     bare = host.removeprefix("www.")
     path = [p for p in parts.path.split("/") if p]
     query = parse_qs(parts.query)
@@ -441,7 +443,7 @@ async def resolve_url(url: str, get: Getter | None = None) -> Resolved | None:
         return Resolved(f"https://medium.com/feed/{path[0]}", "feed", "The Medium author's feed.")
     if bare not in _NOT_MASTODON and path:
         origin = f"{parts.scheme}://{parts.netloc}"
-        netloc = host if parts.port is None else f"{host}:{parts.port}"
+        netloc = host if port is None else f"{host}:{port}"
         if path[0].startswith("@") and len(path[0]) > 1:
             post = len(path) >= 2 and path[1].isdigit()
             return await _mastodon_profile(origin, netloc, path[0][1:], get, post=post)

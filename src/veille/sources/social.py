@@ -13,39 +13,36 @@ import httpx
 
 from veille import USER_AGENT
 from veille.domain.entries import ParsedEntry
-from veille.domain.links import is_http_url, strip_tracking
+from veille.domain.errors import VeilleError
+from veille.domain.links import strip_tracking
+from veille.domain.text import title_words
 from veille.net.httputil import shared_ssl_context
 from veille.render.hygiene import clean_line
 from veille.sources.base import PollContext, PollResult
 from veille.util.dates import iso, parse_iso
+from veille.util.urls import is_safe_link
 
 log = logging.getLogger(__name__)
 
 TIMEOUT = httpx.Timeout(20.0, connect=10.0)
 SUMMARY_MAX = 600
-TITLE_WORDS = 12
-TITLE_MAX = 80
 
 
-def truncate(text: str, limit: int) -> str:
-    """At most ``limit`` characters, cut at a word boundary with "…"."""
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    if space > limit // 2:
-        cut = cut[:space]
-    return cut.rstrip(" ,;:.-–—") + "…"
+class StopPoll(VeilleError):
+    """Ends a poll early with a prepared result (its error already worded for the user)."""
+
+    def __init__(self, result: PollResult) -> None:
+        super().__init__(result.error)
+        self.result = result
 
 
-def first_words(text: str) -> str:
+def title_of(text: str) -> str:
     """A title for a post without a link: its first words, on one line."""
-    words = " ".join(clean_line(text).split()[:TITLE_WORDS])
-    return truncate(words, TITLE_MAX)
+    return title_words(clean_line(text))
 
 
 def summary_of(text: str) -> str:
-    return truncate(clean_line(text), SUMMARY_MAX)
+    return clean_line(text, limit=SUMMARY_MAX)
 
 
 def iso_time(value: object) -> str | None:
@@ -58,7 +55,7 @@ def web_link(url: object) -> str:
     if not isinstance(url, str):
         return ""
     url = clean_line(url)
-    return strip_tracking(url) if is_http_url(url) else ""
+    return strip_tracking(url) if is_safe_link(url) else ""
 
 
 def matches(sent: Collection[str], *candidates: object) -> str:

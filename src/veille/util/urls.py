@@ -16,12 +16,23 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from urllib.parse import urlsplit, urlunsplit
+from collections.abc import Collection
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from veille.domain.errors import VeilleError
-from veille.render.hygiene import clean_line
+from veille.domain.links import is_http_url
+from veille.domain.text import clean_line
 
-__all__ = ["UrlError", "http_url", "is_safe_link", "same_feed_url", "shown", "url_key"]
+__all__ = [
+    "WEB_SCHEMES",
+    "UrlError",
+    "http_url",
+    "is_safe_link",
+    "resolve_link",
+    "same_feed_url",
+    "shown",
+    "url_key",
+]
 
 SHOWN_MAX = 120
 MAX_LENGTH = 65536  # httpx refuses longer URLs
@@ -29,6 +40,7 @@ _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _HOST_CHARS = re.compile(r"^[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?$")
 _WEB_SCHEMES = ("http", "https")
+WEB_SCHEMES = frozenset(_WEB_SCHEMES)
 
 
 class UrlError(VeilleError, ValueError):
@@ -177,18 +189,35 @@ def _idna(host: str, original: str) -> str:
         raise UrlError(original, f"invalid host name: {reason}") from None
 
 
-def is_safe_link(url: object) -> bool:
-    """Whether a link may be opened or followed: an absolute http(s) URL with a host.
+#: Whether a link may be opened or followed: an absolute http(s) URL with a host.
+#: (Implemented in :mod:`veille.domain.links`, whose keys need it.)
+is_safe_link = is_http_url
 
-    Feed text is data: ``javascript:``, ``file:``, ``data:`` and the like never are.
+
+def resolve_link(href: object, base: str = "", schemes: Collection[str] = WEB_SCHEMES) -> str:
+    """``href`` as found in a document, made absolute against ``base``; "" unless its
+    scheme is one of ``schemes`` (http and https, by default).
+
+    The one way a link read from a feed, a page or a stored share becomes a link to
+    keep: cleaned to one line, resolved, its scheme checked, and an http(s) link must
+    have a host.  Callers that keep more than web links say which (enclosures may be
+    ``ftp:`` or ``magnet:``, an article's links ``mailto:``), never fewer checks.
     """
-    if not isinstance(url, str) or _CONTROL.search(url):
-        return False
+    if not isinstance(href, str):
+        return ""
+    link = clean_line(href)
+    if not link:
+        return ""
     try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return False
-    return parts.scheme.lower() in _WEB_SCHEMES and bool(parts.hostname)
+        if base:
+            link = urljoin(base, link)
+        parts = urlsplit(link)
+        scheme = parts.scheme.lower()
+        if scheme in _WEB_SCHEMES and not parts.hostname:
+            return ""
+    except ValueError:  # a malformed IPv6 literal, in the link or the base
+        return ""
+    return link if scheme in schemes else ""
 
 
 def url_key(url: str) -> str:

@@ -15,12 +15,12 @@ from typing import ClassVar, Protocol, runtime_checkable
 
 from veille.accounts.config import Account
 from veille.accounts.secrets import SecretStore
+from veille.clients import length
 from veille.clients.errors import RemoteError
+from veille.clients.length import BlueskyLimits, LengthCheck, MastodonLimits
 from veille.config import Config
 from veille.domain.records import Item
 from veille.domain.share import Delivery, Share
-from veille.share import length
-from veille.share.length import BlueskyLimits, LengthCheck, MastodonLimits
 
 Limits = MastodonLimits | BlueskyLimits
 

@@ -13,15 +13,15 @@ from typing import Any, ClassVar
 import httpx
 
 from veille import USER_AGENT
+from veille.clients import length
 from veille.clients.bluesky import MAX_BLOB_BYTES, BlueskyClient, rkey_for
 from veille.clients.errors import RemoteError
+from veille.clients.length import BlueskyLimits, LengthCheck
 from veille.domain.records import Item
 from veille.domain.share import Delivery, Share
 from veille.render.hygiene import clean_line
-from veille.share import length
-from veille.share.compose import clean_text
 from veille.share.destinations.base import BaseDestination, SendContext, SendResult
-from veille.share.length import BlueskyLimits, LengthCheck
+from veille.util.urls import is_safe_link
 
 THUMB_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 DESCRIPTION_MAX = 300
@@ -29,7 +29,7 @@ DESCRIPTION_MAX = 300
 
 async def fetch_thumb(url: str) -> tuple[bytes, str] | None:
     """The item's image for a link card, or None on any trouble (it is only decoration)."""
-    if not url.startswith(("http://", "https://")):
+    if not is_safe_link(url):
         return None
     try:
         async with (
@@ -53,15 +53,13 @@ async def fetch_thumb(url: str) -> tuple[bytes, str] | None:
 
 async def link_card(share: Share, item: Item | None) -> dict[str, Any] | None:
     """The external embed for the share's link: title, summary, and a thumbnail if any."""
-    if not share.link.startswith(("http://", "https://")):
+    if not is_safe_link(share.link):
         return None
-    summary = clean_text(item.summary if item else "", multiline=False)
-    if len(summary) > DESCRIPTION_MAX:
-        summary = summary[: DESCRIPTION_MAX - 1].rstrip() + "…"
+    summary = item.summary if item else ""
     card: dict[str, Any] = {
         "uri": share.link,
-        "title": clean_text(share.title, multiline=False),
-        "description": summary,
+        "title": clean_line(share.title, strip_bom=True),
+        "description": clean_line(summary, limit=DESCRIPTION_MAX, strip_bom=True),
     }
     image = item.image if item else ""
     if image:

@@ -15,6 +15,7 @@ from veille.clients.errors import RemoteError
 from veille.domain.share import Delivery, Share
 from veille.net.httputil import clean_message
 from veille.share.destinations.base import BaseDestination, SendContext, SendResult
+from veille.util.urls import is_safe_link
 
 COMMAND_TIMEOUT = 60.0
 
@@ -65,6 +66,6 @@ class CommandDestination(BaseDestination):
             )
         for line in out.decode("utf-8", "replace").splitlines():
             line = line.strip()
-            if line.startswith(("http://", "https://")):
+            if is_safe_link(line):
                 return SendResult(clean_message(line))
         return SendResult(None)

@@ -24,13 +24,14 @@ import httpx
 
 from veille import USER_AGENT
 from veille.accounts.config import Account
+from veille.clients import length
 from veille.clients.errors import RemoteError
+from veille.clients.length import LengthCheck, MastodonLimits
 from veille.clients.mastodon import MastodonClient, normalize_instance
 from veille.domain.share import Delivery, Share
-from veille.share import length
 from veille.share.destinations.base import BaseDestination, SendContext, SendResult
-from veille.share.length import LengthCheck, MastodonLimits
 from veille.util.atomicfile import write_atomic
+from veille.util.dates import iso, parse_iso
 
 log = logging.getLogger(__name__)
 
@@ -88,12 +89,7 @@ class LimitsCache:
             return None
         if per_url is not None and (not isinstance(per_url, int) or per_url < 0):
             return None
-        try:
-            when = datetime.fromisoformat(str(entry.get("learnt")))
-        except ValueError:
-            when = datetime.fromtimestamp(0, UTC)
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
+        when = parse_iso(entry.get("learnt")) or datetime.fromtimestamp(0, UTC)
         return MastodonLimits(chars, per_url), when
 
     def put(self, account: Account, limits: MastodonLimits) -> None:
@@ -102,7 +98,7 @@ class LimitsCache:
             "instance": normalize_instance(account.instance),
             "max_characters": limits.max_characters,
             "url_length": limits.characters_reserved_per_url,
-            "learnt": datetime.now(UTC).isoformat(timespec="seconds"),
+            "learnt": iso(datetime.now(UTC)),
         }
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)

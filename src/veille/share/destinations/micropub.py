@@ -11,7 +11,7 @@ from typing import ClassVar
 from veille.clients.errors import RemoteError
 from veille.clients.micropub import post_bookmark
 from veille.domain.share import Delivery, Share
-from veille.share.compose import clean_text
+from veille.render.hygiene import clean_line, clean_text
 from veille.share.destinations.base import BaseDestination, SendContext, SendResult
 
 
@@ -26,8 +26,8 @@ class MicropubDestination(BaseDestination):
                 self.account.endpoint,
                 token,
                 url=share.link,
-                comment=clean_text(share.comment).strip(),
-                title=clean_text(share.title, multiline=False),
+                comment=clean_text(share.comment, strip_bom=True).strip(),
+                title=clean_line(share.title, strip_bom=True),
                 categories=[t.lstrip("#") for t in share.hashtags],
             )
         except RemoteError as exc:

@@ -12,19 +12,18 @@ politeness rules, and tests can pass a plain httpx client.
 from __future__ import annotations
 
 import asyncio
-import codecs
-import contextlib
 import hashlib
 import html
 import json
+import logging
 import re
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from typing import Literal
 from urllib.parse import urljoin, urlsplit
 
-from veille.render.hygiene import clean_line
+from veille.extract import decode_html
+from veille.render.hygiene import HtmlTokenizer, clean_line, parse_attrs
 from veille.util.urls import UrlError, http_url
 
 __all__ = [
@@ -52,7 +51,10 @@ COMMON_PATHS = (
 
 Getter = Callable[[str], Awaitable[tuple[int | None, str, bytes | None, str]]]
 
+log = logging.getLogger(__name__)
+
 _HEAD_LIMIT = 200_000  # bytes of HTML we read looking for <link> tags
+_SLICE = 16_384  # characters tokenized between two looks at "is the head over?"
 _FEED_TYPES = {
     "application/rss+xml",
     "application/atom+xml",
@@ -99,18 +101,34 @@ class Discovery:
 # --- <link rel="alternate"> ---------------------------------------------------------------
 
 
-class _LinkParser(HTMLParser):
+class _LinkParser(HtmlTokenizer):
+    """The head's ``<base href>`` and feed ``<link>`` elements.
+
+    On the renderer's tokenizer (:class:`~veille.render.hygiene.HtmlTokenizer`), not
+    the stdlib ``HTMLParser``: discovery reads up to 200 KB of an arbitrary page, and
+    ``HTMLParser`` is quadratic on text that looks like unclosed tags (``x <a y``
+    repeated), where this one is linear.
+    """
+
     def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
         self.base: str | None = None
         self.links: list[tuple[str, str, str]] = []  # href, title, type
         self.done = False
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+    def read(self, text: str) -> None:
+        """Tokenize ``text`` up to the end of the head, in slices, so a huge body is
+        not read once the head is closed."""
+        pos, n = 0, len(text)
+        while pos < n and not self.done:
+            pos = self.scan(text, pos, pos + _SLICE)
+
+    def handle_starttag(self, tag: str, attrs: str, closed: bool) -> None:
         if self.done or tag == "body":  # <body> closes the head, even without </head>
             self.done = True
             return
-        a = {k.lower(): (v or "") for k, v in attrs}
+        if tag not in ("base", "link"):
+            return
+        a = parse_attrs(attrs)
         if tag == "base" and self.base is None and a.get("href", "").strip():
             self.base = a["href"].strip()
         elif tag == "link":
@@ -119,8 +137,6 @@ class _LinkParser(HTMLParser):
             href = a.get("href", "").strip()
             if href and _is_feed_link(rels, mime, href, a.get("title", "")):
                 self.links.append((href, a.get("title", ""), mime))
-
-    handle_startendtag = handle_starttag
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "head":
@@ -152,19 +168,19 @@ def _absolute(base: str, href: str) -> str:
         return ""
 
 
-def find_feed_links(html_doc: str | bytes, base_url: str) -> list[FeedCandidate]:
+def find_feed_links(
+    html_doc: str | bytes, base_url: str, content_type: str = ""
+) -> list[FeedCandidate]:
     """Feed links declared in a page's head, resolved, de-duplicated, in page order.
 
     Reads up to ``</head>`` (or the first 200 KB); honours ``<base href>`` wherever it
-    appears in the head; keeps only http(s) URLs.
+    appears in the head; keeps only http(s) URLs.  Bytes are decoded as a browser
+    would (:func:`veille.extract.decode_html`: BOM, the ``charset`` of
+    ``content_type``, ``<meta charset>``, UTF-8, else windows-1252).
     """
-    text = _decode_html(html_doc) if isinstance(html_doc, bytes) else html_doc[:_HEAD_LIMIT]
+    text = _head_text(html_doc, content_type)
     p = _LinkParser()
-    try:
-        p.feed(text)
-        p.close()
-    except Exception:  # html.parser is lenient, but never let a page break discovery
-        pass
+    p.read(text)
     base = (_absolute(base_url, p.base) or base_url) if p.base else base_url
     out: list[FeedCandidate] = []
     seen: set[str] = set()
@@ -176,16 +192,17 @@ def find_feed_links(html_doc: str | bytes, base_url: str) -> list[FeedCandidate]
     return out
 
 
-def _decode_html(body: bytes) -> str:
-    head = body[:_HEAD_LIMIT]
-    m = re.search(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([A-Za-z0-9._:-]+)", head[:4096], re.I)
-    encoding = "utf-8"
-    if m:
-        with contextlib.suppress(LookupError):
-            encoding = codecs.lookup(m.group(1).decode("ascii")).name
-    if head.startswith(codecs.BOM_UTF8):
-        encoding, head = "utf-8", head[3:]
-    return head.decode(encoding, errors="replace")
+def _head_text(html_doc: str | bytes, content_type: str) -> str:
+    """The first 200 KB of the page as text."""
+    if isinstance(html_doc, str):
+        return html_doc[:_HEAD_LIMIT]
+    head = html_doc[:_HEAD_LIMIT]
+    if len(html_doc) > _HEAD_LIMIT:
+        # Cut before a "<": never inside a multi-byte character, which would make
+        # valid UTF-8 look invalid and the whole head be read as windows-1252.
+        cut = head.rfind(b"<")
+        head = head[:cut] if cut > 0 else head
+    return decode_html(head, content_type)
 
 
 # --- sniffing -----------------------------------------------------------------------------
@@ -282,7 +299,7 @@ async def discover(url: str, get: Getter) -> Discovery:
     mime = sniff_feed_type(body, ctype)
     if mime:
         return Discovery("feed", [FeedCandidate(final, _feed_title(body, mime), mime)], url=final)
-    found = find_feed_links(body, final)
+    found = find_feed_links(body, final, ctype)
     if found:
         return Discovery("page", found, url=final)
     return Discovery("page", await _probe_common_paths(final, get), url=final)
@@ -292,6 +309,7 @@ async def _safe_get(get: Getter, url: str) -> tuple[int | None, str, bytes | Non
     try:
         return await get(url)
     except Exception as e:  # the injected client may raise (DNS, refused, TLS...)
+        log.exception("discovery could not fetch %s", url)
         reason = clean_line(str(e)) or type(e).__name__
         return None, reason, None, url
 

@@ -45,14 +45,16 @@ import threading
 from typing import Any
 from xml.parsers import expat
 
-import feedparser  # type: ignore[import-untyped]
-from feedparser.encodings import convert_to_utf8  # type: ignore[import-untyped]
-from feedparser.html import _cp1252  # type: ignore[import-untyped]
-from feedparser.mixin import _FeedParserMixin  # type: ignore[import-untyped]
-from feedparser.parsers.strict import _StrictFeedParser  # type: ignore[import-untyped]
-from feedparser.urls import _urljoin, make_safe_absolute_uri  # type: ignore[import-untyped]
-from feedparser.util import FeedParserDict  # type: ignore[import-untyped]
-from lxml import etree  # type: ignore[import-untyped]
+import feedparser
+from feedparser.encodings import convert_to_utf8
+from feedparser.html import _cp1252
+from feedparser.mixin import _FeedParserMixin
+from feedparser.parsers.strict import _StrictFeedParser
+from feedparser.urls import _urljoin, make_safe_absolute_uri
+from feedparser.util import FeedParserDict
+from lxml import etree
+
+from veille.domain.errors import VeilleError
 
 __all__ = ["ENABLED", "parse"]
 
@@ -78,7 +80,7 @@ _IMAGE_CHILDREN = ("title", "link", "description", "url", "href", "width", "heig
 log = logging.getLogger(__name__)
 
 
-class Declined(Exception):
+class Declined(VeilleError):
     """The fast path cannot promise feedparser's result for this document."""
 
 
@@ -166,7 +168,7 @@ def _parse(data: bytes, headers: dict[str, str]) -> Any:
     return result
 
 
-class _Engine(_FeedParserMixin):
+class _Engine(_FeedParserMixin):  # type: ignore[misc]  # feedparser has no types
     """feedparser's handlers, driven from an lxml tree instead of SAX callbacks.
 
     The methods below replace ``_StrictFeedParser`` (naming of tags and
@@ -329,7 +331,7 @@ class _Engine(_FeedParserMixin):
         prefixes = [p for p, u in el.nsmap.items() if u == ns and p]
         if len(prefixes) != 1:
             raise Declined("ambiguous attribute prefix")
-        return prefixes[0]
+        return str(prefixes[0])
 
     def _element_end(self, tag: str) -> None:
         name = self._end_tags.get(tag)
@@ -549,7 +551,7 @@ class _Engine(_FeedParserMixin):
         if not base and ":///" not in uri:
             # _urljoin("", uri) only drops extra slashes after "scheme://".
             return uri
-        return _urljoin(base, uri)
+        return str(_urljoin(base, uri))
 
 
 def _store(context: dict[str, Any], key: str, value: Any) -> None:

@@ -7,23 +7,22 @@ every field is type-checked and a wrong type is simply ignored, never fatal.
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import orjson
 
 from veille.domain.entries import ParsedEntry, ParsedFeed
 from veille.render.hygiene import clean_line, clean_text
-from veille.sources.feed.parse import (
+from veille.sources.feed.common import (
     ENCLOSURE_SCHEMES,
     entry_key,
     iso_utc,
     one_line,
     plain_summary,
-    safe_link,
     to_int,
 )
+from veille.util.dates import parse_http_date, parse_iso
+from veille.util.urls import resolve_link
 
 __all__ = ["parse_json_feed"]
 
@@ -47,7 +46,7 @@ def parse_json_feed(body: bytes, url: str = "") -> ParsedFeed:
     feed_authors = _authors(doc)
     out = ParsedFeed(
         title=clean_line(_str(doc.get("title"))),
-        link=safe_link(doc.get("home_page_url"), url),
+        link=resolve_link(doc.get("home_page_url"), url),
         version=version,
     )
     for item in items if isinstance(items, list) else []:
@@ -79,7 +78,7 @@ def _str(value: Any) -> str:
 
 
 def _entry(item: dict[str, Any], base: str, feed_authors: str) -> ParsedEntry:
-    link = safe_link(item.get("url"), base) or safe_link(item.get("external_url"), base)
+    link = resolve_link(item.get("url"), base) or resolve_link(item.get("external_url"), base)
     title = clean_line(_str(item.get("title")))
     published = _date(item.get("date_published"))
     updated = _date(item.get("date_modified"))
@@ -93,7 +92,7 @@ def _entry(item: dict[str, Any], base: str, feed_authors: str) -> ParsedEntry:
         if isinstance(tags, list)
         else []
     )
-    image = safe_link(item.get("image"), base) or safe_link(item.get("banner_image"), base)
+    image = resolve_link(item.get("image"), base) or resolve_link(item.get("banner_image"), base)
     enclosures = _attachments(item.get("attachments"), base)
     if not image:
         image = next((e["url"] for e in enclosures if (e["type"] or "").startswith("image/")), "")
@@ -141,7 +140,7 @@ def _attachments(raw: Any, base: str) -> list[dict[str, Any]]:
     for att in raw if isinstance(raw, list) else []:
         if not isinstance(att, dict):
             continue
-        url = safe_link(att.get("url"), base, ENCLOSURE_SCHEMES)
+        url = resolve_link(att.get("url"), base, ENCLOSURE_SCHEMES)
         if url:
             out.append(
                 {
@@ -157,12 +156,4 @@ def _date(value: Any) -> str | None:
     """RFC 3339 (the spec), with RFC 822 as a fallback for feeds that get it wrong."""
     if not isinstance(value, str) or not value.strip():
         return None
-    value = value.strip()
-    try:
-        return iso_utc(datetime.fromisoformat(value))
-    except ValueError:
-        pass
-    try:
-        return iso_utc(parsedate_to_datetime(value))
-    except (TypeError, ValueError, IndexError):
-        return None
+    return iso_utc(parse_iso(value) or parse_http_date(value))

@@ -12,35 +12,35 @@ turns the result into entries, so both paths give identical records.
 
 from __future__ import annotations
 
-import calendar
-import hashlib
 import io
 import logging
 import re
-import time
 import xml.sax
 import zlib
-from datetime import UTC, datetime
 from typing import Any, Literal
-from urllib.parse import urljoin, urlsplit
 
 from veille.domain.entries import ParsedEntry, ParsedFeed
 from veille.render.hygiene import clean_line, clean_text, html_to_text
+from veille.sources.feed.common import (
+    ENCLOSURE_SCHEMES,
+    entry_key,
+    iso_utc,
+    one_line,
+    plain_summary,
+    to_int,
+)
+from veille.sources.feed.jsonfeed import parse_json_feed
+from veille.util.urls import resolve_link
 
 __all__ = ["Engine", "looks_like_html", "parse_feed", "parse_feed_with"]
 
 Engine = Literal["auto", "feedparser", "fast"]
 
-SUMMARY_LIMIT = 300  # the store keeps this much searchable text in memory
 _WS_BYTES = b" \t\r\n\x0c"
 _BOM = b"\xef\xbb\xbf"
 _HTML_START = re.compile(rb"<!doctype\s+html|<html[\s>]")
 _FEED_START = re.compile(rb"<(?:rss|feed|rdf:rdf|channel)[\s>/]")
 _JSON_TYPES = ("application/feed+json", "application/json")
-_LINK_SCHEMES = frozenset({"http", "https"})
-ENCLOSURE_SCHEMES = frozenset({"http", "https", "ftp", "magnet"})
-_MIN_TS = 0  # 1970-01-01
-_FUTURE_SLACK = 2 * 86400
 _GUNZIP_CAP = 64 * 1024 * 1024
 
 log = logging.getLogger(__name__)
@@ -98,10 +98,6 @@ def _parse(body: bytes, url: str, headers: dict[str, str], engine: Engine) -> Pa
     if stripped[:1] == b"{" or (ctype in _JSON_TYPES and stripped[:1] != b"<"):
         if engine == "fast":
             return None
-        from veille.sources.feed.jsonfeed import (
-            parse_json_feed,  # lazy: it imports helpers from here
-        )
-
         return parse_json_feed(body, url)
     return _parse_xml(body, url, headers, engine)
 
@@ -119,7 +115,7 @@ def _parse_xml(body: bytes, url: str, headers: dict[str, str], engine: Engine) -
     # Our own base for links: a relative Content-Location is relative to the URL,
     # and one that is not http(s) (javascript:, say) is ignored.
     location = headers.pop("content-location", "")
-    base = safe_link(location, url) or url if url else ""
+    base = resolve_link(location, url) or url if url else ""
     # Without a base feedparser leaves ids alone: an RSS <guid> is a permalink by
     # default, and resolving "1234" against the feed URL would make entry identity
     # change whenever the feed moves.  Links are resolved below, by us.
@@ -134,7 +130,7 @@ def _parse_xml(body: bytes, url: str, headers: dict[str, str], engine: Engine) -
         if d is None and engine == "fast":
             return None
     if d is None:
-        import feedparser  # type: ignore[import-untyped]  # worker process only, when needed
+        import feedparser  # worker process only, when needed
 
         # BytesIO, not bytes: feedparser tries to open() a bytes argument as a file name.
         d = feedparser.parse(
@@ -161,7 +157,7 @@ def _parse_xml(body: bytes, url: str, headers: dict[str, str], engine: Engine) -
     feed_author = clean_line(feed.get("author"))
     out = ParsedFeed(
         title=_detail_line(feed, "title"),
-        link=safe_link(feed.get("link"), base),
+        link=resolve_link(feed.get("link"), base),
         version=version,
         ttl_minutes=_ttl(feed.get("ttl")),
         bozo=bozo,
@@ -184,7 +180,7 @@ def _entry(fpd: Any, base: str, feed_author: str) -> ParsedEntry:
         encs = None
     e = dict(fpd)
     title = _detail_line(e, "title")
-    link = safe_link(e.get("link"), base)
+    link = resolve_link(e.get("link"), base)
     published = iso_utc(e.get("published_parsed"))
     # dict.get: FeedParserDict falls back from updated to published (and warns).
     # updated_parsed holds Atom <updated>, RSS 1.0 <dc:date> and <lastBuildDate>.
@@ -192,7 +188,7 @@ def _entry(fpd: Any, base: str, feed_author: str) -> ParsedEntry:
     content, ctype, content_base = _pick_content(e)
     # Relative links in the body resolve against the xml:base in force where the
     # body was written (Daring Fireball puts it on <content>), else the document's.
-    content_base = safe_link(content_base, base) or base
+    content_base = resolve_link(content_base, base) or base
     summary_src = e.get("summary") or ""
     if summary_src and summary_src != content:
         summary = plain_summary(summary_src, _kind(e.get("summary_detail")))
@@ -255,7 +251,7 @@ def _categories(tags: Any) -> list[str]:
 def _enclosures(encs: Any, base: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for enc in encs or []:
-        href = safe_link(enc.get("href") or enc.get("url"), base, ENCLOSURE_SCHEMES)
+        href = resolve_link(enc.get("href") or enc.get("url"), base, ENCLOSURE_SCHEMES)
         if href:
             out.append(
                 {
@@ -269,108 +265,22 @@ def _enclosures(encs: Any, base: str) -> list[dict[str, Any]]:
 
 def _image(e: Any, encs: Any, base: str) -> str:
     for thumb in e.get("media_thumbnail") or []:
-        if url := safe_link(thumb.get("url"), base):
+        if url := resolve_link(thumb.get("url"), base):
             return url
     for media in e.get("media_content") or []:
         is_image = media.get("medium") == "image" or (media.get("type") or "").startswith("image/")
-        if is_image and (url := safe_link(media.get("url"), base)):
+        if is_image and (url := resolve_link(media.get("url"), base)):
             return url
     for enc in encs or []:
         is_image = (enc.get("type") or "").startswith("image/")
-        if is_image and (url := safe_link(enc.get("href"), base)):
+        if is_image and (url := resolve_link(enc.get("href"), base)):
             return url
     image = e.get("image")
     if isinstance(image, dict):
-        return safe_link(image.get("href") or image.get("url"), base)
+        return resolve_link(image.get("href") or image.get("url"), base)
     return ""
 
 
 def _ttl(value: Any) -> int | None:
     n = to_int(value)
     return n if n and n > 0 else None
-
-
-# --- helpers shared with jsonfeed.py ------------------------------------------
-
-
-def one_line(exc: Any) -> str:
-    """A short single-line reason from an exception (or any object)."""
-    if exc is None:
-        return ""
-    text = clean_line(str(exc)) or type(exc).__name__
-    text = re.sub(r"^<unknown>:(\d+):(\d+):\s*", r"line \1, column \2: ", text)
-    return text[:200]
-
-
-def to_int(value: Any) -> int | None:
-    """A non-negative int from an int/float/str ("1,000" and "xyz" → None)."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float):
-        return int(value) if value >= 0 else None
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
-
-
-def safe_link(link: Any, base: str = "", schemes: frozenset[str] = _LINK_SCHEMES) -> str:
-    """Resolve ``link`` against ``base``; keep it only if its scheme is allowed."""
-    if not isinstance(link, str):
-        return ""
-    link = clean_line(link)
-    if not link:
-        return ""
-    if base:
-        try:
-            link = urljoin(base, link)
-        except ValueError:
-            return ""
-    try:
-        scheme = urlsplit(link).scheme.lower()
-    except ValueError:
-        return ""
-    return link if scheme in schemes else ""
-
-
-def iso_utc(value: Any) -> str | None:
-    """``YYYY-MM-DDTHH:MM:SSZ`` from a UTC struct_time or a datetime; absurd dates → None.
-
-    Naive datetimes are taken as UTC.  Years before 1970 and anything more
-    than two days ahead are junk (zeroed fields, typos, "sticky" posts).
-    """
-    if value is None:
-        return None
-    try:
-        if isinstance(value, datetime):
-            if value.tzinfo is None:
-                value = value.replace(tzinfo=UTC)
-            ts = value.timestamp()
-        else:
-            ts = calendar.timegm(tuple(value)[:6])
-    except (TypeError, ValueError, OverflowError):
-        return None
-    if ts < _MIN_TS or ts > time.time() + _FUTURE_SLACK:
-        return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(ts)))
-
-
-def entry_key(ident: Any, link: str, title: str, date: str, content: str = "") -> str:
-    """guid/id, else link, else ``"h:" + sha1(title + date)[:16]`` (content if both empty)."""
-    if isinstance(ident, int | float) and not isinstance(ident, bool):
-        ident = str(ident)
-    if isinstance(ident, str) and (key := clean_text(ident).strip()):
-        return key
-    if link:
-        return link
-    basis = title + date if (title or date) else content
-    return "h:" + hashlib.sha1(basis.encode("utf-8", "replace")).hexdigest()[:16]
-
-
-def plain_summary(value: str, kind: str) -> str:
-    """At most :data:`SUMMARY_LIMIT` characters of plain text from an HTML or text body."""
-    if not value:
-        return ""
-    if kind == "text":  # escape, keeping its line structure, and reuse the HTML path
-        value = value.replace("&", "&amp;").replace("<", "&lt;").replace("\r", "")
-        value = value.replace("\n\n", "<p>").replace("\n", "<br>")
-    return html_to_text(value, SUMMARY_LIMIT)

@@ -18,6 +18,11 @@ Bluesky: at most 300 graphemes and 3000 UTF-8 bytes of ``text``.
 
 Python's ``len`` counts code points, which is wrong for all of these: a
 family emoji is 7 code points and one grapheme, a flag is 2.
+
+These are the servers' rules, so they sit with the API clients: the Bluesky
+client refuses an over-long record with them, and ``veille.share`` (the
+composer counter, the destinations), which sits above the clients, reads them
+from here.
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ Detection follows the reference client (`@atproto/api` `detectFacets`):
   that do not resolve.
 - tags: `#tag` or `＃tag` preceded by start or space, not all digits, trailing
   punctuation dropped, at most 64 graphemes; `tag` holds the text without `#`.
-Pure: no I/O.
+Pure: no I/O.  With the API clients because the Bluesky client builds the post
+record from them; ``veille.share`` sits above the clients.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from __future__ import annotations
 from typing import Any
 
 import regex
+
+from veille.clients.length import graphemes
 
 __all__ = [
     "LINK",
@@ -55,7 +58,6 @@ _ZW = r"\u00AD\u2060\u200A\u200B\u200C\u200D\u20E2"
 _TAG = regex.compile(rf"(?:^|\s)([#＃])(?!\uFE0F)([^\s{_ZW}]+)")
 _TAG_LETTER = regex.compile(r"[^0-9\p{P}]")
 _TRAILING_PUNCT = regex.compile(r"\p{P}+$")
-_GRAPHEME = regex.compile(r"\X")
 _MAX_TAG_GRAPHEMES = 64
 _MAX_TAG_BYTES = 640
 
@@ -116,7 +118,7 @@ def _tags(text: str, offsets: list[int]) -> list[dict[str, Any]]:
         tag = _TRAILING_PUNCT.sub("", m.group(2))
         if not tag:
             continue
-        if len(_GRAPHEME.findall(tag)) > _MAX_TAG_GRAPHEMES:
+        if graphemes(tag) > _MAX_TAG_GRAPHEMES:
             continue
         if len(tag.encode("utf-8", "surrogatepass")) > _MAX_TAG_BYTES:
             continue
