@@ -28,7 +28,7 @@ from veille.config import Config
 from veille.domain.entries import ParsedEntry
 from veille.domain.filter import ItemFilter
 from veille.store.store import Store
-from veille.views import saved_views, view_counts
+from veille.triage.views import saved_views, view_counts
 
 OPEN = """
 import sys, time

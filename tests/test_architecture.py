@@ -9,8 +9,8 @@ never one after it::
 
     veille        the root package: version, user agent
     domain        typed records and pure rules (text, links, VeilleError); nothing else
-    config, paths settings and folders (config errors may derive from VeilleError)
     util          dates, URLs, atomic files
+    config, paths settings and folders (config checks a view's "since" with util.dates)
     net           the polite fetcher and the HTTP rules every client shares
     render        text hygiene, HTML reading and layout (Rich, never Textual)
     extract       full articles: fetched with net, read with render's tables
@@ -21,6 +21,7 @@ never one after it::
     refresh       polls sources into the store
     share         composing and sending shares (uses clients and the store)
     subscriptions add/remove/OPML (uses refresh for the first fetch)
+    triage        saved views and their counts (config + store), for the CLI and the app
     tui           the Textual app
     cli           the commands (may open the app)
     __main__
@@ -72,8 +73,8 @@ ROOT = SRC / "veille"
 LAYERS = [
     ("veille",),
     ("domain",),
-    ("config", "paths"),
     ("util",),
+    ("config", "paths"),
     ("net",),
     ("render",),
     ("extract",),
@@ -83,7 +84,7 @@ LAYERS = [
     ("store",),
     ("refresh",),
     ("share",),
-    ("subscriptions",),
+    ("subscriptions", "triage"),
     ("tui",),
     ("cli",),
     ("__main__",),

@@ -10,9 +10,9 @@ from veille.net.httputil import parse_max_age, parse_retry_after
 from veille.refresh.schedule import (
     RETRY_AFTER_CAP_SECONDS,
     backoff_until,
-    describe_next,
     next_poll,
 )
+from veille.util.dates import until
 
 NOW = datetime(2024, 3, 10, 12, 0, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
@@ -153,7 +153,7 @@ def test_backoff_absurd_retry_after_is_capped() -> None:
     assert RETRY_AFTER_CAP_SECONDS == 7 * 24 * 3600
 
 
-# -- describe_next ---------------------------------------------------------------------------
+# -- until: when the next poll is ----------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -174,4 +174,4 @@ def test_backoff_absurd_retry_after_is_capped() -> None:
     ],
 )
 def test_describe_next(delta: timedelta, text: str) -> None:
-    assert describe_next(NOW + delta, NOW) == text
+    assert until(NOW + delta, NOW) == text

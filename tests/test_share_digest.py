@@ -8,7 +8,8 @@ from html.parser import HTMLParser
 import pytest
 
 from veille.domain.share import Share
-from veille.share.digest import parse_since, render_digest
+from veille.share.digest import render_digest
+from veille.util.dates import parse_since
 
 SINCE = datetime(2026, 11, 20, tzinfo=UTC)
 UNTIL = datetime(2026, 11, 28, tzinfo=UTC)

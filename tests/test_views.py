@@ -15,8 +15,7 @@ from veille.domain.records import Draft
 from veille.domain.views import BUILTIN_VIEWS, SavedView
 from veille.paths import get_paths
 from veille.store.store import Store
-from veille.util.dates import now
-from veille.views import (
+from veille.triage.views import (
     ViewError,
     append_view,
     default_view,
@@ -25,6 +24,7 @@ from veille.views import (
     view_counts,
     view_filter,
 )
+from veille.util.dates import now
 
 
 def entry(key: str, title: str, summary: str = "") -> ParsedEntry:

@@ -256,7 +256,7 @@ def check_since(text: str) -> None:
     """Refuse a view's ``since`` that cannot be read: "today", an age or a date."""
     if text.strip().lower() == "today":
         return
-    from veille.share.digest import parse_since  # the one reader of "24h", "7d", dates
+    from veille.util.dates import parse_since  # the one reader of "24h", "7d", dates
 
     parse_since(text)
 

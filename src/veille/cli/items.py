@@ -62,7 +62,7 @@ def cmd_items(ctx: Ctx, a: argparse.Namespace) -> int:
         raise UserError("--limit must be positive")
     flt = ItemFilter()
     if a.view:
-        from veille.views import find_view, view_filter
+        from veille.triage.views import find_view, view_filter
 
         flt = view_filter(find_view(ctx.config, a.view), store)
     # Options narrow the view: `--view ai --unread` is the unread part of "ai".

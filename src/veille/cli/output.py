@@ -7,7 +7,9 @@ from typing import Any
 
 import orjson
 
-from veille.util.dates import age, now, parse_iso
+from veille.util.dates import relative
+
+__all__ = ["json_line", "out", "relative"]
 
 
 def out(line: str) -> None:
@@ -30,17 +32,3 @@ def json_line(obj: dict[str, Any]) -> None:
 
 
 _text_pending: dict[int, bool] = {}
-
-
-def relative(ts: str | None) -> str:
-    dt = parse_iso(ts)
-    if dt is None:
-        return "never"
-    secs = (dt - now()).total_seconds()
-    if secs > 0:
-        from veille.refresh.schedule import describe_next
-
-        return describe_next(dt, now())
-    if secs > -60:
-        return "just now"
-    return f"{age(ts)} ago"

@@ -19,7 +19,7 @@ from veille.cli.account import confirm, guarded, interactive
 from veille.cli.context import Ctx, UserError
 from veille.cli.output import json_line, out
 from veille.domain.share import Delivery, Share
-from veille.util.dates import age, parse_iso
+from veille.util.dates import age, parse_iso, until
 
 
 def _accounts(ctx: Ctx) -> dict[str, acc.Account]:
@@ -47,16 +47,7 @@ def _counter(share: Share, d: Delivery, account: acc.Account | None) -> tuple[st
 
 def _next_try(when: str | None) -> str:
     t = parse_iso(when)
-    if t is None:
-        return "now"
-    secs = int((t - datetime.now(UTC)).total_seconds())
-    if secs <= 0:
-        return "now"
-    if secs < 120:
-        return f"in {secs} s"
-    if secs < 7200:
-        return f"in {secs // 60} min"
-    return f"in {secs // 3600} h"
+    return until(t) if t is not None else "now"
 
 
 def status_line(d: Delivery, *, busy: bool = True) -> str:
@@ -276,8 +267,9 @@ def cmd_send(ctx: Ctx, a: argparse.Namespace) -> int:
 # ------------------------------------------------------------------- digest
 @guarded
 def cmd_digest(ctx: Ctx, a: argparse.Namespace) -> int:
-    from veille.share.digest import parse_since, render_digest
+    from veille.share.digest import render_digest
     from veille.util.atomicfile import write_atomic
+    from veille.util.dates import parse_since
 
     until = datetime.now(UTC)
     try:

@@ -7,6 +7,7 @@ clients, the Atom writer and the digest all read the same record.  No I/O.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -144,3 +145,29 @@ class Share:
             if isinstance(r, ShareResponse | dict)
         ]
         return cls(**kw)
+
+
+@dataclass(frozen=True, slots=True)
+class SentPost:
+    """One delivery that reached its server, and what names the post there."""
+
+    share_id: str
+    destination: str  # the account name it went through
+    kind: str  # the destination's kind (Delivery.kind)
+    remote_id: str  # the server's id for the post (a status id, an at:// URI)
+    url: str  # its web address
+
+
+def sent_posts(shares: Iterable[Share]) -> list[SentPost]:
+    """Every sent delivery of ``shares`` that a server gave an id or URL for.
+
+    What the refresh matches replies, likes, reposts and quotes against: a
+    response names the post it answers by one of these."""
+    posts = []
+    for share in shares:
+        for d in share.deliveries.values():
+            if d.status == "sent" and (d.remote_id or d.url):
+                posts.append(
+                    SentPost(share.id, d.destination, d.kind, d.remote_id or "", d.url or "")
+                )
+    return posts

@@ -6,7 +6,7 @@ start-up view and ``veille items --view NAME`` all read one definition.
 
 The record keeps what the user wrote (feed URLs, ``since = "24h"``); turning it
 into an ItemFilter needs the store (URL -> feed id) and the clock, which
-``veille.views`` supplies.  No I/O here.
+``veille.triage.views`` supplies.  No I/O here.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ from veille.store.store import Store
 from veille.util.dates import now
 
 if TYPE_CHECKING:
-    from veille.share.outbox import SentPost
+    from veille.domain.share import SentPost
 
 log = logging.getLogger(__name__)
 
@@ -248,7 +248,7 @@ class _Social:
             from veille.accounts.config import open_secrets
 
             secrets = open_secrets(config.path.parent)
-        from veille.share.outbox import sent_posts
+        from veille.domain.share import sent_posts
 
         return cls(social, accounts, secrets, problem, sent_posts(store.shares()))
 

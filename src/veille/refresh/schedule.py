@@ -70,19 +70,3 @@ def backoff_until(
     if retry_after is not None and not math.isnan(retry_after):
         delay = max(delay, min(retry_after, RETRY_AFTER_CAP_SECONDS))
     return now + timedelta(seconds=delay)
-
-
-def describe_next(next_poll: datetime, now: datetime) -> str:
-    """A short human phrase for a status line: "now", "in 40 s", "in 25 min", "in 3 h"."""
-    seconds = (next_poll - now).total_seconds()
-    if seconds <= 0:
-        return "now"
-    if seconds < 60:
-        return f"in {math.ceil(seconds)} s"
-    minutes = seconds / 60
-    if minutes < 90:
-        return f"in {max(1, round(minutes))} min"
-    hours = minutes / 60
-    if hours < 48:
-        return f"in {round(hours)} h"
-    return f"in {round(hours / 24)} d"

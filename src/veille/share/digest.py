@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from itertools import groupby
 from typing import Literal
 
@@ -23,29 +23,8 @@ from veille.share.compose import paragraphs_html
 from veille.util.dates import parse_iso
 from veille.util.urls import resolve_link
 
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_RELATIVE = re.compile(r"(\d{1,6})\s*([mhdw])")
 _MD_TITLE = re.compile(r"([\\`*_\[\]<>!|])")
 _MD_LINE_START = re.compile(r"^(\s*)(#|[-=*_]{3,}\s*$)", re.MULTILINE)
-
-
-def parse_since(text: str, *, now: datetime | None = None) -> datetime:
-    """A start time, aware UTC, from an age (30m, 24h, 7d, 2w) or a date (2026-11-01)."""
-    raw = (text or "").strip()
-    now = now or datetime.now(UTC)
-    m = _RELATIVE.fullmatch(raw.lower())
-    if m:
-        try:
-            return now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
-        except OverflowError:
-            raise ValueError(f"{raw!r} reaches back before year 1") from None
-    t = parse_iso(raw)
-    if t is None:
-        raise ValueError(
-            f"can't read {raw!r} as a start time: give an age such as 30m, 24h, 7d or 2w, "
-            "or a date such as 2026-11-01"
-        )
-    return t.astimezone(UTC)
 
 
 _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")

@@ -21,8 +21,6 @@ import logging
 import os
 import secrets as _secrets
 import traceback
-from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -194,32 +192,6 @@ def create_share(
     )
     store.put_share(share, durable=True)
     return share
-
-
-@dataclass(frozen=True, slots=True)
-class SentPost:
-    """One delivery that reached its server, and what names the post there."""
-
-    share_id: str
-    destination: str  # the account name it went through
-    kind: str  # the destination's kind (Delivery.kind)
-    remote_id: str  # the server's id for the post (a status id, an at:// URI)
-    url: str  # its web address
-
-
-def sent_posts(shares: Iterable[Share]) -> list[SentPost]:
-    """Every sent delivery of ``shares`` that a server gave an id or URL for.
-
-    What the refresh matches replies, likes, reposts and quotes against: a
-    response names the post it answers by one of these."""
-    posts = []
-    for share in shares:
-        for d in share.deliveries.values():
-            if d.status == "sent" and (d.remote_id or d.url):
-                posts.append(
-                    SentPost(share.id, d.destination, d.kind, d.remote_id or "", d.url or "")
-                )
-    return posts
 
 
 def _due(d: Delivery, now: datetime) -> bool:

@@ -124,7 +124,7 @@ class KeyedTable(Table):
         self._written()
         return [d.doc_id for d in docs]  # type: ignore[attr-defined]
 
-    def insert_docs(self, docs: Mapping[str, Mapping[str, Any]]) -> None:
+    def insert_docs(self, docs: Mapping[str, dict[str, Any]]) -> None:
         """Insert documents under the given ids, all new: ``insert_multiple`` without
         wrapping each in a Document and copying it (a cold refresh adds 20,000)."""
         table = self._docs()
@@ -134,7 +134,7 @@ class KeyedTable(Table):
         table.update(docs)
         self._written()
 
-    def update(  # type: ignore[override]
+    def update(
         self, fields: Any, cond: Any = None, doc_ids: Iterable[Any] | None = None
     ) -> list[Any]:
         if doc_ids is None or cond is not None:

@@ -847,9 +847,9 @@ class Store(RulesMixin):
             for d in self.feeds_p.docs().values():
                 tags.update(d.get("tags") or ())
             for iid in self._ix.tagged:
-                d = self._doc(iid)
-                if d:
-                    tags.update(d.get("tags") or ())
+                item = self._doc(iid)
+                if item:
+                    tags.update(item.get("tags") or ())
         return sorted(tags)
 
     def set_state(self, ids: Iterable[str], **changes: Any) -> int:

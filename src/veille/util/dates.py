@@ -11,7 +11,8 @@ stream, ``veille feeds`` and the share queue never disagree about what "now" is.
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import overload
 
@@ -121,3 +122,26 @@ def relative(s: str | None, ref: datetime | None = None) -> str:
     if secs > -60:
         return "just now"
     return f"{age(s, ref)} ago"
+
+
+_RELATIVE = re.compile(r"(\d{1,6})\s*([mhdw])")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_since(text: str, *, now: datetime | None = None) -> datetime:
+    """A start time, aware UTC, from an age (30m, 24h, 7d, 2w) or a date (2026-11-01)."""
+    raw = (text or "").strip()
+    now = now or datetime.now(UTC)
+    m = _RELATIVE.fullmatch(raw.lower())
+    if m:
+        try:
+            return now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+        except OverflowError:
+            raise ValueError(f"{raw!r} reaches back before year 1") from None
+    t = parse_iso(raw)
+    if t is None:
+        raise ValueError(
+            f"can't read {raw!r} as a start time: give an age such as 30m, 24h, 7d or 2w, "
+            "or a date such as 2026-11-01"
+        )
+    return t.astimezone(UTC)

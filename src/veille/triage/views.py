@@ -80,7 +80,7 @@ def since_time(text: str, *, at: datetime | None = None) -> str | None:
     if text.strip().lower() == "today":
         local = at.astimezone()
         return iso(local.replace(hour=0, minute=0, second=0, microsecond=0))
-    from veille.share.digest import parse_since
+    from veille.util.dates import parse_since
 
     try:
         return iso(parse_since(text, now=at))

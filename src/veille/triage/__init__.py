@@ -1,0 +1,2 @@
+"""Triage outside the app: saved views and their counts, for the CLI and the
+app alike.  No Textual."""
