@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers.feeds import serve_feeds
+from tests.servers.feeds import FeedURLs, serve_feeds
 from veille.store.store import Store
 
 FEEDS, ITEMS = 40, 30
@@ -52,16 +52,18 @@ def wait_until(test, seconds: float = 10.0, step: float = 0.05) -> bool:
 
 
 @pytest.fixture
-def feeds(request: pytest.FixtureRequest) -> Iterator[list[str]]:
-    # Signal tests need the refresh still running when the signal comes: a slow
-    # server (0.15 s an answer, 2 at a time per host) makes it last ~3 s.
-    delay = 0.15 if "sig" in request.node.name or "ctrl_c" in request.node.name else 0.0
+def feeds(request: pytest.FixtureRequest) -> Iterator[FeedURLs]:
+    # The refresh must still be running when the signal or the kill comes: a slow
+    # server (2 answers at a time per host) makes it last ~3 s, and ~7 s for the
+    # kill test, so that the CLI's flush (every 5 s) lands inside it.
+    name = request.node.name
+    delay = 0.35 if "kill_9" in name else 0.15 if "sig" in name or "ctrl_c" in name else 0.0
     with serve_feeds(FEEDS, ITEMS, delay=delay) as urls:
         yield urls
 
 
 @pytest.fixture
-def subscribed(home: Path, feeds: list[str], cli) -> Path:
+def subscribed(home: Path, feeds: FeedURLs, cli) -> Path:
     opml = home.parent / "feeds.opml"
     outlines = "".join(f'<outline type="rss" xmlUrl="{u}"/>' for u in feeds)
     opml.write_text(f'<?xml version="1.0"?><opml version="2.0"><body>{outlines}</body></opml>')
@@ -92,10 +94,6 @@ def refresh_to_the_end(home: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def items_written(home: Path) -> bool:
-    return any((home / "data" / "store" / "items").glob("*.json"))
-
-
 def assert_consistent(home: Path) -> int:
     """Every feed that looks fetched has all its items; returns how many look fetched."""
     fetched = 0
@@ -116,13 +114,17 @@ def assert_complete(home: Path) -> None:
         assert len(keys) == len(set(keys))
 
 
-def test_kill_9_at_random_moments_loses_nothing_and_leaves_no_worker(subscribed: Path) -> None:
+def test_kill_9_at_random_moments_loses_nothing_and_leaves_no_worker(
+    subscribed: Path, feeds: FeedURLs
+) -> None:
     home = subscribed
     rng = random.Random(20261202)
     for _ in range(3):
+        asked = len(feeds.served)
         p = start_refresh(home)
-        assert wait_until(lambda p=p: items_written(home) or p.poll() is not None, 30)
-        time.sleep(rng.uniform(0.0, 0.6))  # a moment somewhere inside the refresh
+        # A moment somewhere inside the refresh, before or after a flush.
+        at = asked + rng.randint(4, FEEDS - 2)
+        assert wait_until(lambda p=p, at=at: len(feeds.served) >= at or p.poll() is not None, 60)
         p.kill()
         p.wait()
         # The parser workers notice their parent is gone and exit by themselves.
@@ -132,10 +134,14 @@ def test_kill_9_at_random_moments_loses_nothing_and_leaves_no_worker(subscribed:
 
 
 @pytest.mark.parametrize("group", [False, True], ids=["veille-alone", "whole-group"])
-def test_sigterm_exits_143_cleanly_and_consistently(subscribed: Path, group: bool) -> None:
+def test_sigterm_exits_143_cleanly_and_consistently(
+    subscribed: Path, feeds: FeedURLs, group: bool
+) -> None:
     home = subscribed
+    asked = len(feeds.served)
     p = start_refresh(home)
-    assert wait_until(lambda: items_written(home) or p.poll() is not None, 30)
+    # Mid-refresh: some feeds fetched, most not yet (the server is slow).
+    assert wait_until(lambda: len(feeds.served) >= asked + 6 or p.poll() is not None, 30)
     if group:
         os.killpg(p.pid, signal.SIGTERM)
     else:
@@ -152,10 +158,11 @@ def test_sigterm_exits_143_cleanly_and_consistently(subscribed: Path, group: boo
     assert_complete(home)
 
 
-def test_ctrl_c_exits_130_with_one_line(subscribed: Path) -> None:
+def test_ctrl_c_exits_130_with_one_line(subscribed: Path, feeds: FeedURLs) -> None:
     home = subscribed
+    asked = len(feeds.served)
     p = start_refresh(home)
-    assert wait_until(lambda: items_written(home) or p.poll() is not None, 30)
+    assert wait_until(lambda: len(feeds.served) >= asked + 6 or p.poll() is not None, 30)
     os.killpg(p.pid, signal.SIGINT)
     _, err = p.communicate(timeout=5)
     assert p.returncode == 130

@@ -17,7 +17,7 @@ from veille.domain.entries import ParsedEntry, ParsedFeed
 from veille.domain.filter import ItemFilter
 from veille.domain.share import Share
 from veille.store.jsonfile import load
-from veille.store.store import Store, StoreError
+from veille.store.store import Store, StoreError, StoreWriteError
 from veille.util.atomicfile import write_atomic
 
 
@@ -359,3 +359,33 @@ def test_a_lone_surrogate_never_blocks_the_flush(tmp_path: Path) -> None:
     with Store(tmp_path / "s") as s2:
         assert len(s2) == 2
         assert s2.get_feed(f.id).title == "bad ? title"
+
+
+def test_a_feed_is_never_on_disk_as_fetched_before_its_items(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The feeds file (status, ETag, body hash) is written after the items it vouches
+    for: if writing the items fails (or the process dies first), the feed is not
+    recorded as fetched, and the next refresh fetches it in full again."""
+    from veille.store.partition import Partition
+
+    s = Store(tmp_path / "s", autoflush=False)
+    f, _ = s.add_feed("https://a.example/feed")
+    s.flush()
+    s.upsert_entries(f.id, feed_of(3), feed_fields={"etag": '"v1"', "status": "ok"})
+    real_write = Partition.write
+
+    def items_fail(self: Partition, payload: tuple[str, bytes]) -> None:
+        if self.table_name == "items":
+            raise OSError(28, "No space left on device")
+        real_write(self, payload)
+
+    monkeypatch.setattr(Partition, "write", items_fail)
+    with pytest.raises(StoreWriteError):
+        s.flush()
+    on_disk = load(tmp_path / "s" / "feeds.json")
+    assert on_disk["feeds"][f.id].get("etag") is None  # not claimed before its items
+    monkeypatch.setattr(Partition, "write", real_write)
+    s.close()  # the next flush writes both
+    with Store(tmp_path / "s", autoflush=False) as again:
+        assert again.get_feed(f.id).etag == '"v1"' and len(again) == 3

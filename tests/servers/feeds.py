@@ -45,9 +45,11 @@ def make_feed(n: int, items: int) -> bytes:
 class _Handler(BaseHTTPRequestHandler):
     feeds: dict[str, tuple[bytes, str]] = {}
     delay = 0.0
+    served: list[str] = []  # paths asked for, in order: how far a refresh got
     protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
+        self.served.append(self.path)
         if self.delay:
             time.sleep(self.delay)  # a slow server: a refresh that takes a while
         entry = self.feeds.get(self.path)
@@ -75,11 +77,17 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+class FeedURLs(list[str]):
+    """The served feeds' URLs, and the paths the server was asked for so far."""
+
+    served: list[str]
+
+
 @contextmanager
-def serve_feeds(n_feeds: int, n_items: int, *, delay: float = 0.0) -> Iterator[list[str]]:
+def serve_feeds(n_feeds: int, n_items: int, *, delay: float = 0.0) -> Iterator[FeedURLs]:
     """Serve ``n_feeds`` feeds of ``n_items`` items (each answer ``delay`` s late);
-    yields their URLs."""
-    handler = type("Feeds", (_Handler,), {"feeds": {}, "delay": delay})
+    yields their URLs (with ``.served``, the requests so far)."""
+    handler = type("Feeds", (_Handler,), {"feeds": {}, "delay": delay, "served": []})
     for n in range(n_feeds):
         body = make_feed(n, n_items)
         handler.feeds[f"/feed/{n}.xml"] = (body, f'"{hashlib.sha1(body).hexdigest()}"')
@@ -88,8 +96,10 @@ def serve_feeds(n_feeds: int, n_items: int, *, delay: float = 0.0) -> Iterator[l
     httpd.request_queue_size = 256
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    urls = FeedURLs(f"{base}/feed/{n}.xml" for n in range(n_feeds))
+    urls.served = handler.served
     try:
-        yield [f"{base}/feed/{n}.xml" for n in range(n_feeds)]
+        yield urls
     finally:
         httpd.shutdown()
         httpd.server_close()
