@@ -33,7 +33,7 @@ def test_snapshot_composer_with_preview(env, snap_compare):
 
     async def write(pilot) -> None:
         screen = await started(pilot)
-        pilot.app._limits_asked.add("masto")  # no network in a snapshot
+        screen.session.compose.asked.add("masto")  # no network in a snapshot
         await pilot.press("c")
         screen.composer.area.insert("The clearest explanation of this I have read.\n\n")
         await pilot.press("greater_than_sign")

@@ -38,10 +38,11 @@ SCHEMA: dict[str, Key] = {
         Key(
             "mark_read_delay",
             (int, float),
-            0,
-            "Seconds an item must stay open to be marked read.",
+            2,
+            "Seconds an item you moved to must stay open to be marked read.",
             0,
         ),
+        Key("confirm_over", int, 50, "Mark all read asks first when more items than this.", 0),
         Key("theme", str, "veille-dark", "Theme name (shipped or from <config>/themes)."),
         Key("fetch.concurrency", int, 16, "Feeds fetched at once, in total.", 1),
         Key("fetch.per_host", int, 2, "Feeds fetched at once from one host.", 1),

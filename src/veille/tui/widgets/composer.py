@@ -13,8 +13,6 @@ follows each edit within a fraction of a second, so a ``kill -9`` loses at most 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
@@ -26,19 +24,10 @@ from textual.widgets import SelectionList, Static, TextArea
 
 from veille.domain.records import Draft
 from veille.render.hygiene import clean_line
-from veille.tui.widgets.preview import PreviewEntry, SharePreview
+from veille.tui.services.compose import Choices, PreviewEntry
+from veille.tui.widgets.preview import SharePreview
 
 TITLE = "Reshare with comment"
-
-
-@dataclass
-class Choices:
-    """What the composer lets you tick: destinations and suggested hashtags."""
-
-    destinations: list[str] = field(default_factory=list)  # every known destination
-    ticked: list[str] = field(default_factory=list)  # those that will get the share
-    hashtags: list[str] = field(default_factory=list)  # suggested (and kept) tags
-    tags_on: list[str] = field(default_factory=list)  # those that will be added
 
 
 class ToggleBar(Static):
@@ -109,6 +98,7 @@ class Composer(Vertical):
         self._loaded = ""
         self._blink = cursor_blink
         self._saved = False
+        self.warning = ""  # e.g. "already shared …": shown in the title line
 
     def compose(self) -> ComposeResult:
         yield Static(Text(TITLE, style="bold"), id="composer-title")
@@ -166,14 +156,33 @@ class Composer(Vertical):
         self.area.move_cursor(self.area.document.end)
         self.area.disabled = item_id is None
         self.query_one(ToggleBar).show(ch)
+        self.warning = ""
         self.mark_saved(draft is not None)
 
     def mark_saved(self, saved: bool) -> None:
         self._saved = saved
-        label = Text(TITLE, style="bold")
+        self._title()
+
+    def set_warning(self, warning: str) -> None:
+        self.warning = warning
+        self._title()
+
+    def _title(self) -> None:
+        """ "Reshare with comment → atom, work", then what matters about this share."""
+        label = Text(TITLE, style="bold", no_wrap=True, overflow="ellipsis", end="")
+        if self.item_id is not None:
+            ticked = self.choices.ticked
+            if ticked:
+                label.append(" → ", style="bold")
+                label.append(", ".join(clean_line(n) for n in ticked), style="bold")
+            else:
+                label.append(" → nowhere yet (ctrl+o chooses)", style="bold")
         if self.share_id:
             label.append(f"  · editing failed share {self.share_id}", style="bold")
-        if saved:
+        if self.warning:
+            label.append("  · ⚠ ", style="bold")
+            label.append(clean_line(self.warning), style="bold")
+        if self._saved:
             label.append("  · draft saved", style="dim")
         label.append("   ctrl+s send · ctrl+o to · ctrl+g tags · > quote · esc back", style="dim")
         self.query_one("#composer-title", Static).update(label)
@@ -191,6 +200,13 @@ class Composer(Vertical):
 
     def show_preview(self, entries: list[PreviewEntry]) -> None:
         self.preview.show(entries)
+
+    def set_destinations(self, names: list[str]) -> None:
+        """The destinations known now (the config changed): the comment stays."""
+        self.choices.destinations = list(names)
+        self.choices.ticked = [n for n in self.choices.ticked if n in names]
+        self.query_one(ToggleBar).show(self.choices)
+        self._title()
 
     def set_ticked(self, group: str, names: list[str]) -> None:
         """Replace the ticked destinations or hashtags (from a picker)."""
@@ -215,6 +231,7 @@ class Composer(Vertical):
 
     def _changed(self) -> None:
         self.query_one(ToggleBar).show(self.choices)
+        self._title()
         if self.item_id is None:
             return
         self._loaded = self.area.text

@@ -48,14 +48,26 @@ class StreamList(ScrollView, can_focus=True):
         "stream--age",
         "stream--hidden",
         "stream--empty",
+        "stream--seen",
     }
 
-    class Highlighted(Message):
-        """The cursor moved to another item (or to none)."""
+    DEFAULT_CSS = """
+    StreamList {
+        overflow-x: hidden;
+    }
+    """
 
-        def __init__(self, item_id: str | None) -> None:
+    class Highlighted(Message):
+        """Another item (or none) is under the cursor.
+
+        ``user``: the user moved there (a key, a click); otherwise the rows
+        changed under the cursor (a view switch, a search, new or removed items),
+        which must not count as the user having seen the item."""
+
+        def __init__(self, item_id: str | None, *, user: bool = False) -> None:
             super().__init__()
             self.item_id = item_id
+            self.user = user
 
     class Painted(Message):
         """The stream drew its first rows (start-up benchmark hook)."""
@@ -80,6 +92,7 @@ class StreamList(ScrollView, can_focus=True):
         self._styles: dict[str, Style] | None = None
         self._strips: dict[tuple[Any, ...], Strip] = {}
         self._now: datetime | None = None
+        self._announced: str | None = None  # the item the last Highlighted named
 
     # ----------------------------------------------------------------- data
     @property
@@ -88,9 +101,15 @@ class StreamList(ScrollView, can_focus=True):
             return self.ids[self.cursor]
         return None
 
-    def set_ids(self, ids: list[str], *, keep: str | None = None, reset: bool = False) -> None:
+    def set_ids(
+        self, ids: list[str], *, keep: str | None = None, reset: bool = False, user: bool = False
+    ) -> None:
         """Replace the rows.  The item under the cursor keeps its screen row
-        when it is still there, so new items arriving above never move it."""
+        when it is still there, so new items arriving above never move it.
+
+        Whatever ends up under the cursor is announced (Highlighted) when it is
+        not the item announced last: the panes must follow the row, whichever
+        way it changed."""
         old_id = self.current_id if keep is None else keep
         old_screen_row = self.cursor - int(self.scroll_offset.y)
         self.ids = ids
@@ -103,7 +122,7 @@ class StreamList(ScrollView, can_focus=True):
         if index < 0:
             index = 0 if reset else min(self.cursor, max(0, len(ids) - 1))
         self.cursor = index
-        self.virtual_size = Size(self.size.width, len(ids))
+        self.virtual_size = Size(0, len(ids))
         if reset:
             self.scroll_to(y=0, animate=False, immediate=True, force=True)
         else:
@@ -111,8 +130,12 @@ class StreamList(ScrollView, can_focus=True):
             self.scroll_to(y=top, animate=False, immediate=True, force=True)
         self._ensure_visible()
         self.refresh()
-        if self.current_id != old_id or reset:
-            self.post_message(self.Highlighted(self.current_id))
+        self._announce(user=user, force=reset)
+
+    def _announce(self, *, user: bool, force: bool = False) -> None:
+        if force or self.current_id != self._announced:
+            self._announced = self.current_id
+            self.post_message(self.Highlighted(self.current_id, user=user))
 
     def extend(self, ids: list[str]) -> None:
         """Rows found by the background part of a query."""
@@ -121,12 +144,12 @@ class StreamList(ScrollView, can_focus=True):
         start = len(self.ids)
         was_empty = not self.ids
         self.ids.extend(ids)
-        self.virtual_size = Size(self.size.width, len(self.ids))
+        self.virtual_size = Size(0, len(self.ids))
         top = int(self.scroll_offset.y)
         if start < top + self.size.height:
             self.refresh()
         if was_empty:
-            self.post_message(self.Highlighted(self.current_id))
+            self._announce(user=False)
 
     def refresh_item(self, item_id: str) -> None:
         """Repaint the row of one item (after its state changed)."""
@@ -153,7 +176,7 @@ class StreamList(ScrollView, can_focus=True):
         self.refresh_lines(old)
         self.refresh_lines(index)
         self._ensure_visible()
-        self.post_message(self.Highlighted(self.current_id))
+        self._announce(user=True, force=True)
 
     def move_by(self, delta: int) -> None:
         self.move_to(self.cursor + delta)
@@ -178,7 +201,9 @@ class StreamList(ScrollView, can_focus=True):
 
     # -------------------------------------------------------------- events
     def on_resize(self, event: events.Resize) -> None:
-        self.virtual_size = Size(event.size.width, len(self.ids))
+        # Rows are cut to the width: never a horizontal scrollbar (it would hide
+        # the last row).
+        self.virtual_size = Size(0, len(self.ids))
         self._ensure_visible()
 
     def on_click(self, event: events.Click) -> None:
@@ -235,7 +260,7 @@ class StreamList(ScrollView, can_focus=True):
             return Strip(self._row_segments(d, width, selected), width).apply_style(base)
         # A scroll by one row repaints every row; all but one were drawn in the
         # last frame, so they come from this cache (keyed by all they show).
-        when = age(d.published or d.sort, self._ref_now())
+        when = self._age(d)
         key = (
             d.id, width, selected, selected and self.has_focus, d.read, d.starred, d.shared,
             d.hidden, d.title, d.feed, self._titles_version, when,
@@ -267,7 +292,8 @@ class StreamList(ScrollView, can_focus=True):
         if d.hidden:
             st = st + self._style("stream--hidden")
         src_w = min(SOURCE_WIDTH, max(6, width // 5))
-        when = age(d.published or d.sort, self._ref_now())
+        when = self._age(d)
+        dated = bool(d.published or d.updated)
         title_w = max(1, width - 4 - src_w - 1 - AGE_WIDTH - 1)
         row = [
             seg("●" if unread else " ", self._style("stream--mark")),
@@ -276,9 +302,9 @@ class StreamList(ScrollView, can_focus=True):
             seg(" ", None),
             seg(_fit(self._source(d.feed), src_w), self._style("stream--source")),
             seg(" ", None),
-            seg(_fit(clean_line(d.display_title) or "(untitled)", title_w), st),
+            seg(_fit(clean_line(d.display_title), title_w), st),
             seg(" ", None),
-            seg(when.rjust(AGE_WIDTH), self._style("stream--age")),
+            seg(when.rjust(AGE_WIDTH), self._style("stream--age" if dated else "stream--seen")),
         ]
         used = 4 + src_w + 1 + title_w + 1 + max(AGE_WIDTH, cell_len(when))
         if used < width:
@@ -286,6 +312,15 @@ class StreamList(ScrollView, can_focus=True):
         elif used > width:  # a very narrow pane: cut the row to the width
             return list(Segment.adjust_line_length(row, width))
         return row
+
+    def _age(self, d: Item) -> str:
+        """How old the item is by its own date; "~3d" when it has none (the time it
+        arrived, marked as such: never shown as if it were a publication date)."""
+        dated = d.published or d.updated
+        if dated:
+            return age(dated, self._ref_now())
+        seen = age(d.first_seen or d.sort, self._ref_now())
+        return "~" + seen if seen else ""
 
     def _ref_now(self) -> datetime | None:
         return self.clock() if self.clock else None
