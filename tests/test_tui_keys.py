@@ -55,8 +55,9 @@ async def started(pilot) -> MainScreen:
     screen = pilot.app.screen
     await wait_for(
         pilot,
-        lambda: screen.stream.current_id is None
-        or screen.item_view.item_id == screen.stream.current_id,
+        lambda: (
+            screen.stream.current_id is None or screen.item_view.item_id == screen.stream.current_id
+        ),
         what="the item pane",
     )
     return screen
@@ -66,8 +67,10 @@ async def shown(pilot, screen: MainScreen) -> None:
     """Wait until the item pane and the composer follow the cursor row."""
     await wait_for(
         pilot,
-        lambda: screen.item_view.item_id == screen.stream.current_id
-        and screen.composer.item_id == screen.stream.current_id,
+        lambda: (
+            screen.item_view.item_id == screen.stream.current_id
+            and screen.composer.item_id == screen.stream.current_id
+        ),
         what="the panes following the cursor",
     )
 
@@ -607,7 +610,12 @@ async def test_palette_names_every_action_once_with_readable_keys(env):
         screen = await started(pilot)
         commands = list(pilot.app.get_system_commands(screen))
         titles = [c.title for c in commands]
-        for want in ("Next unread", "Search in this view", "Theme: veille-light", "Help: every key"):
+        for want in (
+            "Next unread",
+            "Search in this view",
+            "Theme: veille-light",
+            "Help: every key",
+        ):
             assert want in titles
         assert len(titles) == len(set(titles))  # nothing twice ("Add a feed" was)
         helps = " ".join(c.help for c in commands)

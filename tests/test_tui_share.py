@@ -91,8 +91,10 @@ async def started(pilot) -> MainScreen:
     screen = pilot.app.screen
     await wait_for(
         pilot,
-        lambda: screen.item_view.item_id == screen.stream.current_id
-        and screen.composer.item_id == screen.stream.current_id,
+        lambda: (
+            screen.item_view.item_id == screen.stream.current_id
+            and screen.composer.item_id == screen.stream.current_id
+        ),
         what="the panes",
     )
     return screen
