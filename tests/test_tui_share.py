@@ -20,7 +20,6 @@ from tests.tui_helpers import (
     make_app,
     make_config,
     make_paths,
-    screen_lines,
     settle,
     toasts,
     wait_for,
