@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tui_helpers import build_store, make_app, make_paths
+from tests.tui_helpers import build_store, make_app, make_paths, settle, wait_for
 from veille.store.store import Store
 from veille.tui.screens.main import MainScreen
 from veille.tui.themes import load_themes
@@ -28,11 +28,11 @@ def env(tmp_path: Path):
 
 
 async def _ready(pilot) -> None:
-    for _ in range(50):
-        await pilot.pause()
-        if isinstance(pilot.app.screen, MainScreen):
-            break
-    await pilot.pause(0.1)
+    """The main screen with its panes showing the item under the cursor."""
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, MainScreen))
+    screen = pilot.app.screen
+    await wait_for(pilot, lambda: screen.composer.item_id == screen.stream.current_id)
+    await settle(pilot)
 
 
 def test_snapshot_welcome(tmp_path: Path, snap_compare):
@@ -54,6 +54,28 @@ def test_snapshot_main_narrow(env, snap_compare):
     assert snap_compare(make_app(store, paths), terminal_size=(80, 24), run_before=_ready)
 
 
+@pytest.mark.parametrize("width", [80, 60])
+def test_snapshot_item_pane_narrow(env, snap_compare, width):
+    """The item pane of a starred, shared, unread item at 80 and 60 columns: the
+    marks keep a line of their own, the footer ends cleanly (no stray letter)."""
+    store, paths = env
+    iid = store.ordered_ids()[0]
+    store.set_state([iid], starred=True, shared=True)
+
+    async def open_item(pilot) -> None:
+        await _ready(pilot)
+        await pilot.press("tab")
+        await pilot.pause()
+
+    app = make_app(store, paths)
+    assert snap_compare(app, terminal_size=(width, 24), run_before=open_item)
+
+
+def test_snapshot_stream_at_60(env, snap_compare):
+    store, paths = env
+    assert snap_compare(make_app(store, paths), terminal_size=(60, 24), run_before=_ready)
+
+
 def test_snapshot_help(env, snap_compare):
     store, paths = env
 
@@ -69,5 +91,5 @@ def test_snapshot_help(env, snap_compare):
 def test_snapshot_themes(env, snap_compare, theme):
     store, paths = env
     app = make_app(store, paths)
-    app.ui.theme = theme
+    app.session.ui.theme = theme
     assert snap_compare(app, terminal_size=(110, 30), run_before=_ready)

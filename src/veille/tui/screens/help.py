@@ -30,9 +30,12 @@ def key_display(app: App[object], keys: str) -> str:
 
 def keys_table(app: App[object], keymap: dict[str, str], keys: list[KeyDef]) -> Table:
     table = Table(box=None, show_header=True, pad_edge=False, expand=True)
-    table.add_column("keys", style="bold", no_wrap=True, ratio=2)
-    table.add_column("what it does", ratio=5)
-    table.add_column("[keys] name", style="dim", no_wrap=True, ratio=2)
+    table.add_column(Text("keys"), style="bold", no_wrap=True, ratio=2)
+    table.add_column(Text("what it does"), ratio=5)
+    # The names are typed into config.toml: never cut, whatever the width.
+    table.add_column(
+        Text("[keys] name"), style="dim", no_wrap=True, min_width=max(len(k.id) for k in keys)
+    )
     for kd in keys:
         table.add_row(
             Text(key_display(app, effective_keys(keymap, kd))), Text(kd.description), Text(kd.id)
