@@ -51,7 +51,6 @@ from veille.tui.services.compose import has_pending
 from veille.tui.services.session import Session
 from veille.tui.services.settings import ConfigWatcher
 from veille.tui.themes import DEFAULT_THEME, load_themes
-from veille.tui.widgets.stream import StreamList
 
 try:  # written in parallel with the TUI; the app must run without it
     from veille.refresh.runner import refresh_feeds
@@ -209,7 +208,7 @@ class VeilleApp(App[int]):
         for clash in clashes(self.keys_conf):
             self.notify(clash.line(self.keys_conf), markup=False, severity="warning", timeout=10)
 
-    def on_stream_list_painted(self, event: StreamList.Painted) -> None:
+    def on_first_paint(self, event: messages.FirstPaint) -> None:
         """The stream drew its first rows (the start-up benchmark waits for this)."""
         if self.first_paint_at is not None:
             return

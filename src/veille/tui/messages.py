@@ -63,3 +63,7 @@ class SubscribeRequested(Message):
 
 class CheckConfig(Message):
     """The composer opened: a cheap look whether config.toml changed on disk."""
+
+
+class FirstPaint(Message):
+    """The stream drew its first rows (the start-up benchmark waits for this)."""

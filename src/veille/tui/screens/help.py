@@ -7,6 +7,8 @@ written as Textual writes them everywhere else (``{``, ``^s``).
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import App, ComposeResult
@@ -18,7 +20,7 @@ from textual.widgets import Static
 from veille.tui.keys import APP_KEYS, MAIN_KEYS, SHARES_KEYS, KeyDef, effective_keys
 
 
-def key_display(app: App[object], keys: str) -> str:
+def key_display(app: App[Any], keys: str) -> str:
     """ "left_curly_bracket,ctrl+s" as the user types them: "{, ^s"."""
     shown = []
     for key in keys.split(","):
@@ -28,7 +30,7 @@ def key_display(app: App[object], keys: str) -> str:
     return ", ".join(shown)
 
 
-def keys_table(app: App[object], keymap: dict[str, str], keys: list[KeyDef]) -> Table:
+def keys_table(app: App[Any], keymap: dict[str, str], keys: list[KeyDef]) -> Table:
     table = Table(box=None, show_header=True, pad_edge=False, expand=True)
     table.add_column(Text("keys"), style="bold", no_wrap=True, ratio=2)
     table.add_column(Text("what it does"), ratio=5)

@@ -32,11 +32,12 @@ from textual.widgets import Footer, Input, Static
 from veille.domain.records import Draft, Item
 from veille.render.hygiene import clean_line
 from veille.share.compose import quote_block
-from veille.store.store import StoreWriteError
+from veille.store.store import Store, StoreWriteError
 from veille.tui.keys import DIGIT_KEYS, MAIN_KEYS, effective_keys
 from veille.tui.messages import (
     AddFeedRequested,
     CheckConfig,
+    FirstPaint,
     OpenUrl,
     RefreshRequested,
     SendShares,
@@ -112,7 +113,7 @@ class MainScreen(Screen[None]):
         return self.set_timer(delay, callback).stop
 
     @property
-    def store(self) -> Any:
+    def store(self) -> Store:
         return self.session.store
 
     # -------------------------------------------------------------- layout
@@ -307,6 +308,10 @@ class MainScreen(Screen[None]):
         return str(self.query_one("#status", Static).content)
 
     # ------------------------------------------------------ the shown item
+    def on_stream_list_painted(self, event: StreamList.Painted) -> None:
+        event.stop()
+        self.post_message(FirstPaint())
+
     def on_stream_list_highlighted(self, event: StreamList.Highlighted) -> None:
         event.stop()
         if event.user:
@@ -347,6 +352,7 @@ class MainScreen(Screen[None]):
                 self.composer.show_preview([])
             self._shown_id = None
             return
+        iid = item.id
         new = iid != self._shown_id
         self._shown_id = iid
         self.item_view.show(

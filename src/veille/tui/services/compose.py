@@ -41,6 +41,17 @@ from veille.util.dates import iso, now
 
 log = logging.getLogger(__name__)
 
+__all__ = [
+    "Choices",
+    "ComposeService",
+    "Delivered",
+    "OutboxError",
+    "PreviewEntry",
+    "Sent",
+    "has_pending",
+    "needs_attention",
+]
+
 
 @dataclass
 class Choices:

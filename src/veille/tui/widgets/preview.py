@@ -9,6 +9,7 @@ a title or a server's reason is never read as markup.
 from __future__ import annotations
 
 from rich.text import Text
+from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
@@ -33,7 +34,7 @@ class SharePreview(VerticalScroll, can_focus=False):
         super().__init__(id=id)
         self.entries: list[PreviewEntry] = []
 
-    def compose(self):  # type: ignore[override]
+    def compose(self) -> ComposeResult:
         yield Static(id="preview-body")
 
     def show(self, entries: list[PreviewEntry]) -> None:
