@@ -28,6 +28,7 @@ from veille.accounts.config import open_secrets
 from veille.domain.entries import ParsedEntry, ParsedFeed
 from veille.domain.share import Share
 from veille.store.store import Store
+from veille.tui.screens.help import HelpScreen
 from veille.tui.screens.main import MainScreen
 from veille.tui.screens.shares import SharesScreen
 from veille.tui.widgets.composer import ToggleScreen
@@ -348,9 +349,8 @@ async def test_shares_view_lists_statuses_newest_first_and_opens(env):
     async with make_app(store, paths).run_test(size=SIZE, notifications=True) as pilot:
         screen = await started(pilot)
         await pilot.press("S")
-        await pilot.pause(0.1)
+        await until(pilot, lambda: isinstance(pilot.app.screen, SharesScreen))
         shares = pilot.app.screen
-        assert isinstance(shares, SharesScreen)
         listing = shares.listing
         assert [listing.get_option_at_index(i).id for i in range(3)] == [
             "s-new",
@@ -367,17 +367,16 @@ async def test_shares_view_lists_statuses_newest_first_and_opens(env):
         assert "3 shared" in status and "1 need attention" in status
         # r on a share that is fully sent does nothing but say so
         await pilot.press("down", "r")
-        assert any("Nothing to retry" in n for n in notes(pilot.app))
+        await until(pilot, lambda: any("Nothing to retry" in n for n in notes(pilot.app)))
         await pilot.press("up", "enter")
-        await pilot.pause(0.1)
-        assert pilot.app.screen is screen
+        await until(pilot, lambda: pilot.app.screen is screen)
+        await until(pilot, lambda: screen.item_view.item_id == ids[2])
         assert screen.stream.current_id == ids[2]
         assert pilot.app.focused is screen.item_view
         await pilot.press("S")
-        await pilot.pause(0.1)
+        await until(pilot, lambda: isinstance(pilot.app.screen, SharesScreen))
         await pilot.press("escape")
-        await pilot.pause(0.1)
-        assert pilot.app.screen is screen
+        await until(pilot, lambda: pilot.app.screen is screen)
 
 
 async def test_retry_of_a_failed_share_ends_sent(env, fake_mastodon: FakeMastodon):
@@ -393,15 +392,17 @@ async def test_retry_of_a_failed_share_ends_sent(env, fake_mastodon: FakeMastodo
         d = store.get_share(sid).deliveries["fake"]
         assert d.status == "queued" and d.error and fake_mastodon.created == 0
         await pilot.press("S")
-        await pilot.pause(0.1)
+        await until(pilot, lambda: isinstance(pilot.app.screen, SharesScreen))
         shares = pilot.app.screen
-        assert isinstance(shares, SharesScreen)
         assert "fake: queued" in shares.listing.get_option_at_index(0).prompt.plain
         await pilot.press("r")
         await until(pilot, lambda: store.get_share(sid).deliveries["fake"].status == "sent")
         await until(pilot, lambda: any(n.startswith("fake: sent") for n in notes(pilot.app)))
-        await pilot.pause(0.1)
-        assert "fake: sent — http" in shares.listing.get_option_at_index(0).prompt.plain
+        # the open Shares view follows the send (it watches the app)
+        await until(
+            pilot,
+            lambda: "fake: sent — http" in shares.listing.get_option_at_index(0).prompt.plain,
+        )
     d = store.get_share(sid).deliveries["fake"]
     assert fake_mastodon.created == 1 and d.url == fake_mastodon.statuses[0]["url"]
     assert fake_mastodon.statuses[0]["content"].startswith("<p>Second time lucky")
@@ -419,10 +420,10 @@ async def test_edit_a_failed_share_then_send_retries_it(env):
     async with make_app(store, paths).run_test(size=SIZE, notifications=True) as pilot:
         screen = await started(pilot)
         await pilot.press("j", "S")  # away from the item first: e brings it back
-        await pilot.pause(0.1)
+        await until(pilot, lambda: isinstance(pilot.app.screen, SharesScreen))
         await pilot.press("e")
-        await pilot.pause(0.1)
-        assert pilot.app.screen is screen
+        await until(pilot, lambda: pilot.app.screen is screen)
+        await until(pilot, lambda: screen.composer.share_id == "s-fail")
         composer = screen.composer
         assert screen.stream.current_id == cats
         assert pilot.app.focused is composer.area
@@ -447,7 +448,7 @@ async def test_send_share_is_rebindable_listed_in_help_and_palette(env):
         await until(pilot, lambda: bool(store.shares()))
         assert store.shares()[0].comment == "Via f9"
         await pilot.press("escape", "question_mark")
-        await pilot.pause(0.1)
+        await until(pilot, lambda: isinstance(pilot.app.screen, HelpScreen))
         console = Console(width=120, record=True, file=io.StringIO())
         for static in pilot.app.screen.query("Static"):
             console.print(static.content)

@@ -13,6 +13,7 @@ import pytest
 
 from tests.tui_helpers import build_store, make_app, make_paths, settle, wait_for
 from veille.store.store import Store
+from veille.tui.screens.help import HelpScreen
 from veille.tui.screens.main import MainScreen
 from veille.tui.themes import load_themes
 
@@ -82,7 +83,8 @@ def test_snapshot_help(env, snap_compare):
     async def open_help(pilot) -> None:
         await _ready(pilot)
         await pilot.press("question_mark")
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, HelpScreen))
+        await settle(pilot)
 
     assert snap_compare(make_app(store, paths), terminal_size=(160, 50), run_before=open_help)
 
