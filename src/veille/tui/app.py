@@ -21,6 +21,7 @@ import os
 import shlex
 import signal
 import sys
+import threading
 import time
 import webbrowser
 from collections.abc import Callable, Iterable
@@ -239,8 +240,17 @@ class VeilleApp(App[int]):
             self._signals.append(sig)
 
     def _on_signal(self, sig: int) -> None:
+        """Save first, then go.  After SIGHUP the terminal is gone: restoring it
+        could block on a dead writer, so the process leaves at once (everything is
+        on disk by then).  After SIGTERM it quits normally, with a watchdog."""
         log.info("%s: saving and quitting", signal.Signals(sig).name)
         self.save_everything()
+        if sig == signal.SIGHUP:
+            logging.shutdown()
+            os._exit(128 + sig)
+        watchdog = threading.Timer(5.0, os._exit, args=(128 + sig,))
+        watchdog.daemon = True
+        watchdog.start()
         self.exit(128 + sig)
 
     def on_unmount(self) -> None:
