@@ -1064,6 +1064,41 @@ class Store:
     def undo_depth(self) -> int:
         return len(self.undo_p.docs())
 
+    def view_ids(
+        self,
+        flt: ItemFilter,
+        *,
+        keep: frozenset[str] | set[str] = frozenset(),
+        stop: Any = None,
+    ) -> Iterator[str]:
+        """Like :meth:`ids`, but a selective view (starred, shared, a feed) starts
+        from its few candidates put in order, instead of testing every item: the
+        app's Starred view or one feed at 100k items opens in milliseconds."""
+        with self._mu:
+            order = self._ix.ordered(self._doc)
+            cands: set[str] | None = None
+            if flt.starred:
+                cands = self._ix.starred
+            if flt.shared and (cands is None or len(self._ix.shared) < len(cands)):
+                cands = self._ix.shared
+            if flt.feed_ids is not None:
+                in_feeds = set().union(*(self._ix.by_feed.get(f, set()) for f in flt.feed_ids))
+                if cands is None or len(in_feeds) < len(cands):
+                    cands = in_feeds
+            if cands is None or len(cands) > len(order) // 8:
+                return self.ids(flt, keep=keep, stop=stop)
+            cached = getattr(self, "_rank", None)
+            if cached is None or cached[0] is not order:
+                cached = self._rank = (order, {iid: n for n, iid in enumerate(order)})
+            rank = cached[1]
+            subset = sorted((set(cands) | set(keep)) & rank.keys(), key=rank.__getitem__)
+            tag = flt.tag
+            tagged = {f for f, d in self.feeds_p.docs().items() if tag and tag in d.get("tags", ())}
+        matched = self.search_ids(flt.search) if flt.search else None
+        return self._ix.select(
+            flt, subset, self._doc, tagged_feeds=tagged, matched=matched, keep=keep, stop=stop
+        )
+
 
 def _has_entry(d: Mapping[str, Any]) -> bool:
     """Whether a feed entry (not only posts) brought this item."""

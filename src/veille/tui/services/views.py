@@ -144,7 +144,7 @@ def first_rows(
     cursor).  ``stop`` is asked every 2,048 items by the rest."""
     if spec.is_everything and not spec.search:
         return FirstRows(list(store.ordered_ids()), True, None)  # no test per item
-    it = store.ids(spec.to_filter(), keep=sticky, stop=stop)
+    it = store.view_ids(spec.to_filter(), keep=sticky, stop=stop)
     ids: list[str] = []
     found = keep_id is None
     deadline = time.perf_counter() + budget
