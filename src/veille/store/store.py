@@ -1075,7 +1075,7 @@ class Store:
         from its few candidates put in order, instead of testing every item: the
         app's Starred view or one feed at 100k items opens in milliseconds."""
         with self._mu:
-            order = self._ix.ordered(self._doc)
+            total = len(self._ix.where)
             cands: set[str] | None = None
             if flt.starred:
                 cands = self._ix.starred
@@ -1085,13 +1085,14 @@ class Store:
                 in_feeds = set().union(*(self._ix.by_feed.get(f, set()) for f in flt.feed_ids))
                 if cands is None or len(in_feeds) < len(cands):
                     cands = in_feeds
-            if cands is None or len(cands) > len(order) // 8:
+            if cands is None or len(cands) > total // 8:
                 return self.ids(flt, keep=keep, stop=stop)
-            cached = getattr(self, "_rank", None)
-            if cached is None or cached[0] is not order:
-                cached = self._rank = (order, {iid: n for n, iid in enumerate(order)})
-            rank = cached[1]
-            subset = sorted((set(cands) | set(keep)) & rank.keys(), key=rank.__getitem__)
+            # The order of ordered(): newest first, ties as the index holds them
+            # (a stable sort of the index's order), without a rank of every item.
+            wanted = set(cands) | set(keep)
+            docs = [d for iid in self._ix.where if iid in wanted and (d := self._doc(iid))]
+            docs.sort(key=sort_key, reverse=True)
+            subset = [d["id"] for d in docs]
             tag = flt.tag
             tagged = {f for f, d in self.feeds_p.docs().items() if tag and tag in d.get("tags", ())}
         matched = self.search_ids(flt.search) if flt.search else None
