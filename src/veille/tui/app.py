@@ -53,12 +53,16 @@ from veille.tui.services.session import Session
 from veille.tui.services.settings import ConfigWatcher
 from veille.tui.themes import DEFAULT_THEME, load_themes
 
-try:  # written in parallel with the TUI; the app must run without it
-    from veille.refresh.runner import refresh_feeds
-except ImportError:  # pragma: no cover
-    refresh_feeds = None  # type: ignore[assignment]
-
 log = logging.getLogger(__name__)
+
+
+def refresh_feeds(*args: Any, **kwargs: Any) -> Any:
+    """``refresh.runner.refresh_feeds``, imported at the first refresh: it brings
+    the HTTP client and the parser, which the first paint does not need."""
+    from veille.refresh.runner import refresh_feeds as run
+
+    return run(*args, **kwargs)
+
 
 OUTBOX_SECONDS = 30.0  # how often queued deliveries are looked at
 CONFIG_SECONDS = 2.0  # how often config.toml is stat'ed for changes
@@ -409,9 +413,6 @@ class VeilleApp(App[int]):
     def start_refresh(
         self, feed_ids: list[str] | None, *, due_only: bool = False, quiet: bool = False
     ) -> None:
-        if refresh_feeds is None:
-            self.notify("Refreshing is not available in this build.", severity="error")
-            return
         if self.refreshing:
             if not quiet:
                 self.notify("A refresh is already running.", timeout=2)

@@ -22,7 +22,7 @@ from veille.domain.share import Share
 from veille.render.hygiene import clean_line
 from veille.tui.keys import SHARES_KEYS
 from veille.tui.messages import SendShares
-from veille.tui.services.compose import OutboxError, needs_attention
+from veille.tui.services.compose import ComposeError, needs_attention
 from veille.tui.services.session import Session
 
 MARKS = {"sent": "✓", "queued": "…", "sending": "⟳", "failed": "✗"}
@@ -178,7 +178,7 @@ class SharesScreen(Screen[ShareChoice | None]):
             return
         try:
             self.session.compose.retry(share.id)
-        except OutboxError as exc:
+        except ComposeError as exc:
             self.notify(clean_line(str(exc)), severity="error", markup=False)
             return
         self.reload()

@@ -27,15 +27,6 @@ from veille.domain.records import Draft, Item
 from veille.domain.share import Delivery, Share
 from veille.render.hygiene import clean_line
 from veille.share.compose import make_via, render_text, suggest_hashtags
-from veille.share.outbox import (
-    OutboxError,
-    build_share,
-    create_share,
-    data_dir,
-    length_check,
-    retry,
-    send_pending,
-)
 from veille.store.store import Store
 from veille.util.dates import iso, now
 
@@ -43,14 +34,26 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "Choices",
+    "ComposeError",
     "ComposeService",
     "Delivered",
-    "OutboxError",
     "PreviewEntry",
     "Sent",
     "has_pending",
     "needs_attention",
 ]
+
+
+class ComposeError(Exception):
+    """A share could not be made or re-queued; the message is one line."""
+
+
+def _outbox() -> Any:
+    """share.outbox, imported on first use: it brings the HTTP clients, which the
+    app's first paint does not need (and share/ is being reshaped: one import)."""
+    from veille.share import outbox
+
+    return outbox
 
 
 @dataclass
@@ -148,7 +151,7 @@ class ComposeService:
         A broken ``[accounts]`` table leaves the Atom feed (``accounts_error`` says
         why), so sharing still works."""
         if self._accounts is None:
-            data = data_dir(self.store)
+            data = _outbox().data_dir(self.store)
             try:
                 accounts = load_accounts(self.config, data)
                 self.accounts_error = ""
@@ -224,8 +227,9 @@ class ComposeService:
         if not ticked:
             return []
         accounts = self.accounts()
+        outbox = _outbox()
         try:
-            share = build_share(
+            share = outbox.build_share(
                 self.store,
                 self.config,
                 item_id,
@@ -234,11 +238,11 @@ class ComposeService:
                 hashtags=list(tags_on),
                 accounts=accounts,
             )
-        except OutboxError as exc:
+        except outbox.OutboxError as exc:
             return [PreviewEntry("?", "", "", clean_line(str(exc)), False)]
         entries = []
         for name, d in share.deliveries.items():
-            verdict = length_check(share, d, accounts[name])
+            verdict = outbox.length_check(share, d, accounts[name])
             entries.append(PreviewEntry(name, d.kind, d.text, verdict.reason, verdict.ok))
         return entries
 
@@ -287,15 +291,16 @@ class ComposeService:
         if not to:
             return out
         accounts = self.accounts()
+        outbox = _outbox()
         try:
             old = self.store.get_share(share_id) if share_id else None
             if old is not None and share_id is not None:
                 if old.hashtags != tags_on:
                     old.hashtags = list(tags_on)
                     self.store.put_share(old)
-                share = retry(self.store, self.config, share_id, to, text, accounts=accounts)
+                share = outbox.retry(self.store, self.config, share_id, to, text, accounts=accounts)
             else:
-                share = create_share(
+                share = outbox.create_share(
                     self.store,
                     self.config,
                     item_id,
@@ -304,7 +309,7 @@ class ComposeService:
                     hashtags=list(tags_on),
                     accounts=accounts,
                 )
-        except (OutboxError, OSError) as exc:
+        except (outbox.OutboxError, OSError) as exc:
             out.error = clean_line(str(exc))
             return out
         self.store.delete_draft(item_id)
@@ -312,14 +317,19 @@ class ComposeService:
         return out
 
     def retry(self, share_id: str) -> Share:
-        """Re-queue a share's failed or waiting deliveries (raises OutboxError)."""
-        return retry(self.store, self.config, share_id, accounts=self.accounts())
+        """Re-queue a share's failed or waiting deliveries (raises ComposeError)."""
+        outbox = _outbox()
+        try:
+            share: Share = outbox.retry(self.store, self.config, share_id, accounts=self.accounts())
+        except outbox.OutboxError as exc:
+            raise ComposeError(clean_line(str(exc))) from None
+        return share
 
     async def send_pending(self, share_ids: list[str] | None) -> list[Delivered]:
         """Send what is due (of ``share_ids``, or all), with accounts as the config
         says now: a share added from the command line names accounts this app may
         not have read yet, and must not fail for it."""
-        done = await send_pending(
+        done = await _outbox().send_pending(
             self.store,
             self.config,
             self.secrets,

@@ -7,18 +7,15 @@ the command palette say the same things; every failure is one line.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from veille.config import Config
 from veille.render.hygiene import clean_line
 from veille.store.store import Store
-from veille.subscriptions.subscribe import (
-    AddResult,
-    OpmlError,
-    add_subscription,
-    export_opml,
-    import_opml,
-)
 from veille.util.atomicfile import write_atomic
+
+if TYPE_CHECKING:  # subscribing brings the HTTP client: imported when first used
+    from veille.subscriptions.subscribe import AddResult
 
 DEFAULT_EXPORT = "~/veille-subscriptions.opml"
 
@@ -31,11 +28,15 @@ def is_file_answer(value: str) -> bool:
 
 
 async def subscribe(store: Store, config: Config, url: str, pick: int | None = None) -> AddResult:
+    from veille.subscriptions.subscribe import add_subscription
+
     return await add_subscription(store, config, url, pick=pick)
 
 
 def import_file(store: Store, raw: str) -> tuple[bool, str]:
     """Import every feed of an OPML file: (ok, one line to show)."""
+    from veille.subscriptions.subscribe import OpmlError, import_opml
+
     path = Path(raw.strip()).expanduser()
     try:
         added, known, skipped = import_opml(store, path)
@@ -51,6 +52,8 @@ def import_file(store: Store, raw: str) -> tuple[bool, str]:
 
 def export_file(store: Store, raw: str) -> tuple[bool, str]:
     """Write every feed to an OPML file (atomically): (ok, one line to show)."""
+    from veille.subscriptions.subscribe import export_opml
+
     path = Path((raw or DEFAULT_EXPORT).strip()).expanduser()
     try:
         write_atomic(path, export_opml(store).encode("utf-8"))
