@@ -642,7 +642,7 @@ def _main() -> int:  # pragma: no cover - `python -m veille.tui.app`, before the
 
     paths = get_paths().ensure()
     config = load_config(paths.config_file)
-    store = Store(paths.store)
+    store = Store(paths.store, lazy=3000)  # as the CLI opens it: the rest after the paint
     try:
         return run_app(paths, config, store)
     finally:
