@@ -15,6 +15,7 @@ from tests.tui_helpers import build_store, make_app, make_paths, settle, wait_fo
 from veille.store.store import Store
 from veille.tui.screens.help import HelpScreen
 from veille.tui.screens.main import MainScreen
+from veille.tui.state import UIState, save_state
 from veille.tui.themes import load_themes
 
 THEMES = sorted(load_themes()[0])
@@ -92,6 +93,7 @@ def test_snapshot_help(env, snap_compare):
 @pytest.mark.parametrize("theme", THEMES)
 def test_snapshot_themes(env, snap_compare, theme):
     store, paths = env
+    save_state(paths.state / "ui.json", UIState(theme=theme))  # as remembered from a run
     app = make_app(store, paths)
-    app.session.ui.theme = theme
+    assert app.theme == theme
     assert snap_compare(app, terminal_size=(110, 30), run_before=_ready)
