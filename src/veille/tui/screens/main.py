@@ -16,23 +16,21 @@ as seen (marked read after ``mark_read_delay``); one the app selected by itself
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
-from veille.domain.records import Draft, Item
+from veille.domain.records import Item
 from veille.render.hygiene import clean_line
 from veille.share.compose import quote_block
-from veille.store.store import Store, StoreWriteError
+from veille.store.store import Store
 from veille.tui.keys import DIGIT_KEYS, MAIN_KEYS, effective_keys
 from veille.tui.messages import (
     AddFeedRequested,
@@ -54,11 +52,9 @@ from veille.tui.state import COMPOSER_HEIGHT, STREAM_WIDTH
 from veille.tui.widgets.composer import Composer, ToggleBar, ToggleScreen
 from veille.tui.widgets.item import ItemView
 from veille.tui.widgets.stream import StreamList
-from veille.util.dates import iso, now
 
 log = logging.getLogger(__name__)
 
-CHUNK = 5000
 NARROW = 100  # columns
 PANES = ("stream", "item", "composer")
 SHOW_DELAY = 0.04  # seconds the cursor rests before the item pane follows
@@ -98,8 +94,6 @@ class MainScreen(Screen[None]):
             "feed_errors": 0,
             "write_error": "",
         }
-        self._gen = 0
-        self._want_id: str | None = None
         self._shown_id: str | None = None
         self._show_timer: Timer | None = None
         self._seen_target: str | None = None  # the item the user moved to or opened
@@ -125,7 +119,7 @@ class MainScreen(Screen[None]):
                 yield Input(placeholder="search", id="search")
             with Vertical(id="right"):
                 yield ItemView(id="item")
-                yield Composer(cursor_blink=self.cursor_blink, id="composer")
+                yield Composer(self.session.compose, cursor_blink=self.cursor_blink, id="composer")
         yield Footer(compact=True)
 
     @property
@@ -194,61 +188,21 @@ class MainScreen(Screen[None]):
 
     # --------------------------------------------------------------- views
     def load_view(self, spec: ViewSpec, *, reset: bool = False, keep_id: str | None = None) -> None:
-        """Show ``spec``: first rows now, the rest from a thread."""
-        self._gen += 1
-        gen = self._gen
+        """Show ``spec``: its first rows now, the rest from the stream's thread."""
         if reset:
             self.sticky.clear()
         self.view = spec
-        keep = keep_id if keep_id is not None else (None if reset else self.stream.current_id)
-        first = views.first_rows(
-            self.store,
-            spec,
-            keep_id=keep,
-            sticky=self.sticky,
-            stop=lambda: gen != self._gen,
-        )
         stream = self.stream
+        keep = keep_id if keep_id is not None else (None if reset else stream.current_id)
+        stop = stream.new_load()
+        first = views.first_rows(self.store, spec, keep_id=keep, sticky=self.sticky, stop=stop)
         stream.empty_text = views.empty_text(spec, self.store, self._keys_of("search_all"))
-        stream.loading = first.rest is not None
-        self._want_id = None if first.found else keep
-        stream.set_ids(first.ids, keep=keep, reset=reset and keep is None)
-        if first.rest is not None:
-            self._load_rest(gen, first.rest)
+        stream.show_rows(first, keep=keep, reset=reset and keep is None)
         self.update_status()
 
-    @work(thread=True, exit_on_error=False, group="view")
-    def _load_rest(self, gen: int, it: Iterator[str]) -> None:
-        """Take the rest of a view off the UI thread, in chunks as they fill
-        (or every 0.1 s), and stop as soon as another view replaces it."""
-        buf: list[str] = []
-        last = time.monotonic()
-        for iid in it:
-            buf.append(iid)
-            if len(buf) >= CHUNK or time.monotonic() - last > 0.1:
-                if gen != self._gen:
-                    return
-                self.app.call_from_thread(self._extend, gen, buf)
-                buf = []
-                last = time.monotonic()
-        if gen == self._gen:
-            self.app.call_from_thread(self._extend, gen, buf)
-            self.app.call_from_thread(self._loaded, gen)
-
-    def _extend(self, gen: int, chunk: list[str]) -> None:
-        if gen != self._gen:
-            return
-        stream = self.stream
-        stream.extend(chunk)
-        if self._want_id and self._want_id in chunk:
-            want, self._want_id = self._want_id, None
-            stream.set_ids(stream.ids, keep=want)
-
-    def _loaded(self, gen: int) -> None:
-        if gen == self._gen:
-            self.stream.loading = False
-            self.stream.refresh()
-            self.update_status()
+    def on_stream_list_loaded(self, event: StreamList.Loaded) -> None:
+        event.stop()
+        self.update_status()
 
     def reload_view(self) -> None:
         """Items came or went (a refresh, another process): keep the cursor's item
@@ -348,8 +302,7 @@ class MainScreen(Screen[None]):
             self._cancel_read()
             if self._shown_id is not None or self.composer.item_id is not None or iid is None:
                 self.item_view.show_nothing("Nothing selected.")
-                self.composer.load(None, "", None)
-                self.composer.show_preview([])
+                self.composer.show_item(None, None)
             self._shown_id = None
             return
         iid = item.id
@@ -359,7 +312,7 @@ class MainScreen(Screen[None]):
             item, self.store.get_content(iid), source=self._source(item), when=when_label(item)
         )
         if new or self.composer.item_id != iid:
-            self._load_composer(item, self.store.get_draft(iid))
+            self.composer.show_item(item, self.store.get_draft(iid))
             self._cancel_read()
             if iid == self._seen_target:
                 self._arm_read(iid)
@@ -424,75 +377,8 @@ class MainScreen(Screen[None]):
         iid = self.composer.item_id
         item = self.store.get_item(iid) if iid else None
         if item is not None:
-            self.composer.set_destinations(self.session.compose.choices(item).destinations)
-            self.update_preview()
+            self.composer.reload_destinations(item)
         self.stream.refresh_rows()
-
-    # -------------------------------------------------------------- drafts
-    def on_composer_draft_changed(self, event: Composer.DraftChanged) -> None:
-        event.stop()
-        if event.item_id == self.composer.item_id:
-            draft = self.composer.draft(event.item_id, iso(now()))
-        else:
-            draft = Draft(item_id=event.item_id, text=event.text, updated=iso(now()))
-        self.store.save_draft(draft, durable=False)
-        self.composer.mark_saved(True)
-        self._flush_soon()
-        self.update_preview()
-
-    def _flush_soon(self) -> None:
-        """Write the store from a thread, now-ish: a draft survives a kill -9."""
-        self._draft_dirty = True
-        if not self._draft_saver:
-            self._draft_saver = True
-            self._save_drafts()
-
-    @work(thread=True, exit_on_error=False, group="draft")
-    def _save_drafts(self) -> None:
-        try:
-            while self._draft_dirty:
-                self._draft_dirty = False
-                try:
-                    self.store.flush()
-                except StoreWriteError:  # the status bar says so; the store retries
-                    log.warning("draft not saved: %s", self.store.write_error)
-                    return
-        finally:
-            self._draft_saver = False
-
-    # ------------------------------------------------------------- sharing
-    def _load_composer(self, item: Item, draft: Draft | None) -> None:
-        compose = self.session.compose
-        composer = self.composer
-        composer.load(item.id, compose.prefill(item), draft, compose.choices(item))
-        composer.set_warning(
-            compose.duplicate_warning(item.id, editing=draft.share_id if draft else None)
-        )
-        if compose.accounts_error:
-            self.notify(compose.accounts_error, severity="error", markup=False)
-            compose.accounts_error = ""
-        self.update_preview()
-
-    def update_preview(self) -> None:
-        """Each ticked destination's text as the outbox will post it, and its counter."""
-        composer = self.composer
-        iid = composer.item_id
-        ticked = list(composer.choices.ticked)
-        if iid is None or not ticked:
-            composer.show_preview([])
-            return
-        compose = self.session.compose
-        composer.show_preview(
-            compose.preview(iid, composer.text, ticked, list(composer.choices.tags_on))
-        )
-        for name, account in compose.to_learn(ticked):
-            self._learn_limits(name, account)
-
-    @work(exit_on_error=False, group="limits")
-    async def _learn_limits(self, name: str, account: Any) -> None:
-        """Ask a Mastodon instance for its limits (network: on the app's loop)."""
-        if await self.session.compose.learn_limits(name, account):
-            self.update_preview()
 
     def on_toggle_bar_toggled(self, event: ToggleBar.Toggled) -> None:
         event.stop()  # the composer handles its own; nothing else has toggles
@@ -513,13 +399,7 @@ class MainScreen(Screen[None]):
         if not composer.choices.ticked:
             self.notify("No destination ticked: ctrl+o chooses.", severity="warning")
             return
-        sent = self.session.compose.send(
-            iid,
-            composer.text,
-            list(composer.choices.ticked),
-            list(composer.choices.tags_on),
-            composer.share_id,
-        )
+        sent = composer.send()
         for name, reason in sent.refused:
             self.notify(
                 f"{clean_line(name)}: not sent — {clean_line(reason)}",
@@ -532,11 +412,7 @@ class MainScreen(Screen[None]):
             return
         if sent.share is None:
             return
-        self._flush_soon()  # the draft is gone now that the share is on disk
         self._changed([iid])
-        item = self.store.get_item(iid)
-        if item is not None:
-            self._load_composer(item, None)
         self.notify(f"Sharing to {', '.join(sent.to)}…", markup=False, timeout=2)
         self.post_message(SendShares([sent.share.id]))
         self.action_back()
@@ -629,13 +505,12 @@ class MainScreen(Screen[None]):
         if share is None:
             self.notify("That share is gone.", severity="warning")
             return
-        draft = self.session.compose.draft_for_edit(share)
-        self._flush_soon()
+        draft = self.composer.edit(share)
         self.open_item(share.item_id, focus="none")
         item = self.store.get_item(share.item_id)
         if item is None:
             return
-        self._load_composer(item, draft)
+        self.composer.show_item(item, draft)
         self.action_compose()
 
     # ---------------------------------------------------------- navigation

@@ -9,7 +9,8 @@ strings: a title like ``[@click=app.quit]`` stays literal and inert.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -17,7 +18,7 @@ from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual import events
+from textual import events, work
 from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
@@ -26,9 +27,11 @@ from textual.strip import Strip
 from veille.domain.records import Item
 from veille.render.hygiene import clean_line
 from veille.store.store import Store
+from veille.tui.services.views import FirstRows
 from veille.util.dates import age
 
 SOURCE_WIDTH = 18
+CHUNK = 5000  # rows handed from the loading thread at once
 STRIP_CACHE = 2000  # rows kept drawn; cleared whole when full (cheap, rare)
 AGE_WIDTH = 4
 
@@ -72,6 +75,9 @@ class StreamList(ScrollView, can_focus=True):
     class Painted(Message):
         """The stream drew its first rows (start-up benchmark hook)."""
 
+    class Loaded(Message):
+        """The rest of a view is in (the status bar counts it)."""
+
     def __init__(
         self,
         store: Store,
@@ -93,6 +99,8 @@ class StreamList(ScrollView, can_focus=True):
         self._strips: dict[tuple[Any, ...], Strip] = {}
         self._now: datetime | None = None
         self._announced: str | None = None  # the item the last Highlighted named
+        self._gen = 0  # which view's rows are wanted (a newer view stops an older load)
+        self._want_id: str | None = None  # the item to put the cursor on once loaded
 
     # ----------------------------------------------------------------- data
     @property
@@ -136,6 +144,54 @@ class StreamList(ScrollView, can_focus=True):
         if force or self.current_id != self._announced:
             self._announced = self.current_id
             self.post_message(self.Highlighted(self.current_id, user=user))
+
+    # ------------------------------------------------------------ loading
+    def new_load(self) -> Callable[[], bool]:
+        """Start showing another view; the function tells an older load to stop."""
+        self._gen += 1
+        gen = self._gen
+        return lambda: gen != self._gen
+
+    def show_rows(self, first: FirstRows, *, keep: str | None, reset: bool) -> None:
+        """A view's first rows now; the rest taken from its iterator on a thread."""
+        gen = self._gen
+        self.loading = first.rest is not None
+        self._want_id = None if first.found else keep
+        self.set_ids(first.ids, keep=keep, reset=reset)
+        if first.rest is not None:
+            self._load_rest(gen, first.rest)
+
+    @work(thread=True, exit_on_error=False, group="view")
+    def _load_rest(self, gen: int, it: Iterator[str]) -> None:
+        """Take the rest of a view off the UI thread, in chunks as they fill (or
+        every 0.1 s), and stop as soon as another view replaces it."""
+        buf: list[str] = []
+        last = time.monotonic()
+        for iid in it:
+            buf.append(iid)
+            if len(buf) >= CHUNK or time.monotonic() - last > 0.1:
+                if gen != self._gen:
+                    return
+                self.app.call_from_thread(self._more, gen, buf)
+                buf = []
+                last = time.monotonic()
+        if gen == self._gen:
+            self.app.call_from_thread(self._more, gen, buf)
+            self.app.call_from_thread(self._done, gen)
+
+    def _more(self, gen: int, chunk: list[str]) -> None:
+        if gen != self._gen:
+            return
+        self.extend(chunk)
+        if self._want_id and self._want_id in chunk:
+            want, self._want_id = self._want_id, None
+            self.set_ids(self.ids, keep=want)
+
+    def _done(self, gen: int) -> None:
+        if gen == self._gen:
+            self.loading = False
+            self.refresh()
+            self.post_message(self.Loaded())
 
     def extend(self, ids: list[str]) -> None:
         """Rows found by the background part of a query."""
