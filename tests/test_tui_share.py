@@ -5,7 +5,6 @@ retries), drafts that survive a restart, and the Shares view (S)."""
 from __future__ import annotations
 
 import io
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,11 +14,21 @@ from rich.console import Console
 
 from tests.servers import fake_mastodon as fake_module
 from tests.servers.fake_mastodon import FakeMastodon
-from tests.tui_helpers import NOW, build_store, make_app, make_config, make_paths
+from tests.tui_helpers import (
+    NOW,
+    build_store,
+    make_app,
+    make_config,
+    make_paths,
+    settle,
+    toasts,
+    wait_for,
+)
 from veille.accounts.config import open_secrets
 from veille.domain.entries import ParsedEntry, ParsedFeed
 from veille.domain.share import Share
 from veille.store.store import Store
+from veille.tui.screens.help import HelpScreen
 from veille.tui.screens.main import MainScreen
 from veille.tui.screens.shares import SharesScreen
 from veille.tui.widgets.composer import ToggleScreen
@@ -77,24 +86,27 @@ def mastodon_config(url: str, default_to: str = '["atom", "fake"]') -> str:
 
 
 async def started(pilot) -> MainScreen:
-    for _ in range(50):
-        await pilot.pause()
-        if isinstance(pilot.app.screen, MainScreen):
-            await pilot.pause(0.1)
-            return pilot.app.screen
-    raise AssertionError(f"main screen never showed: {pilot.app.screen_stack}")
+    """The main screen, once its panes show the item under the cursor."""
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, MainScreen), what="main screen")
+    screen = pilot.app.screen
+    await wait_for(
+        pilot,
+        lambda: (
+            screen.item_view.item_id == screen.stream.current_id
+            and screen.composer.item_id == screen.stream.current_id
+        ),
+        what="the panes",
+    )
+    return screen
 
 
 async def until(pilot, cond, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition never came true")
-        await pilot.pause(0.05)
+    await wait_for(pilot, cond, timeout)
 
 
 def notes(app) -> list[str]:
-    return [str(n.message) for n in app._notifications]
+    """The notifications on screen, as the user reads them."""
+    return toasts(app)
 
 
 def preview(screen: MainScreen, name: str = "atom") -> str:
@@ -115,7 +127,7 @@ async def compose(pilot, comment: str) -> MainScreen:
 
 async def test_c_prefills_title_link_via_in_preview(env):
     store, paths, cats = env
-    async with make_app(store, paths).run_test(size=SIZE) as pilot:
+    async with make_app(store, paths).run_test(size=SIZE, notifications=True) as pilot:
         screen = await started(pilot)
         assert screen.stream.current_id == cats
         await pilot.press("c")
@@ -132,7 +144,7 @@ async def test_c_prefills_title_link_via_in_preview(env):
 
 async def test_typing_updates_preview_and_counter(env):
     store, paths, _ = env
-    async with make_app(store, paths).run_test(size=SIZE) as pilot:
+    async with make_app(store, paths).run_test(size=SIZE, notifications=True) as pilot:
         screen = await started(pilot)
         await pilot.press("c")
         before = screen.composer.preview.entries[0].counter
@@ -148,10 +160,11 @@ async def test_over_long_mastodon_turns_red_and_is_refused(env, fake_mastodon: F
     store, paths, cats = env
     open_secrets(paths.config).set("account:fake:token", fake_mastodon.token)
     config = make_config(mastodon_config(fake_mastodon.base_url))
-    async with make_app(store, paths, config).run_test(size=SIZE) as pilot:
+    async with make_app(store, paths, config).run_test(size=SIZE, notifications=True) as pilot:
         screen = await compose(pilot, "é" * 600)
-        await until(pilot, lambda: pilot.app._share_limits.get("fake") is not None)
-        await pilot.pause(0.1)
+        # the limits the instance gave (500) reach the counter the user reads
+        await until(pilot, lambda: any("instance" in r[1] for r in fake_mastodon.requests))
+        await settle(pilot)
         entries = {e.name: e for e in screen.composer.preview.entries}
         assert entries["atom"].ok
         over = entries["fake"]
@@ -174,7 +187,7 @@ async def test_over_long_mastodon_turns_red_and_is_refused(env, fake_mastodon: F
 
 async def test_ctrl_s_writes_atom_marks_shared_and_search_finds_comment(env):
     store, paths, cats = env
-    async with make_app(store, paths).run_test(size=SIZE) as pilot:
+    async with make_app(store, paths).run_test(size=SIZE, notifications=True) as pilot:
         screen = await compose(pilot, "Zanzibar-grade insight")
         assert store.get_draft(cats) is not None
         await pilot.press("ctrl+s")
@@ -186,7 +199,7 @@ async def test_ctrl_s_writes_atom_marks_shared_and_search_finds_comment(env):
         assert "↗" in screen.stream.render_line(0).text
         # searching finds it by your comment
         await pilot.press("slash", *"zanzibar")
-        await pilot.pause(0.2)
+        await until(pilot, lambda: screen.view.search == "zanzibar")
         assert screen.stream.ids == [cats]
     path = paths.data / "shares.atom"
     parsed = feedparser.parse(path.read_bytes())
@@ -203,29 +216,27 @@ async def test_ctrl_s_writes_atom_marks_shared_and_search_finds_comment(env):
 
 async def test_ctrl_s_from_the_stream_with_no_comment_sends_nothing(env):
     store, paths, _ = env
-    async with make_app(store, paths).run_test(size=SIZE) as pilot:
+    async with make_app(store, paths).run_test(size=SIZE, notifications=True) as pilot:
         await started(pilot)
         await pilot.press("ctrl+s")
-        await pilot.pause(0.2)
+        await until(pilot, lambda: any("Write your comment first" in n for n in notes(pilot.app)))
+        await settle(pilot)
         assert store.shares() == []
-        assert any("Write your comment first" in n for n in notes(pilot.app))
 
 
 async def test_quote_paragraph_at_the_top_of_the_item_pane(env):
     store, paths, cats = env
-    async with make_app(store, paths).run_test(size=SIZE) as pilot:
+    async with make_app(store, paths).run_test(size=SIZE, notifications=True) as pilot:
         screen = await started(pilot)
         await pilot.press("greater_than_sign")
-        await pilot.pause()
         assert screen.composer.text == f"> {PARAGRAPHS[0]}\n\n"
         assert store.get_draft(cats).text.startswith(f"> {PARAGRAPHS[0]}")
         assert pilot.app.focused is screen.stream  # keep reading; quote more
         # scroll the item so paragraph 12 is the top line, quote again
         await pilot.press("enter")
         view = screen.item_view
-        body = view.query_one("#item-body")
-        y = body.virtual_region.y + 2 * 12
-        assert view.max_scroll_y >= y
+        y = view.row_of_body(PARAGRAPHS[12])
+        assert y is not None and view.max_scroll_y >= y
         view.scroll_to(y=y, animate=False, immediate=True)
         await pilot.pause()
         assert view.scroll_y == y
@@ -239,7 +250,7 @@ async def test_quote_paragraph_at_the_top_of_the_item_pane(env):
 
 async def test_hashtag_toggles(env):
     store, paths, _ = env
-    async with make_app(store, paths).run_test(size=SIZE) as pilot:
+    async with make_app(store, paths).run_test(size=SIZE, notifications=True) as pilot:
         screen = await compose(pilot, "Tags!")
         composer = screen.composer
         assert composer.choices.hashtags == ["Python", "MachineLearning"]
@@ -271,7 +282,7 @@ async def test_hashtag_toggles(env):
 async def test_draft_with_destinations_survives_a_restart(env):
     store, paths, cats = env
     config = make_config(mastodon_config("http://127.0.0.1:9", default_to='["atom"]'))
-    async with make_app(store, paths, config).run_test(size=SIZE) as pilot:
+    async with make_app(store, paths, config).run_test(size=SIZE, notifications=True) as pilot:
         screen = await compose(pilot, "half a thought")
         composer = screen.composer
         assert composer.choices.destinations == ["fake", "atom"]
@@ -287,10 +298,10 @@ async def test_draft_with_destinations_survives_a_restart(env):
         await pilot.pause()
         await pilot.press("escape")
         assert pilot.app.focused is screen.stream
-        await pilot.pause(0.5)  # the thread flushes the draft to disk
+        await settle(pilot)  # the thread worker flushes the draft to disk
     again = Store(paths.store)  # as a new process would read it
     try:
-        async with make_app(again, paths, config).run_test(size=SIZE) as pilot:
+        async with make_app(again, paths, config).run_test(size=SIZE, notifications=True) as pilot:
             screen = await started(pilot)
             assert screen.stream.current_id == cats
             composer = screen.composer
@@ -335,12 +346,11 @@ async def test_shares_view_lists_statuses_newest_first_and_opens(env):
         fake={"status": "failed", "error": "[bold]422[/bold] Validation failed"},
     )
     put_share(store, ids[1], "s-mid", "2026-02-02T10:00:00Z", atom={"status": "sent"})
-    async with make_app(store, paths).run_test(size=SIZE) as pilot:
+    async with make_app(store, paths).run_test(size=SIZE, notifications=True) as pilot:
         screen = await started(pilot)
         await pilot.press("S")
-        await pilot.pause(0.1)
+        await until(pilot, lambda: isinstance(pilot.app.screen, SharesScreen))
         shares = pilot.app.screen
-        assert isinstance(shares, SharesScreen)
         listing = shares.listing
         assert [listing.get_option_at_index(i).id for i in range(3)] == [
             "s-new",
@@ -357,17 +367,16 @@ async def test_shares_view_lists_statuses_newest_first_and_opens(env):
         assert "3 shared" in status and "1 need attention" in status
         # r on a share that is fully sent does nothing but say so
         await pilot.press("down", "r")
-        assert any("Nothing to retry" in n for n in notes(pilot.app))
+        await until(pilot, lambda: any("Nothing to retry" in n for n in notes(pilot.app)))
         await pilot.press("up", "enter")
-        await pilot.pause(0.1)
-        assert pilot.app.screen is screen
+        await until(pilot, lambda: pilot.app.screen is screen)
+        await until(pilot, lambda: screen.item_view.item_id == ids[2])
         assert screen.stream.current_id == ids[2]
         assert pilot.app.focused is screen.item_view
         await pilot.press("S")
-        await pilot.pause(0.1)
+        await until(pilot, lambda: isinstance(pilot.app.screen, SharesScreen))
         await pilot.press("escape")
-        await pilot.pause(0.1)
-        assert pilot.app.screen is screen
+        await until(pilot, lambda: pilot.app.screen is screen)
 
 
 async def test_retry_of_a_failed_share_ends_sent(env, fake_mastodon: FakeMastodon):
@@ -375,7 +384,7 @@ async def test_retry_of_a_failed_share_ends_sent(env, fake_mastodon: FakeMastodo
     open_secrets(paths.config).set("account:fake:token", fake_mastodon.token)
     config = make_config(mastodon_config(fake_mastodon.base_url, default_to='["fake"]'))
     fake_mastodon.fail(503, times=1)
-    async with make_app(store, paths, config).run_test(size=SIZE) as pilot:
+    async with make_app(store, paths, config).run_test(size=SIZE, notifications=True) as pilot:
         await compose(pilot, "Second time lucky")
         await pilot.press("ctrl+s")
         await until(pilot, lambda: any(n.startswith("fake: queued") for n in notes(pilot.app)))
@@ -383,15 +392,17 @@ async def test_retry_of_a_failed_share_ends_sent(env, fake_mastodon: FakeMastodo
         d = store.get_share(sid).deliveries["fake"]
         assert d.status == "queued" and d.error and fake_mastodon.created == 0
         await pilot.press("S")
-        await pilot.pause(0.1)
+        await until(pilot, lambda: isinstance(pilot.app.screen, SharesScreen))
         shares = pilot.app.screen
-        assert isinstance(shares, SharesScreen)
         assert "fake: queued" in shares.listing.get_option_at_index(0).prompt.plain
         await pilot.press("r")
         await until(pilot, lambda: store.get_share(sid).deliveries["fake"].status == "sent")
         await until(pilot, lambda: any(n.startswith("fake: sent") for n in notes(pilot.app)))
-        await pilot.pause(0.1)
-        assert "fake: sent — http" in shares.listing.get_option_at_index(0).prompt.plain
+        # the open Shares view follows the send (it watches the app)
+        await until(
+            pilot,
+            lambda: "fake: sent — http" in shares.listing.get_option_at_index(0).prompt.plain,
+        )
     d = store.get_share(sid).deliveries["fake"]
     assert fake_mastodon.created == 1 and d.url == fake_mastodon.statuses[0]["url"]
     assert fake_mastodon.statuses[0]["content"].startswith("<p>Second time lucky")
@@ -406,13 +417,13 @@ async def test_edit_a_failed_share_then_send_retries_it(env):
         "2026-02-03T10:00:00Z",
         atom={"status": "failed", "error": "cannot write /nowhere"},
     )
-    async with make_app(store, paths).run_test(size=SIZE) as pilot:
+    async with make_app(store, paths).run_test(size=SIZE, notifications=True) as pilot:
         screen = await started(pilot)
         await pilot.press("j", "S")  # away from the item first: e brings it back
-        await pilot.pause(0.1)
+        await until(pilot, lambda: isinstance(pilot.app.screen, SharesScreen))
         await pilot.press("e")
-        await pilot.pause(0.1)
-        assert pilot.app.screen is screen
+        await until(pilot, lambda: pilot.app.screen is screen)
+        await until(pilot, lambda: screen.composer.share_id == "s-fail")
         composer = screen.composer
         assert screen.stream.current_id == cats
         assert pilot.app.focused is composer.area
@@ -431,13 +442,13 @@ async def test_edit_a_failed_share_then_send_retries_it(env):
 async def test_send_share_is_rebindable_listed_in_help_and_palette(env):
     store, paths, _ = env
     config = make_config('[keys]\nsend_share = "f9"\nshare_retry = "R"\n')
-    async with make_app(store, paths, config).run_test(size=SIZE) as pilot:
+    async with make_app(store, paths, config).run_test(size=SIZE, notifications=True) as pilot:
         await compose(pilot, "Via f9")
         await pilot.press("f9")
         await until(pilot, lambda: bool(store.shares()))
         assert store.shares()[0].comment == "Via f9"
         await pilot.press("escape", "question_mark")
-        await pilot.pause(0.1)
+        await until(pilot, lambda: isinstance(pilot.app.screen, HelpScreen))
         console = Console(width=120, record=True, file=io.StringIO())
         for static in pilot.app.screen.query("Static"):
             console.print(static.content)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.test_tui_share import add_cats_feed, put_share, started
-from tests.tui_helpers import build_store, make_app, make_config, make_paths
+from tests.tui_helpers import build_store, make_app, make_config, make_paths, settle
 
 
 @pytest.fixture
@@ -33,11 +33,13 @@ def test_snapshot_composer_with_preview(env, snap_compare):
 
     async def write(pilot) -> None:
         screen = await started(pilot)
-        pilot.app._limits_asked.add("masto")  # no network in a snapshot
+        screen.session.compose.asked.add("masto")  # no network in a snapshot
         await pilot.press("c")
-        screen.composer.area.insert("The clearest explanation of this I have read.\n\n")
-        await pilot.press("greater_than_sign")
-        await pilot.pause(0.1)
+        screen.composer.area.insert("The clearest explanation of this I have read.")
+        await pilot.press("escape", "greater_than_sign")  # > quotes from the stream
+        await pilot.press("c")
+        pilot.app.clear_notifications()  # a toast's life is time: not in a snapshot
+        await settle(pilot)
 
     app = make_app(store, paths, config)
     assert snap_compare(app, terminal_size=(160, 50), run_before=write)
@@ -66,6 +68,6 @@ def test_snapshot_shares_view(env, snap_compare):
     async def open_shares(pilot) -> None:
         await started(pilot)
         await pilot.press("S")
-        await pilot.pause(0.1)
+        await settle(pilot)
 
     assert snap_compare(make_app(store, paths), terminal_size=(160, 50), run_before=open_shares)

@@ -106,3 +106,63 @@ def make_app(store: Store, paths: Paths, config: Config | None = None, **kw):
     kw.setdefault("cursor_blink", False)
     kw.setdefault("sync_seconds", 0)
     return VeilleApp(store, config or Config(), paths, **kw)
+
+
+class ManualTimers:
+    """The app's mark-read timer, fired by the test: time is deterministic.
+
+    Pass as ``make_app(..., timers=t)``; ``t.pending`` lists the armed delays,
+    ``t.fire()`` runs every armed callback as if its delay had passed."""
+
+    def __init__(self) -> None:
+        self._armed: dict[int, tuple[float, object]] = {}
+        self._n = 0
+
+    def __call__(self, delay: float, callback):  # type: ignore[no-untyped-def]
+        self._n += 1
+        key = self._n
+        self._armed[key] = (delay, callback)
+        return lambda: self._armed.pop(key, None)
+
+    @property
+    def pending(self) -> list[float]:
+        return [delay for delay, _ in self._armed.values()]
+
+    def fire(self) -> int:
+        armed, self._armed = self._armed, {}
+        for _delay, callback in armed.values():
+            callback()  # type: ignore[operator]
+        return len(armed)
+
+
+def toasts(app) -> list[str]:  # type: ignore[no-untyped-def]
+    """The notifications on screen, as the user reads them."""
+    from textual.widgets._toast import Toast
+
+    out = []
+    for screen in app.screen_stack:
+        for toast in screen.query(Toast):
+            out.append(str(toast.render()))
+    return out
+
+
+async def wait_for(pilot, cond, timeout: float = 20.0, what: str = "condition") -> None:  # type: ignore[no-untyped-def]
+    """Pause until ``cond()`` is true (polling the app, never a fixed sleep)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} never came true")
+        await pilot.pause(0.02)
+
+
+async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
+    """Let background workers finish and the screen catch up (no fixed sleep)."""
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def screen_lines(app) -> list[str]:  # type: ignore[no-untyped-def]
+    """The terminal's rows as the user sees them (the screen as composited)."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]

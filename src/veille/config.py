@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from veille.domain.errors import VeilleError
 
-class ConfigError(Exception):
+
+class ConfigError(VeilleError):
     """The config file is unreadable or has a bad value; the message is one line."""
 
 
@@ -72,10 +74,13 @@ SCHEMA: dict[str, Key] = {
         Key(
             "mark_read_delay",
             (int, float),
-            0,
-            "Seconds an item must stay open to be marked read.",
+            2,
+            "Seconds an item you moved to must stay open to be marked read.",
             0,
             3600,
+        ),
+        Key(
+            "confirm_over", int, 50, "Mark all read asks first when more items than this.", 0, 10**6
         ),
         Key("theme", str, "veille-dark", "Theme name (shipped or from <config>/themes)."),
         Key("fetch.concurrency", int, 16, "Feeds fetched at once, in total.", 1, 256),

@@ -17,19 +17,37 @@ Versions:
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from veille.domain.links import canonical_url, quick_key, strip_tracking
+from veille.store.errors import StoreError
 
 if TYPE_CHECKING:
-    from veille.store.store import Store
+    from veille.store.partition import Partition
+
+
+class Migratable(Protocol):
+    """What a migration needs of the store (not the Store class itself, which
+    imports this module to run them)."""
+
+    root: Path
+    meta_p: Partition
+    feeds_p: Partition
+
+    def load_rest_now(self) -> None: ...
+
+    def items_partitions(self) -> list[Partition]: ...
+
+    def index_link(self, key: str, iid: str) -> None: ...
+
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
 
 
-def stored_version(store: Store) -> int:
+def stored_version(store: Migratable) -> int:
     meta = store.meta_p.get("schema")
     if meta and isinstance(meta.get("version"), int):
         return int(meta["version"])
@@ -37,10 +55,8 @@ def stored_version(store: Store) -> int:
     return 1 if has_data else SCHEMA_VERSION
 
 
-def check(store: Store) -> None:
+def check(store: Migratable) -> None:
     """Bring ``store`` to SCHEMA_VERSION (in memory; written by the next flush)."""
-    from veille.store.store import StoreError
-
     version = stored_version(store)
     if version > SCHEMA_VERSION:
         raise StoreError(
@@ -54,7 +70,7 @@ def check(store: Store) -> None:
         store.meta_p.put("schema", {"version": SCHEMA_VERSION})
 
 
-def _to_2(store: Store) -> None:
+def _to_2(store: Migratable) -> None:
     for fid, doc in store.feeds_p.docs().items():
         if "kind" not in doc:
             store.feeds_p.patch(fid, {"kind": "feed"})

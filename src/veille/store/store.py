@@ -41,12 +41,12 @@ from pathlib import Path
 from typing import Any
 
 from veille.domain.entries import ParsedEntry, ParsedFeed
-from veille.domain.errors import VeilleError
 from veille.domain.filter import ItemFilter
 from veille.domain.links import quick_key
 from veille.domain.records import Content, Draft, Feed, Item, Sighting
 from veille.domain.share import Share, ShareResponse
 from veille.store import schema
+from veille.store.errors import StoreError, StoreWriteError
 from veille.store.ids import entry_hash, item_id, new_feed_id
 from veille.store.index import ItemIndex, doc_sources, sort_key
 from veille.store.links import prepare_link
@@ -69,15 +69,6 @@ REMOVED_KEEP_DAYS = 30  # an unsubscribed feed can be restored this long
 REMOVED_KEEP = 50  # and at most this many of them
 FEED_FIELDS = frozenset(f.name for f in fields(Feed))
 EVERYTHING = ItemFilter()
-
-
-class StoreError(VeilleError):
-    """A store operation got bad input (unknown id, ambiguous prefix...)."""
-
-
-class StoreWriteError(VeilleError):
-    """Changes could not reach the disk (full, read-only, damaged): they are kept
-    in memory and retried, but the caller must not claim they were saved."""
 
 
 @dataclass
@@ -1291,6 +1282,42 @@ class Store(RulesMixin):
     @property
     def undo_depth(self) -> int:
         return len(self.undo_p.docs())
+
+    def view_ids(
+        self,
+        flt: ItemFilter,
+        *,
+        keep: frozenset[str] | set[str] = frozenset(),
+        stop: Any = None,
+    ) -> Iterator[str]:
+        """Like :meth:`ids`, but a selective view (starred, shared, a feed) starts
+        from its few candidates put in order, instead of testing every item: the
+        app's Starred view or one feed at 100k items opens in milliseconds."""
+        with self._mu:
+            total = len(self._ix.where)
+            cands: set[str] | None = None
+            if flt.starred:
+                cands = self._ix.starred
+            if flt.shared and (cands is None or len(self._ix.shared) < len(cands)):
+                cands = self._ix.shared
+            if flt.feed_ids is not None:
+                in_feeds = set().union(*(self._ix.by_feed.get(f, set()) for f in flt.feed_ids))
+                if cands is None or len(in_feeds) < len(cands):
+                    cands = in_feeds
+            if cands is None or len(cands) > total // 8:
+                return self.ids(flt, keep=keep, stop=stop)
+            # The order of ordered(): newest first, ties as the index holds them
+            # (a stable sort of the index's order), without a rank of every item.
+            wanted = set(cands) | set(keep)
+            docs = [d for iid in self._ix.where if iid in wanted and (d := self._doc(iid))]
+            docs.sort(key=sort_key, reverse=True)
+            subset = [d["id"] for d in docs]
+            tag = flt.tag
+            tagged = {f for f, d in self.feeds_p.docs().items() if tag and tag in d.get("tags", ())}
+        matched = self.search_ids(flt.search) if flt.search else None
+        return self._ix.select(
+            flt, subset, self._doc, tagged_feeds=tagged, matched=matched, keep=keep, stop=stop
+        )
 
 
 def _merged_responses(old: Iterable[Any], new: Iterable[Any]) -> list[dict[str, Any]]:

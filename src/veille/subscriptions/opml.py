@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from xml.parsers import expat
 
+from veille.domain.errors import VeilleError
 from veille.render.hygiene import clean_line
 from veille.util.urls import UrlError, http_url
 
@@ -79,7 +80,7 @@ class OpmlDocument:
     title: str = ""
 
 
-class OpmlError(Exception):
+class OpmlError(VeilleError):
     """The file cannot be imported; the message is one line, naming the place if known."""
 
     def __init__(self, message: str, line: int | None = None, column: int | None = None):
@@ -210,11 +211,11 @@ _UNQUOTED = re.compile(rf"[^ \t\r\n>]*?(?=/>|>|{_WS}|$)")
 _SKIP_THROUGH = (("<!--", "-->"), ("<![CDATA[", "]]>"), ("<?", "?>"), ("</", ">"))
 
 
-class _Refused(Exception):
+class _Refused(VeilleError):
     pass
 
 
-class _Failed(Exception):
+class _Failed(VeilleError):
     def __init__(self, reason: str, line: int, column: int, code: int = 0):
         super().__init__(reason)
         self.line, self.column, self.code = line, column, code

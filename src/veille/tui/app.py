@@ -1,16 +1,25 @@
 """The full-screen app: ``veille`` with no arguments.
 
-The app owns what outlives a screen: the store, config, themes, UI state,
-background refresh and sync.  Network work runs on thread workers (one event
-loop per refresh, ``asyncio.run``) and reports through ``call_from_thread``;
-a failing worker becomes a notification, never a crash.
+The app owns what outlives a screen: the session (store, config, services), the
+theme, and the background work — refresh, sending shares, subscribing, syncing
+with other processes.  Network work runs as async workers on Textual's own loop;
+only CPU or disk work (reading the store's older months, syncing, opening a
+browser) runs on threads.
+
+It talks to screens in one direction only: it changes its reactives
+(``counts``, ``items_version``, ``shares_version``, ``progress``,
+``write_error``...) and screens watch them; screens ask for work with messages
+(``RefreshRequested``, ``SendShares``...).  A failing worker becomes a
+notification and a traceback in the log, never a crash.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shlex
+import signal
 import sys
 import threading
 import time
@@ -24,29 +33,39 @@ from urllib.parse import urlsplit
 
 from textual import work
 from textual.app import App, SystemCommand
+from textual.reactive import var
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from veille.config import Config
-from veille.domain.records import Feed
+from veille.config import Config, ConfigError
 from veille.paths import Paths
 from veille.render.hygiene import clean_line
-from veille.store.store import Store
-from veille.tui.keys import APP_KEYS, MAIN_KEYS, SHARES_KEYS, effective_keys, keymap_from_config
-from veille.tui.state import UIState, load_state, save_state
+from veille.store.store import Store, StoreWriteError
+from veille.tui import messages
+from veille.tui.keys import APP_KEYS, clashes, effective_keys, keymap_from_config
+from veille.tui.screens.help import HelpScreen, key_display
+from veille.tui.screens.main import MainScreen, Timers
+from veille.tui.screens.pickers import AskScreen, PickScreen
+from veille.tui.screens.welcome import WelcomeScreen
+from veille.tui.services import feeds
+from veille.tui.services.compose import has_pending
+from veille.tui.services.session import Session
+from veille.tui.services.settings import ConfigWatcher
 from veille.tui.themes import DEFAULT_THEME, load_themes
 
-try:  # written in parallel with the TUI; the app must run without them
-    from veille.refresh.runner import refresh_feeds
-except ImportError:  # pragma: no cover
-    refresh_feeds = None  # type: ignore[assignment]
-try:
-    from veille.subscriptions.subscribe import OpmlError, add_subscription, import_opml
-except ImportError:  # pragma: no cover
-    add_subscription = import_opml = None  # type: ignore[assignment]
-    OpmlError = Exception  # type: ignore[assignment,misc]
+log = logging.getLogger(__name__)
+
+
+def refresh_feeds(*args: Any, **kwargs: Any) -> Any:
+    """``refresh.runner.refresh_feeds``, imported at the first refresh: it brings
+    the HTTP client and the parser, which the first paint does not need."""
+    from veille.refresh.runner import refresh_feeds as run
+
+    return run(*args, **kwargs)
+
 
 OUTBOX_SECONDS = 30.0  # how often queued deliveries are looked at
+CONFIG_SECONDS = 2.0  # how often config.toml is stat'ed for changes
 CONSOLE_BROWSERS = {"lynx", "w3m", "links", "links2", "elinks", "browsh", "carbonyl", "www-browser"}
 THEME_VARIABLES = {
     "veille-unread": "$foreground",
@@ -62,11 +81,23 @@ def _safe(msg: object) -> str:
 
 
 class VeilleApp(App[int]):
-    """veille's Textual app.  ``clock`` fixes "now" (ages in the stream) for tests."""
+    """veille's Textual app.  ``clock`` fixes "now" (ages in the stream) for tests;
+    ``timers`` replaces Textual's timers for the mark-read delay (tests fire them)."""
 
     CSS_PATH = "veille.tcss"
     TITLE = "veille"
     BINDINGS = [kd.binding() for kd in APP_KEYS if kd.id != "command_palette"]
+
+    # What screens watch.  Changed only here, on the app's loop.
+    counts: var[tuple[int, int]] = var((0, 0))  # unread (not dismissed), total
+    items_version: var[int] = var(0)  # items came or went from outside the screen
+    shares_version: var[int] = var(0)  # deliveries changed (sent, queued, failed)
+    config_version: var[int] = var(0)  # config.toml was read again
+    progress: var[str] = var("")  # the refresh in progress, for the status bar
+    refreshing: var[bool] = var(False)
+    new_items: var[int] = var(0)  # arrived since the app opened
+    feed_errors: var[int] = var(0)  # failing feeds in the last refresh
+    write_error: var[str] = var("")  # why the store could not save, until it can
 
     def __init__(
         self,
@@ -78,31 +109,40 @@ class VeilleApp(App[int]):
         auto_update: bool = True,
         cursor_blink: bool = True,
         sync_seconds: float = 5.0,
+        config_seconds: float = CONFIG_SECONDS,
+        timers: Timers | None = None,
+        handle_signals: bool = False,
     ) -> None:
         super().__init__()
-        self.store = store
-        self.config = config
+        self.session = Session(store, config, paths, clock)
         self.paths = paths
         self.clock = clock
         self.auto_update = auto_update
         self.cursor_blink = cursor_blink
         self.sync_seconds = sync_seconds
-        self.ui_path = paths.state / "ui.json"
-        self.ui: UIState = load_state(self.ui_path)
+        self.config_seconds = config_seconds
+        self.timers = timers
+        self.handle_signals = handle_signals
         self.veille_themes, self._theme_errors = load_themes(paths.user_themes)
         self.keys_conf, self._unknown_keys = keymap_from_config(dict(config["keys"]))
-        self.counts = (0, len(store))
-        self._counted = -1
-        self.new_items = 0
-        self.last_errors = 0
-        self._refreshing = False
+        self.config_watcher = ConfigWatcher(config.path or paths.config_file)
+        self.first_paint_at: float | None = None
+        self.theme_variables: dict[str, str] = {}
         self._started = False
         self._last_reload = 0.0
-        self.first_paint_at: float | None = None
-        self._secrets: Any = None
-        self._share_limits: dict[str, tuple[int, int]] = {}  # mastodon account -> limits
-        self._limits_asked: set[str] = set()
-        self._send_lock = threading.Lock()
+        self._send_lock: asyncio.Lock | None = None
+        self._quit_warned = False
+        self._signals: list[int] = []
+        self._unknown_theme = ""
+        self._choose_theme()
+
+    @property
+    def store(self) -> Store:
+        return self.session.store
+
+    @property
+    def config(self) -> Config:
+        return self.session.config
 
     # ------------------------------------------------------------ start-up
     def get_css_variables(self) -> dict[str, str]:
@@ -115,47 +155,73 @@ class VeilleApp(App[int]):
         self.theme_variables = variables
         return variables
 
-    def on_mount(self) -> None:
+    def _choose_theme(self) -> None:
+        """Register the themes and take the chosen one before the stylesheet is
+        first read: switching after the first paint reparses all of it (~30 ms)."""
         for theme in self.veille_themes.values():
             self.register_theme(theme)
-        wanted = self.ui.theme or self.config["theme"]
+        wanted = self.session.ui.theme or self.config["theme"]
         if wanted not in self.available_themes:
+            self._unknown_theme = wanted
+            wanted = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
+        self.theme = wanted
+
+    def on_mount(self) -> None:
+        if self._unknown_theme:
             self.notify(
-                f"Unknown theme {wanted!r}; using {DEFAULT_THEME}.",
+                f"Unknown theme {self._unknown_theme!r}; using {self.theme}.",
                 markup=False,
                 severity="warning",
             )
-            wanted = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
-        self.theme = wanted
         self.set_keymap(self.keys_conf)
         for msg in self._theme_errors:
             self.notify(msg, severity="warning", markup=False)
-        if self._unknown_keys:
-            names = ", ".join(self._unknown_keys)
+        self._warn_about_keys()
+        if self.store.problems:
             self.notify(
-                f"config [keys]: unknown action(s): {names} (see ?)",
-                markup=False,
+                "Damaged store files were set aside: " + "; ".join(self.store.problems),
+                title="Store",
                 severity="warning",
+                markup=False,
+                timeout=15,
             )
-        from veille.tui.screens.main import MainScreen
-        from veille.tui.screens.welcome import WelcomeScreen
-
-        self.push_screen(MainScreen() if self.store.feeds() else WelcomeScreen())
-        if not self.store.feeds():
+        if self.handle_signals:
+            self._install_signals()
+        has_feeds = bool(self.store.feeds())
+        self.push_screen(self._main_screen() if has_feeds else WelcomeScreen(self.session))
+        if not has_feeds:
             self._finish_loading()
         self._tick()
         self.set_interval(0.5, self._tick)
         if self.sync_seconds > 0:
             self.set_interval(self.sync_seconds, self._sync)
+        if self.config_seconds > 0:
+            self.set_interval(self.config_seconds, self.check_config)
         if self.auto_update:
             self.set_interval(OUTBOX_SECONDS, self._outbox_tick)
             self.set_timer(3.0, self._outbox_tick)  # a share a crash left half-sent
             minutes = max(1, int(self.config["refresh_minutes"]))
-            self.set_interval(minutes * 60, partial(self._auto_update))
-            self.set_timer(2.0, partial(self._auto_update))
+            self.set_interval(minutes * 60, self._auto_update)
+            self.set_timer(2.0, self._auto_update)
         self._started = True
 
-    def first_paint(self) -> None:
+    def _main_screen(self) -> MainScreen:
+        return MainScreen(
+            self.session, keymap=self.keys_conf, cursor_blink=self.cursor_blink, timers=self.timers
+        )
+
+    def _warn_about_keys(self) -> None:
+        if self._unknown_keys:
+            names = ", ".join(self._unknown_keys)
+            self.notify(
+                f"config [keys]: unknown action(s): {names} (? lists the names)",
+                markup=False,
+                severity="warning",
+            )
+        for clash in clashes(self.keys_conf):
+            self.notify(clash.line(self.keys_conf), markup=False, severity="warning", timeout=10)
+
+    def on_first_paint(self, event: messages.FirstPaint) -> None:
         """The stream drew its first rows (the start-up benchmark waits for this)."""
         if self.first_paint_at is not None:
             return
@@ -168,44 +234,97 @@ class VeilleApp(App[int]):
             self.call_after_refresh(self._bench_exit, target)
 
     def _bench_exit(self, target: str) -> None:
+        """Write when the first frame with the stream was sent (FirstPaint is
+        handled after the frame that posted it went to the terminal), then quit."""
         import resource
 
         rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        Path(target).write_text(f"{time.time()} {rss_kb}\n")
+        Path(target).write_text(f"{self.first_paint_at} {rss_kb}\n")
         self.exit(0)
 
-    # ------------------------------------------------------------- screens
-    def main_screen(self) -> Any:
-        from veille.tui.screens.main import MainScreen
+    # -------------------------------------------------------------- signals
+    def _install_signals(self) -> None:
+        """A closed terminal (SIGHUP) or a polite kill (SIGTERM): save, then quit."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGHUP, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self._on_signal, sig)
+            except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover
+                continue
+            self._signals.append(sig)
 
-        for screen in self.screen_stack:
-            if isinstance(screen, MainScreen):
-                return screen
-        return None
+    def _on_signal(self, sig: int) -> None:
+        """Save first, then go.  After SIGHUP the terminal is gone: restoring it
+        could block on a dead writer, so the process leaves at once (everything is
+        on disk by then).  After SIGTERM it quits normally, with a watchdog."""
+        log.info("%s: saving and quitting", signal.Signals(sig).name)
+        self.save_everything()
+        if sig == signal.SIGHUP:
+            logging.shutdown()
+            os._exit(128 + sig)
+        watchdog = threading.Timer(5.0, os._exit, args=(128 + sig,))
+        watchdog.daemon = True
+        watchdog.start()
+        self.exit(128 + sig)
 
-    def subscribed(self, feed: Feed | None) -> None:
-        """Leave the welcome screen once there is something to read."""
-        from veille.tui.screens.main import MainScreen
+    def on_unmount(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in self._signals:
+            loop.remove_signal_handler(sig)
+        self._signals = []
 
-        if self.main_screen() is None:
-            self.switch_screen(MainScreen())
-        ids = [feed.id] if feed else None
-        self.call_after_refresh(lambda: self.start_refresh(ids, quiet=True))
-
-    # ----------------------------------------------------------- UI state
-    def save_ui(self) -> None:
+    def save_everything(self) -> bool:
+        """Write the layout and every pending change now; False when the disk refused."""
+        self.session.save_ui()
         try:
-            save_state(self.ui_path, self.ui)
-        except OSError as exc:
-            self.notify(
-                f"Could not save the layout: {_safe(exc)}", severity="warning", markup=False
-            )
+            self.store.flush()
+        except StoreWriteError:
+            log.warning("could not save at exit: %s", self.store.write_error)
+            return False
+        except Exception:
+            log.exception("saving at exit failed")
+            return False
+        return True
 
+    # ---------------------------------------------------------------- state
     def watch_theme(self, name: str) -> None:
-        if self._started and name != self.ui.theme:
-            self.ui.theme = name
-            self.save_ui()
+        if self._started and name != self.session.ui.theme:
+            self.session.ui.theme = name
+            self._save_ui()
 
+    def _save_ui(self) -> None:
+        error = self.session.save_ui()
+        if error:
+            self.notify(error, severity="warning", markup=False)
+
+    def _tick(self) -> None:
+        """Counts are O(1) (the store keeps them); a failing disk shows until it heals."""
+        self.counts = self.store.totals()
+        self.write_error = self.store.write_error or ""
+
+    def on_state_changed(self, event: messages.StateChanged) -> None:
+        self.counts = self.store.totals()
+
+    def check_config(self) -> None:
+        """config.toml changed on disk (an account added from the command line):
+        read it again, so the composer and the outbox use it now."""
+        try:
+            config = self.config_watcher.poll()
+        except ConfigError as exc:
+            self.notify(f"config.toml not reloaded: {_safe(exc)}", severity="error", markup=False)
+            return
+        if config is None:
+            return
+        self.session.set_config(config)
+        self.keys_conf, self._unknown_keys = keymap_from_config(dict(config["keys"]))
+        self.set_keymap(self.keys_conf)
+        self.config_version += 1
+        self.notify("config.toml changed: reloaded.", timeout=2)
+
+    def on_check_config(self, event: messages.CheckConfig) -> None:
+        self.check_config()
+
+    # ------------------------------------------------------------- actions
     def action_cycle_theme(self) -> None:
         names = list(self.veille_themes) or [DEFAULT_THEME]
         i = names.index(self.theme) if self.theme in names else -1
@@ -213,68 +332,63 @@ class VeilleApp(App[int]):
         self.notify(f"Theme: {self.theme}", markup=False, timeout=2)
 
     def action_help(self) -> None:
-        from veille.tui.screens.help import HelpScreen
-        from veille.tui.screens.shares import HelpWithShares
-
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpWithShares(self.keys_conf))
+            self.push_screen(HelpScreen(self.keys_conf))
 
     async def action_quit(self) -> None:
-        self.save_ui()
+        if not self.save_everything() and not self._quit_warned:
+            self._quit_warned = True
+            self.notify(
+                f"Not saved: {_safe(self.store.write_error)}. Press q again to quit anyway "
+                "(the unsaved changes are lost).",
+                severity="error",
+                markup=False,
+                timeout=10,
+            )
+            return
         self.exit(0)
 
     # --------------------------------------------------------------- palette
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        from veille.tui.screens.main import MainScreen
-        from veille.tui.screens.shares import SharesScreen
-
-        if isinstance(screen, SharesScreen):
-            for kd in SHARES_KEYS:
-                yield SystemCommand(
-                    kd.description,
-                    f"key: {effective_keys(self.keys_conf, kd)}",
-                    partial(screen.run_action, kd.action or kd.id),
-                )
-        if isinstance(screen, MainScreen):
-            for kd in MAIN_KEYS:
-                keys = effective_keys(self.keys_conf, kd)
-                yield SystemCommand(
-                    kd.description,
-                    f"key: {keys}",
-                    partial(screen.run_action, kd.action or kd.id),
-                )
+        provide = getattr(screen, "palette_commands", None)
+        if callable(provide):
+            for title, help_text, callback in provide():
+                yield SystemCommand(title, help_text, callback)
         for kd in APP_KEYS:
             if kd.id in ("help", "cycle_theme"):
-                yield SystemCommand(
-                    kd.description,
-                    f"key: {effective_keys(self.keys_conf, kd)}",
-                    partial(self.run_action, kd.id),
-                )
+                keys = key_display(self, effective_keys(self.keys_conf, kd))
+                yield SystemCommand(kd.description, f"key: {keys}", partial(self.run_action, kd.id))
         for name in self.veille_themes:
             yield SystemCommand(
                 f"Theme: {name}", "switch theme (remembered)", partial(setattr, self, "theme", name)
             )
         yield SystemCommand(
-            "Add a feed", "subscribe to a feed or page, or import OPML", self.ask_add_feed
+            "Add a feed (or import OPML)",
+            "subscribe to a feed or a web page that links to one — key: a",
+            self.ask_add_feed,
+        )
+        yield SystemCommand(
+            "Import feeds from an OPML file",
+            "subscribe to every feed of an OPML export of another reader",
+            partial(self.ask_add_feed, "Import feeds from an OPML file", "path/to/file.opml"),
+        )
+        yield SystemCommand(
+            "Export feeds to an OPML file",
+            "write your subscriptions as OPML (backup, or another reader)",
+            self.ask_export,
         )
 
     # ---------------------------------------------------------- background
-    def _tick(self) -> None:
-        version = self.store.version
-        if version != self._counted:
-            self._counted_now(version, self.store.totals())
-
-    def recount_soon(self) -> None:
-        """Counts are O(1) (the store keeps them), so they follow every change."""
-        self._tick()
-
-    def _counted_now(self, version: int, counts: tuple[int, int]) -> None:
-        self._counted = version
-        self.counts = counts
-        main = self.main_screen()
-        if main is not None:
-            main.update_status()
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            err = event.worker.error
+            log.error("background task %s failed", event.worker.name, exc_info=err)
+            self.notify(
+                f"{event.worker.group or 'background'} task failed: {_safe(err)}",
+                severity="error",
+                markup=False,
+            )
 
     @work(thread=True, exit_on_error=False, group="load")
     def _finish_loading(self) -> None:
@@ -282,167 +396,168 @@ class VeilleApp(App[int]):
         when they are in, then build the search index before the first ``/``."""
         if not self.store.loaded.is_set():
             self.store.load_rest()
-            self.call_from_thread(self._store_changed)
+            self.call_from_thread(self._items_changed)
         self.store.search_ids("\x01")  # builds the index; finds nothing
+
+    def _items_changed(self) -> None:
+        self.counts = self.store.totals()
+        self.items_version += 1
 
     def _sync(self) -> None:
         self._sync_worker()
 
     @work(thread=True, exit_on_error=False, group="sync", exclusive=True)
     def _sync_worker(self) -> None:
+        """Pick up what another process (cron's refresh, `veille mark`) wrote: disk
+        reads and JSON parsing, so a thread."""
         if self.store.sync():
-            self.call_from_thread(self._store_changed)
-
-    def _store_changed(self) -> None:
-        main = self.main_screen()
-        if main is not None:
-            main.reload_view()
+            self.call_from_thread(self._items_changed)
 
     def _auto_update(self) -> None:
         if self.store.feeds():
             self.start_refresh(None, due_only=True, quiet=True)
 
+    def on_refresh_requested(self, event: messages.RefreshRequested) -> None:
+        self.start_refresh(event.feed_ids, quiet=event.quiet)
+
     def start_refresh(
         self, feed_ids: list[str] | None, *, due_only: bool = False, quiet: bool = False
     ) -> None:
-        if refresh_feeds is None:
-            self.notify("Refreshing is not available in this build.", severity="error")
-            return
-        if self._refreshing:
+        if self.refreshing:
             if not quiet:
                 self.notify("A refresh is already running.", timeout=2)
             return
-        self._refreshing = True
-        try:
-            _start_resource_tracker()
-            self._set_progress("refreshing…")
-            self._refresh_worker(feed_ids, due_only, quiet)
-        except Exception:
-            self._refreshing = False
-            raise
+        self.refreshing = True
+        self.progress = "⟳ refreshing…"
+        _start_resource_tracker()
+        self._refresh(feed_ids, due_only, quiet)
 
-    @work(thread=True, exit_on_error=False, group="refresh")
-    def _refresh_worker(self, feed_ids: list[str] | None, due_only: bool, quiet: bool) -> None:
+    @work(exit_on_error=False, group="refresh")
+    async def _refresh(self, feed_ids: list[str] | None, due_only: bool, quiet: bool) -> None:
+        """Poll on the app's loop: fetching is network waiting, parsing happens in
+        refresh's process pool, and reading the store's older months in a thread."""
         try:
-            summary = asyncio.run(
-                refresh_feeds(
-                    self.store,
-                    self.config,
-                    feed_ids=feed_ids,
-                    due_only=due_only,
-                    on_progress=lambda p: self.call_from_thread(self._on_progress, p),
-                )
+            await asyncio.to_thread(self.store.load_rest)
+            social = any(f.kind != "feed" for f in self.store.feeds())
+            summary = await refresh_feeds(
+                self.store,
+                self.config,
+                feed_ids=feed_ids,
+                due_only=due_only,
+                on_progress=self._on_progress,
+                accounts=self.session.compose.accounts() if social else None,
             )
         except Exception as exc:
-            self.call_from_thread(self._refresh_failed, exc)
+            log.exception("refresh failed")
+            self.notify(f"Refresh failed: {_safe(exc)}", severity="error", markup=False)
             return
         finally:
-            self._refreshing = False
-        self.call_from_thread(self._refresh_done, summary, quiet)
-
-    def _set_progress(self, text: str) -> None:
-        main = self.main_screen()
-        if main is not None:
-            main.progress_text = text
-            main.update_status()
-
-    def _on_progress(self, p: Any) -> None:
-        text = f"⟳ {p.done}/{p.total} feeds"
-        if p.new_items:
-            text += f", +{p.new_items}"
-        self.last_errors = p.errors
-        self._set_progress(text)
-        now = time.monotonic()
-        if p.new_items and now - self._last_reload > 1.0:
-            self._last_reload = now
-            self._store_changed()
-
-    def _refresh_done(self, summary: Any, quiet: bool) -> None:
+            self.refreshing = False
+            self.progress = ""
         self.new_items += summary.new_items
-        self.last_errors = summary.errors
-        self._set_progress("")
+        self.feed_errors = summary.errors
         if summary.new_items or summary.updated_items:
-            self._store_changed()
+            self._items_changed()
         if not quiet or summary.new_items or summary.errors:
-            line = summary.line() if hasattr(summary, "line") else str(summary)
             self.notify(
-                line,
+                summary.line(),
                 markup=False,
                 timeout=4,
                 severity="warning" if summary.errors else "information",
             )
 
-    def _refresh_failed(self, exc: BaseException) -> None:
-        self._set_progress("")
-        self.notify(f"Refresh failed: {_safe(exc)}", severity="error", markup=False)
+    def _on_progress(self, p: Any) -> None:
+        text = f"⟳ {p.done}/{p.total} feeds"
+        if p.new_items:
+            text += f", +{p.new_items}"
+        self.feed_errors = p.errors
+        self.progress = text
+        now = time.monotonic()
+        if p.new_items and now - self._last_reload > 1.0:
+            self._last_reload = now
+            self._items_changed()
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state == WorkerState.ERROR:
-            err = event.worker.error
-            self.notify(
-                f"{event.worker.group or 'background'} task failed: {_safe(err)}",
-                severity="error",
-                markup=False,
-            )
+    # ------------------------------------------------------------- sharing
+    def on_send_shares(self, event: messages.SendShares) -> None:
+        self.send_shares(event.share_ids, loud=True)
+
+    def send_shares(self, share_ids: list[str] | None, *, loud: bool) -> None:
+        self._send(share_ids, loud)
+
+    @work(exit_on_error=False, group="outbox")
+    async def _send(self, share_ids: list[str] | None, loud: bool) -> None:
+        """Send due deliveries on the app's loop; one notification per delivery."""
+        if self._send_lock is None:
+            self._send_lock = asyncio.Lock()
+        async with self._send_lock:  # one sender in this process; the outbox locks across
+            self.check_config()  # accounts as config.toml says now
+            try:
+                done = await self.session.compose.send_pending(share_ids)
+            except Exception as exc:
+                log.exception("sending shares failed")
+                self.notify(f"Sending failed: {_safe(exc)}", severity="error", markup=False)
+                return
+        for d in done:
+            severity = {"sent": "information", "queued": "warning"}.get(d.status, "error")
+            self.notify(d.line(), severity=severity, markup=False, timeout=6)  # type: ignore[arg-type]
+        if done or loud:
+            self.shares_version += 1
+
+    def _outbox_tick(self) -> None:
+        """Queued deliveries whose back-off is over go out; nothing to do costs a scan."""
+        locked = self._send_lock is not None and self._send_lock.locked()
+        if not locked and has_pending(self.store.shares()):
+            self.send_shares(None, loud=False)
 
     # --------------------------------------------------------- subscribing
-    def subscribe_blocking(self, url: str, *, pick: int | None = None) -> Any:
-        """Run add_subscription on this (worker) thread."""
-        if add_subscription is None:
-            raise RuntimeError("subscribing is not available in this build")
-        return asyncio.run(add_subscription(self.store, self.config, url, pick=pick))
+    def on_add_feed_requested(self, event: messages.AddFeedRequested) -> None:
+        self.ask_add_feed()
 
-    def import_opml_file(self, path: Path) -> tuple[bool, str]:
-        if import_opml is None:
-            return False, "OPML import is not available in this build"
-        try:
-            res = import_opml(self.store, path)
-        except OpmlError as exc:
-            return False, _safe(exc)
-        except OSError as exc:
-            return False, f"cannot read {path}: {_safe(exc)}"
-        added, known = res[0], res[1]
-        return True, f"Imported {added} feed(s), {known} already there."
-
-    def ask_add_feed(self) -> None:
-        from veille.tui.screens.pickers import AskScreen
-
+    def ask_add_feed(
+        self,
+        title: str = "Add a feed",
+        placeholder: str = "https://… (feed or page) or path/to/file.opml",
+    ) -> None:
         def done(value: str | None) -> None:
             value = (value or "").strip()
             if not value:
                 return
-            path = Path(value).expanduser()
-            if value.lower().endswith(".opml") or path.is_file():
-                ok, msg = self.import_opml_file(path)
+            if feeds.is_file_answer(value):
+                ok, msg = feeds.import_file(self.store, value)
                 self.notify(msg, markup=False, severity="information" if ok else "error")
                 if ok:
-                    self.start_refresh(None, quiet=True)
+                    self._subscribed(None)
                 return
             self.notify(f"Looking for feeds at {value}…", markup=False, timeout=2)
-            self._subscribe_worker(value, None)
+            self._subscribe(value, None)
+
+        self.push_screen(AskScreen(title, "", placeholder, "enter adds · esc cancels"), done)
+
+    def ask_export(self) -> None:
+        def done(value: str | None) -> None:
+            if value is None:
+                return
+            ok, msg = feeds.export_file(self.store, value)
+            self.notify(msg, markup=False, severity="information" if ok else "error")
 
         self.push_screen(
             AskScreen(
-                "Add a feed",
-                "",
-                "https://… (feed or page) or path/to/file.opml",
-                "enter adds · esc cancels",
+                "Export feeds to an OPML file",
+                feeds.DEFAULT_EXPORT,
+                "path/to/file.opml",
+                "enter writes · esc cancels",
             ),
             done,
         )
 
-    @work(thread=True, exit_on_error=False, group="subscribe")
-    def _subscribe_worker(self, url: str, pick: int | None) -> None:
-        result = self.subscribe_blocking(url, pick=pick)
-        self.call_from_thread(self._subscribe_done, url, result)
-
-    def _subscribe_done(self, url: str, result: Any) -> None:
-        from veille.tui.screens.pickers import PickScreen
-
+    @work(exit_on_error=False, group="subscribe")
+    async def _subscribe(self, url: str, pick: int | None) -> None:
+        """Discovery is network work: on the app's loop."""
+        result = await feeds.subscribe(self.store, self.config, url, pick)
         if result.feed is not None:
             self.notify(result.message, markup=False)
             if result.created:
-                self.start_refresh([result.feed.id], quiet=True)
+                self._subscribed(result.feed.id)
             return
         if result.candidates and len(result.candidates) > 1:
             choices = [
@@ -452,137 +567,28 @@ class VeilleApp(App[int]):
 
             def chosen(key: str | None) -> None:
                 if key:
-                    self._subscribe_worker(url, int(key))
+                    self._subscribe(url, int(key))
 
             self.push_screen(PickScreen("Several feeds found", choices), chosen)
             return
         self.notify(result.message or "No feed found.", severity="error", markup=False)
 
-    # ------------------------------------------------------------- sharing
-    @property
-    def secrets(self) -> Any:
-        """The secret store, opened on first use (a keyring backend can be slow)."""
-        if self._secrets is None:
-            from veille.accounts.config import open_secrets
+    def on_subscribed(self, event: messages.Subscribed) -> None:
+        self._subscribed(event.feed_id)
 
-            self._secrets = open_secrets(self.paths.config)
-        return self._secrets
-
-    def share_accounts(self) -> dict[str, Any]:
-        """Every destination, with Mastodon limits learnt from the instance when known.
-
-        A broken ``[accounts]`` table is reported and leaves the Atom feed, so
-        sharing still works.
-        """
-        from dataclasses import replace
-
-        from veille.accounts.config import ATOM, Account, AccountError, atom_path, load_accounts
-        from veille.share.outbox import data_dir
-
-        try:
-            accounts = load_accounts(self.config, data_dir(self.store))
-        except AccountError as exc:
-            self.notify(f"config [accounts]: {_safe(exc)}", severity="error", markup=False)
-            path = atom_path(self.config, data_dir(self.store))
-            return {ATOM: Account(name=ATOM, type=ATOM, path=str(path))}
-        for name, account in accounts.items():
-            known = self._share_limits.get(name)
-            if account.type == "mastodon" and known is not None:
-                accounts[name] = replace(account, max_characters=known[0], url_length=known[1])
-        return accounts
-
-    def learn_limits(self, accounts: dict[str, Any], on_done: Callable[[], None]) -> None:
-        """Ask each Mastodon instance for its limits once, in the background."""
-        for name, account in accounts.items():
-            if account.type != "mastodon" or name in self._limits_asked:
-                continue
-            self._limits_asked.add(name)
-            self._limits_worker(name, account, on_done)
-
-    @work(thread=True, exit_on_error=False, group="limits")
-    def _limits_worker(self, name: str, account: Any, on_done: Callable[[], None]) -> None:
-        from veille.clients.mastodon import MastodonClient
-
-        async def ask() -> tuple[int, int]:
-            token = self.secrets.get(account.secret("token")) or ""
-            async with MastodonClient(account.instance, token) as client:
-                return await client.limits()
-
-        try:
-            limits = asyncio.run(ask())
-        except Exception:  # only a nicer counter: the defaults stand
-            self._limits_asked.discard(name)
-            return
-        self.call_from_thread(self._limits_known, name, limits, on_done)
-
-    def _limits_known(
-        self, name: str, limits: tuple[int, int], on_done: Callable[[], None]
-    ) -> None:
-        self._share_limits[name] = limits
-        on_done()
-
-    def send_shares(self, share_ids: list[str] | None, accounts: dict[str, Any] | None) -> None:
-        """Send due deliveries (of ``share_ids``, or all) in a thread; results as notes."""
-        self._send_worker(share_ids, accounts, share_ids is not None)
-
-    @work(thread=True, exit_on_error=False, group="outbox")
-    def _send_worker(
-        self, share_ids: list[str] | None, accounts: dict[str, Any] | None, loud: bool
-    ) -> None:
-        from veille.share.outbox import send_pending
-
-        with self._send_lock:  # one sender in this process; the outbox locks across them
-            try:
-                done = asyncio.run(
-                    send_pending(
-                        self.store,
-                        self.config,
-                        self.secrets,
-                        share_ids=share_ids,
-                        accounts=accounts,
-                    )
-                )
-            except Exception as exc:
-                self.call_from_thread(
-                    self.notify, f"Sending failed: {_safe(exc)}", severity="error", markup=False
-                )
-                return
-        if done or loud:
-            self.call_from_thread(self._sent, done)
-
-    def _sent(self, done: list[tuple[str, str, Any]]) -> None:
-        """One notification per delivery: sent with its URL, queued or failed with why."""
-        for _sid, name, d in done:
-            if d.status == "sent":
-                msg, severity = f"{name}: sent" + (f" — {d.url}" if d.url else ""), "information"
-            elif d.status == "queued":
-                msg, severity = f"{name}: queued, will retry — {d.error or 'waiting'}", "warning"
-            else:
-                msg, severity = f"{name}: failed — {d.error or 'unknown error'}", "error"
-            self.notify(_safe(msg), severity=severity, markup=False, timeout=6)  # type: ignore[arg-type]
-        from veille.tui.screens.shares import SharesScreen
-
-        for screen in self.screen_stack:
-            if isinstance(screen, SharesScreen):
-                screen.reload()
-        self._store_changed_soon()
-
-    def _store_changed_soon(self) -> None:
-        main = self.main_screen()
-        if main is not None and main.built:
-            main.stream.refresh_rows()
-
-    def _outbox_tick(self) -> None:
-        """Queued deliveries whose back-off is over go out; nothing to do costs a scan."""
-        pending = any(
-            d.status in ("queued", "sending")
-            for share in self.store.shares()
-            for d in share.deliveries.values()
-        )
-        if pending and not self._send_lock.locked():
-            self.send_shares(None, None)
+    def _subscribed(self, feed_id: str | None) -> None:
+        """Leave the welcome screen once there is something to read; fetch it."""
+        if isinstance(self.screen, WelcomeScreen):
+            self.switch_screen(self._main_screen())
+        else:
+            self.items_version += 1
+        ids = [feed_id] if feed_id else None
+        self.call_after_refresh(lambda: self.start_refresh(ids, quiet=True))
 
     # ---------------------------------------------------------------- links
+    def on_open_url(self, event: messages.OpenUrl) -> None:
+        self.open_in_browser(event.url)
+
     def open_in_browser(self, url: str) -> None:
         """Open http(s) links in the browser ($BROWSER honoured); refuse the rest."""
         scheme = urlsplit(url).scheme.lower()
@@ -635,7 +641,7 @@ def _start_resource_tracker() -> None:
 
 def run_app(paths: Paths, config: Config, store: Store) -> int:
     """Run the app until the user quits; the exit code for the CLI."""
-    app = VeilleApp(store, config, paths)
+    app = VeilleApp(store, config, paths, handle_signals=True)
     result = app.run()
     return int(result or 0) if app.return_code is None else int(app.return_code)
 
@@ -646,7 +652,7 @@ def _main() -> int:  # pragma: no cover - `python -m veille.tui.app`, before the
 
     paths = get_paths().ensure()
     config = load_config(paths.config_file)
-    store = Store(paths.store)
+    store = Store(paths.store, lazy=3000)  # as the CLI opens it: the rest after the paint
     try:
         return run_app(paths, config, store)
     finally:

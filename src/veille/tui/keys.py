@@ -46,14 +46,15 @@ MAIN_KEYS: list[KeyDef] = [
     KeyDef("cycle_pane_back", "shift+tab", "Previous pane"),
     KeyDef("toggle_read", "m", "Toggle read", show=True),
     KeyDef("star", "s", "Star (keep)", show=True),
-    KeyDef("dismiss", "x", "Dismiss", show=True),
+    KeyDef("dismiss", "x", "Dismiss (read, and out of Unread)", show=True, action="dismiss_item"),
     KeyDef("mark_all_read", "A", "Mark all in view read"),
     KeyDef("undo", "u", "Undo", show=True),
     KeyDef("open_link", "o", "Open link (N o: link N)", show=True),
     KeyDef("copy_link", "y", "Copy link"),
     KeyDef("refresh_all", "r", "Refresh all feeds", show=True),
     KeyDef("refresh_feed", "R", "Refresh this feed"),
-    KeyDef("search", "slash", "Search", show=True),
+    KeyDef("search", "slash", "Search in this view", show=True),
+    KeyDef("search_all", "ctrl+f", "Search all items (not only this view)"),
     KeyDef("filter", "f", "Filter view", show=True),
     KeyDef("edit_tags", "t", "Edit tags"),
     KeyDef("compose", "c", "Comment / reshare", show=True),
@@ -62,7 +63,7 @@ MAIN_KEYS: list[KeyDef] = [
     KeyDef("narrower", "left_square_bracket", "Stream pane narrower"),
     KeyDef("composer_taller", "right_curly_bracket", "Composer taller"),
     KeyDef("composer_shorter", "left_curly_bracket", "Composer shorter"),
-    KeyDef("add_feed", "a", "Add a feed"),
+    KeyDef("add_feed", "a", "Add a feed (or import OPML)"),
     # sharing (the composer pane and the outbox)
     KeyDef("send_share", "ctrl+s", "Send the share (composer)", show=True),
     KeyDef("quote", ">", "Quote the paragraph (or selection) in the comment"),
@@ -77,7 +78,7 @@ DIGIT_KEYS = [
 # App-wide keys.
 APP_KEYS: list[KeyDef] = [
     KeyDef("quit", "q", "Quit", show=True),
-    KeyDef("help", "question_mark", "Keys", show=True),
+    KeyDef("help", "question_mark", "Help: every key", show=True),
     KeyDef("cycle_theme", "ctrl+t", "Next theme"),
     KeyDef("command_palette", "ctrl+p", "Commands"),
 ]
@@ -107,3 +108,50 @@ def keymap_from_config(keys: dict[str, str]) -> tuple[dict[str, str], list[str]]
 
 def effective_keys(keymap: dict[str, str], kd: KeyDef) -> str:
     return keymap.get(kd.id, kd.keys)
+
+
+# Keys that act together: a key bound twice in one of these, one binding loses it.
+SCOPES: list[list[KeyDef]] = [[*MAIN_KEYS, *DIGIT_KEYS, *APP_KEYS], [*SHARES_KEYS, *APP_KEYS]]
+
+
+@dataclass(frozen=True)
+class Clash:
+    """A rebound action took ``key`` from another action that still had it."""
+
+    key: str
+    taker: str  # the action rebound in [keys]
+    loser: KeyDef
+
+    def line(self, keymap: dict[str, str]) -> str:
+        left = [k for k in effective_keys(keymap, self.loser).split(",") if k != self.key]
+        after = (
+            f"{self.loser.id} keeps {', '.join(left)}"
+            if left
+            else f"{self.loser.id} has no key now"
+        )
+        return (
+            f"config [keys]: {self.taker} takes {self.key} from {self.loser.id} "
+            f"({self.loser.description}); {after}"
+        )
+
+
+def clashes(keymap: dict[str, str]) -> list[Clash]:
+    """Keys the config gives an action while another action (not rebound) has them.
+
+    The README's own example ``toggle_read = "m,r"`` takes ``r`` from
+    ``refresh_all``: Textual applies it silently, so the app says it."""
+    out: list[Clash] = []
+    seen: set[tuple[str, str, str]] = set()
+    for scope in SCOPES:
+        ids = {kd.id for kd in scope}
+        for taker, value in keymap.items():
+            if taker not in ids:
+                continue
+            for key in value.split(","):
+                for other in scope:
+                    if other.id == taker or other.id in keymap:
+                        continue
+                    if key in other.keys.split(",") and (key, taker, other.id) not in seen:
+                        seen.add((key, taker, other.id))
+                        out.append(Clash(key, taker, other))
+    return out

@@ -27,6 +27,7 @@ from typing import Any
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
+from veille.domain.errors import VeilleError
 from veille.render.hygiene import clean_line
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ _COLOUR_VARIABLE = re.compile(r"^veille-|(?:foreground|background|color|colour)$
 _EXAMPLE = '"#5fafff"'
 
 
-class ThemeError(ValueError):
+class ThemeError(VeilleError, ValueError):
     """A theme file cannot be used; the message is one line naming the key."""
 
 

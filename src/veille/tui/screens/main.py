@@ -1,88 +1,126 @@
 """The three panes: stream │ item, composer below the item; one at a time when narrow.
 
-Triage keys change the store in memory (the store writes within a second on
-its own thread) and repaint one row, so they cost the same at 100,000 items
-as at 10.  Views are loaded lazily: the first screenful synchronously, the
-rest on a thread.
+Layout and key handling only: what a key changes is decided by the services
+(triage, views, compose, reading) and the app's background work is asked for
+with messages.  The screen watches the app's reactives (counts, progress, new
+items, a failing disk...) from the moment it is mounted, so nothing ever calls
+into it before its panes exist or after it is gone.
+
+Whatever changes the row under the cursor (a key, ``x``, a filter, a search, new
+items, an item removed by another process), the item pane, the composer and
+every action follow that row.  Only an item the user moved to or opened counts
+as seen (marked read after ``mark_read_delay``); one the app selected by itself
+(start-up, a view switch, a search) does not.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+import logging
+from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
-from veille.domain.records import Draft, Item
-from veille.domain.share import Share
+from veille.domain.records import Item
 from veille.render.hygiene import clean_line
-from veille.share.compose import make_via, quote_block, render_text, suggest_hashtags
-from veille.tui.keys import DIGIT_KEYS, MAIN_KEYS
-from veille.tui.query import ViewSpec, iter_view
-from veille.tui.screens.pickers import AskScreen, PickScreen
+from veille.share.compose import quote_block
+from veille.store.store import Store
+from veille.tui.keys import DIGIT_KEYS, MAIN_KEYS, effective_keys
+from veille.tui.messages import (
+    AddFeedRequested,
+    CheckConfig,
+    FirstPaint,
+    OpenUrl,
+    RefreshRequested,
+    SendShares,
+    StateChanged,
+)
+from veille.tui.screens.help import key_display
+from veille.tui.screens.pickers import AskScreen, ConfirmScreen, PickScreen
+from veille.tui.screens.shares import ShareChoice, SharesScreen
+from veille.tui.services import views
+from veille.tui.services.reading import when_label
+from veille.tui.services.session import Session
+from veille.tui.services.views import ViewSpec
 from veille.tui.state import COMPOSER_HEIGHT, STREAM_WIDTH
-from veille.tui.widgets.composer import Choices, Composer, ToggleBar, ToggleScreen
+from veille.tui.widgets.composer import Composer, ToggleBar, ToggleScreen
 from veille.tui.widgets.item import ItemView
-from veille.tui.widgets.preview import PreviewEntry
 from veille.tui.widgets.stream import StreamList
-from veille.util.dates import iso, now
 
-if TYPE_CHECKING:
-    from veille.tui.app import VeilleApp
+log = logging.getLogger(__name__)
 
-FIRST_ROWS = 300  # rows found before the first paint; the rest on a thread
-FIRST_BUDGET = 0.05  # seconds the first part of a query may take
-CHUNK = 5000
 NARROW = 100  # columns
 PANES = ("stream", "item", "composer")
-UNDO_DEPTH = 100
 SHOW_DELAY = 0.04  # seconds the cursor rests before the item pane follows
+#: The app state the status bar shows (reactives of the app, watched).
+APP_STATE = ("counts", "progress", "new_items", "feed_errors", "write_error")
+
+#: A timer factory: (seconds, callback) -> a function that cancels it.  The app
+#: passes Textual's; tests pass one they fire by hand, so time is deterministic.
+Timers = Callable[[float, Callable[[], None]], Callable[[], None]]
 
 
 class MainScreen(Screen[None]):
-    app: VeilleApp  # type: ignore[assignment]
     BINDINGS = [kd.binding() for kd in [*MAIN_KEYS, *DIGIT_KEYS]]
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        session: Session,
+        *,
+        keymap: dict[str, str] | None = None,
+        cursor_blink: bool = True,
+        timers: Timers | None = None,
+    ) -> None:
         super().__init__()
+        self.session = session
+        self.keymap = keymap or {}
+        self.cursor_blink = cursor_blink
+        self.timers: Timers = timers or self._textual_timer
         self.view = ViewSpec()
         self.sticky: set[str] = set()  # read this session: stays in the unread view
-        self.undo_stack: list[tuple[str, dict[str, dict[str, Any]]]] = []
         self.digits = ""
         self.pane = "stream"  # the pane shown when narrow
         self.narrow = False
-        self._gen = 0
-        self._want_id: str | None = None
+        self.app_state: dict[str, Any] = {
+            "counts": (0, 0),
+            "progress": "",
+            "new_items": 0,
+            "feed_errors": 0,
+            "write_error": "",
+        }
         self._shown_id: str | None = None
         self._show_timer: Timer | None = None
-        self._read_timer: Timer | None = None
+        self._seen_target: str | None = None  # the item the user moved to or opened
+        self._read_cancel: Callable[[], None] | None = None
+        self._read_pending: str | None = None
         self._search_timer: Timer | None = None
         self._draft_dirty = False
         self._draft_saver = False
-        self.progress_text = ""
-        self.new_since_open = 0
-        self._accounts: dict[str, Any] | None = None  # share destinations, read once
+
+    def _textual_timer(self, delay: float, callback: Callable[[], None]) -> Callable[[], None]:
+        return self.set_timer(delay, callback).stop
+
+    @property
+    def store(self) -> Store:
+        return self.session.store
 
     # -------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
         yield Static(id="status")
         with Horizontal(id="panes"):
             with Vertical(id="stream-pane"):
-                yield StreamList(self.app.store, clock=self.app.clock, id="stream")
-                yield Input(placeholder="search title, source, author, text", id="search")
+                yield StreamList(self.session.store, clock=self.session.clock, id="stream")
+                yield Input(placeholder="search", id="search")
             with Vertical(id="right"):
                 yield ItemView(id="item")
-                yield Composer(cursor_blink=self.app.cursor_blink, id="composer")
+                yield Composer(self.session.compose, cursor_blink=self.cursor_blink, id="composer")
         yield Footer(compact=True)
-
-    built = False  # set at the end of on_mount, once the panes exist
 
     @property
     def stream(self) -> StreamList:
@@ -96,21 +134,35 @@ class MainScreen(Screen[None]):
     def composer(self) -> Composer:
         return self.query_one(Composer)
 
+    @property
+    def search_box(self) -> Input:
+        return self.query_one("#search", Input)
+
     def on_mount(self) -> None:
-        self.query_one("#search").display = False
-        self.view = ViewSpec.from_json(self.app.ui.view)
-        if self.view.kind == "feed" and not self.app.store.get_feed(self.view.value):
+        self.search_box.display = False
+        self.view = ViewSpec.from_json(self.session.ui.view)
+        if self.view.kind == "feed" and not self.store.get_feed(self.view.value):
             self.view = ViewSpec()
         self.apply_layout()
         self.stream.focus()
         self.load_view(self.view, reset=True)
-        self.built = True
+        # From here on the app's state reaches this screen; never before its
+        # panes exist, never after it is gone (Textual drops a closed watcher).
+        for name in APP_STATE:
+            self.watch(self.app, name, partial(self._app_changed, name), init=True)
+        self.watch(self.app, "items_version", self.reload_view, init=False)
+        self.watch(self.app, "shares_version", self._shares_changed, init=False)
+        self.watch(self.app, "config_version", self._config_changed, init=False)
+
+    def _app_changed(self, name: str, value: Any) -> None:
+        self.app_state[name] = value
+        self.update_status()
 
     def on_resize(self) -> None:
         self.apply_layout()
 
     def apply_layout(self) -> None:
-        ui = self.app.ui
+        ui = self.session.ui
         self.narrow = self.size.width < NARROW
         self.set_class(self.narrow, "-narrow")
         for p in PANES:
@@ -136,453 +188,268 @@ class MainScreen(Screen[None]):
 
     # --------------------------------------------------------------- views
     def load_view(self, spec: ViewSpec, *, reset: bool = False, keep_id: str | None = None) -> None:
-        """Show ``spec``: first rows now, the rest from a thread."""
-        store = self.app.store
-        self._gen += 1
-        gen = self._gen
+        """Show ``spec``: its first rows now, the rest from the stream's thread."""
         if reset:
             self.sticky.clear()
         self.view = spec
-        keep = keep_id if keep_id is not None else (None if reset else self.stream.current_id)
-        it = iter_view(store, spec, keep=self.sticky, stop=lambda: gen != self._gen)
-        exhausted = True
-        if spec.kind == "all" and not spec.search:
-            first = list(store.ordered_ids())  # everything: no test per item
-            found = True
-        else:
-            first = []
-            found = keep is None
-            deadline = time.perf_counter() + FIRST_BUDGET
-            for iid in it:
-                first.append(iid)
-                found = found or iid == keep
-                if (len(first) >= FIRST_ROWS and found) or time.perf_counter() > deadline:
-                    exhausted = False
-                    break
         stream = self.stream
-        stream.empty_text = self._empty_text()
-        more = not exhausted
-        stream.loading = more
-        self._want_id = None if found else keep
-        stream.set_ids(first, keep=keep, reset=reset and keep is None)
-        if more:
-            self._load_rest(gen, it)
+        keep = keep_id if keep_id is not None else (None if reset else stream.current_id)
+        stop = stream.new_load()
+        first = views.first_rows(self.store, spec, keep_id=keep, sticky=self.sticky, stop=stop)
+        stream.empty_text = views.empty_text(spec, self.store, self._keys_of("search_all"))
+        stream.show_rows(first, keep=keep, reset=reset and keep is None)
         self.update_status()
 
-    @work(thread=True, exit_on_error=False, group="view")
-    def _load_rest(self, gen: int, it: Iterator[str]) -> None:
-        """Take the rest of a view off the UI thread, in chunks as they fill
-        (or every 0.1 s), and stop as soon as another view replaces it."""
-        buf: list[str] = []
-        last = time.monotonic()
-        for iid in it:
-            buf.append(iid)
-            if len(buf) >= CHUNK or time.monotonic() - last > 0.1:
-                if gen != self._gen:
-                    return
-                self.app.call_from_thread(self._extend, gen, buf)
-                buf = []
-                last = time.monotonic()
-        if gen == self._gen:
-            self.app.call_from_thread(self._extend, gen, buf)
-            self.app.call_from_thread(self._loaded, gen)
-
-    def _extend(self, gen: int, chunk: list[str]) -> None:
-        if gen != self._gen:
-            return
-        stream = self.stream
-        stream.extend(chunk)
-        if self._want_id and self._want_id in chunk:
-            want, self._want_id = self._want_id, None
-            stream.set_ids(stream.ids, keep=want)
-
-    def _loaded(self, gen: int) -> None:
-        if gen == self._gen:
-            self.stream.loading = False
-            self.stream.refresh()
-            self.update_status()
+    def on_stream_list_loaded(self, event: StreamList.Loaded) -> None:
+        event.stop()
+        self.update_status()
 
     def reload_view(self) -> None:
-        """The store changed under us (refresh, another process): keep the cursor."""
-        if not self.built:  # on_mount loads the view anyway
-            return
+        """Items came or went (a refresh, another process): keep the cursor's item
+        (the panes follow if it is gone) and show its newest text."""
         self.stream.refresh_rows()
         self.load_view(self.view, keep_id=self.stream.current_id)
-        self._shown_id = None
-        self.schedule_show()
+        if self._show_timer is None and self.stream.current_id == self._shown_id:
+            self._show_current()
 
     def set_view(self, spec: ViewSpec) -> None:
-        self.app.ui.view = spec.to_json()
-        self.app.save_ui()
+        self.session.ui.view = spec.to_json()
+        self._save_ui()
         self.load_view(spec, reset=True)
 
-    def _empty_text(self) -> str:
-        if self.view.search:
-            return f"No item matches “{clean_line(self.view.search)}”. esc clears the search."
-        if self.view.kind == "unread":
-            return "All read. f changes the view, r refreshes."
-        return "No items here yet. r refreshes, f changes the view, a adds a feed."
+    def _save_ui(self) -> None:
+        error = self.session.save_ui()
+        if error:
+            self.notify(error, severity="warning", markup=False)
+
+    def _keys_of(self, action_id: str) -> str:
+        for kd in MAIN_KEYS:
+            if kd.id == action_id:
+                return key_display(self.app, effective_keys(self.keymap, kd))
+        return ""
 
     # ------------------------------------------------------------- status
     def update_status(self) -> None:
-        # The app's timers may tick while this screen is still being mounted:
-        # its widgets are not there until on_mount has run.
-        if not self.built:
-            return
-        app = self.app
+        state = self.app_state
         t = Text(no_wrap=True, overflow="ellipsis", end="")
         t.append(" veille ", style="bold reverse")
+        if state["write_error"]:
+            # First, so no width cuts it off: marks are not on disk.
+            t.append(" ⚠ not saved: ", style="bold red")
+            t.append(clean_line(state["write_error"]), style="bold red")
+            t.append(" — retrying ", style="bold red")
         t.append(" ")
-        t.append(self.view.label(app.store), style="bold")
-        unread, total = app.counts
+        t.append(self.view.label(self.store), style="bold")
+        unread, total = state["counts"]
         t.append(f"  {unread:,} unread / {total:,}")
         n = len(self.stream.ids)
         t.append(f"  · {n:,}{'+' if self.stream.loading else ''} shown", style="dim")
-        if app.new_items:
-            t.append(f"  · {app.new_items} new", style="bold")
-        if self.progress_text:
+        if state["new_items"]:
+            t.append(f"  · {state['new_items']} new", style="bold")
+        if state["progress"]:
             t.append("  · ")
-            t.append(self.progress_text)
-        if app.last_errors:
-            t.append(
-                f"  · {app.last_errors} feed error{'s' if app.last_errors > 1 else ''}",
-                style="bold red",
-            )
+            t.append(state["progress"])
+        errors = state["feed_errors"]
+        if errors:
+            t.append(f"  · {errors} feed error{'s' if errors > 1 else ''}", style="bold red")
         if self.digits:
             t.append(f"  · link {self.digits}…", style="reverse")
         self.query_one("#status", Static).update(t)
 
-    # ------------------------------------------------------ the shown item
-    def on_stream_list_highlighted(self, event: StreamList.Highlighted) -> None:
-        event.stop()
-        self.schedule_show()
+    @property
+    def status_text(self) -> str:
+        """The status bar as shown (tests read it like a user would)."""
+        return str(self.query_one("#status", Static).content)
 
+    # ------------------------------------------------------ the shown item
     def on_stream_list_painted(self, event: StreamList.Painted) -> None:
         event.stop()
-        self.app.first_paint()
+        self.post_message(FirstPaint())
+
+    def on_stream_list_highlighted(self, event: StreamList.Highlighted) -> None:
+        event.stop()
+        if event.user:
+            self._seen_target = event.item_id
+        self.schedule_show()
 
     def schedule_show(self) -> None:
         """Show the cursor's item once the cursor rests for a moment.
 
-        The stream repaints at once; the item (HTML rendering, composer) follows
+        The stream repaints at once; the item (rendering, composer) follows
         SHOW_DELAY later, so holding j scrolls at full speed and a triage key
-        costs one row repaint, not a re-layout of the item pane.
-        """
+        costs one row repaint.  Any action that needs the item first catches up
+        (``_ensure_shown``), so nothing ever acts on the row shown before."""
         if self._show_timer is not None:
             self._show_timer.stop()
         self._show_timer = self.set_timer(SHOW_DELAY, self._show_current)
 
-    def _show_current(self) -> None:
-        self._show_timer = None
+    def _ensure_shown(self) -> None:
         iid = self.stream.current_id
-        store = self.app.store
-        item = store.get_item(iid) if iid else None
+        if (
+            self._show_timer is not None
+            or self.item_view.item_id != iid
+            or self.composer.item_id != iid
+        ):
+            self._show_current()
+
+    def _show_current(self) -> None:
+        if self._show_timer is not None:
+            self._show_timer.stop()
+            self._show_timer = None
+        iid = self.stream.current_id
+        item = self.store.get_item(iid) if iid else None
         if item is None:
-            if self._shown_id is not None or iid is None:
+            self._cancel_read()
+            if self._shown_id is not None or self.composer.item_id is not None or iid is None:
                 self.item_view.show_nothing("Nothing selected.")
-                self.composer.load(None, "", None)
-                self.composer.show_preview([])
+                self.composer.show_item(None, None)
             self._shown_id = None
             return
+        iid = item.id
         new = iid != self._shown_id
         self._shown_id = iid
-        source, when = self._source_when(item)
-        self.item_view.show(item, store.get_content(iid), source=source, when=when)
-        if new:
-            self._load_composer(item, source, store.get_draft(iid))
-            self._arm_mark_read(iid)
-
-    def _prefill(self, item: Item, source: str) -> str:
-        share = Share(
-            id="",
-            item_id=item.id,
-            comment="",
-            created="",
-            title=item.title,
-            link=item.link,
-            source=source,
-            author=item.author,
-            via=make_via(source, author=item.author),
+        self.item_view.show(
+            item, self.store.get_content(iid), source=self._source(item), when=when_label(item)
         )
-        return render_text(share, self.app.config["share.template"]) + "\n"
+        if new or self.composer.item_id != iid:
+            self.composer.show_item(item, self.store.get_draft(iid))
+            self._cancel_read()
+            if iid == self._seen_target:
+                self._arm_read(iid)
 
-    def _arm_mark_read(self, iid: str) -> None:
-        if self._read_timer is not None:
-            self._read_timer.stop()
-            self._read_timer = None
-        item = self.app.store.get_item(iid)
+    def _source(self, item: Item) -> str:
+        feed = self.store.get_feed(item.feed)
+        return feed.name if feed else ""
+
+    def _cancel_read(self) -> None:
+        if self._read_cancel is not None:
+            self._read_cancel()
+        self._read_cancel = None
+        self._read_pending = None
+
+    def _arm_read(self, iid: str) -> None:
+        """The user is on ``iid``: read once it stayed ``mark_read_delay`` seconds
+        (0: at once)."""
+        if self._read_pending == iid:
+            return
+        self._cancel_read()
+        item = self.store.get_item(iid)
         if item is None or item.read:
             return
-        delay = float(self.app.config["mark_read_delay"] or 0)
+        delay = float(self.session.config["mark_read_delay"] or 0)
         if delay <= 0:
             self._auto_read(iid)
-        else:
-            self._read_timer = self.set_timer(delay, lambda: self._auto_read(iid))
+            return
+        self._read_pending = iid
+        self._read_cancel = self.timers(delay, partial(self._auto_read, iid))
 
     def _auto_read(self, iid: str) -> None:
-        if self.stream.current_id != iid:
+        self._read_pending = None
+        self._read_cancel = None
+        if self.stream.current_id != iid or self._seen_target != iid:
             return
-        item = self.app.store.get_item(iid)
-        if item and not item.read:
+        if self.session.triage.mark_seen(iid):
             self.sticky.add(iid)
-            self.app.store.set_state([iid], read=True)
             self._changed([iid])
 
-    def _changed(self, ids: list[str], *, header: bool = True) -> None:
+    def _changed(self, ids: list[str]) -> None:
+        """Items' state changed: repaint their rows, the header if shown, the counts."""
         for iid in ids[:200]:
             self.stream.refresh_item(iid)
         if len(ids) > 200:
             self.stream.refresh()
-        if header and self.stream.current_id in ids:
-            self._shown_id_refresh()
-        self.app.recount_soon()
+        shown = self.item_view.item_id
+        if shown in ids:
+            item = self.store.get_item(shown) if shown else None
+            if item is not None:
+                self.item_view.update_marks(item)
+        self.post_message(StateChanged())
 
-    def _shown_id_refresh(self) -> None:
-        iid = self.stream.current_id
-        item = self.app.store.get_item(iid) if iid else None
+    def _shares_changed(self) -> None:
+        self.stream.refresh_rows()
+        shown = self.item_view.item_id
+        item = self.store.get_item(shown) if shown else None
         if item is not None:
-            # Same lines, new marks: no re-layout of the item pane (a triage key
-            # must cost a row repaint, not a layout).
-            self.item_view.query_one("#item-header", Static).update(
-                self.item_view._header(item, *self._source_when(item)), layout=False
-            )
+            self.item_view.update_marks(item)
 
-    def _source_when(self, item: Item) -> tuple[str, str]:
-        feed = self.app.store.get_feed(item.feed)
-        if item.published:
-            when = item.published[:16].replace("T", " ")
-        else:  # the feed gives no date: say when it arrived, not a made-up one
-            when = "seen " + item.first_seen[:16].replace("T", " ")
-        return feed.name if feed else "", when
-
-    # -------------------------------------------------------------- drafts
-    def on_composer_draft_changed(self, event: Composer.DraftChanged) -> None:
-        event.stop()
-        store = self.app.store
-        if event.item_id == self.composer.item_id:
-            draft = self.composer.draft(event.item_id, iso(now()))
-        else:
-            draft = Draft(item_id=event.item_id, text=event.text, updated=iso(now()))
-        store.save_draft(draft, durable=False)
-        self.composer.mark_saved(True)
-        self._flush_soon()
-        self.update_preview()
-
-    def _flush_soon(self) -> None:
-        """Write the store from a thread, now-ish: a draft survives a kill -9."""
-        self._draft_dirty = True
-        if not self._draft_saver:
-            self._draft_saver = True
-            self._save_drafts()
-
-    @work(thread=True, exit_on_error=False, group="draft")
-    def _save_drafts(self) -> None:
-        try:
-            while self._draft_dirty:
-                self._draft_dirty = False
-                self.app.store.flush()
-        finally:
-            self._draft_saver = False
-
-    # ------------------------------------------------------------- sharing
-    def share_accounts(self) -> dict[str, Any]:
-        if self._accounts is None:
-            self._accounts = self.app.share_accounts()
-        return self._accounts
-
-    def _choices(self, item: Item) -> Choices:
-        """Defaults for a new share of ``item``: the configured destinations ticked,
-        every hashtag suggested by its categories ticked (the preview shows them)."""
-        from veille.accounts.config import default_destinations
-
-        accounts = self.share_accounts()
-        names = list(accounts)
-        ticked = [n for n in default_destinations(self.app.config, accounts) if n in accounts]
-        tags = suggest_hashtags(list(item.categories))
-        return Choices(destinations=names, ticked=ticked, hashtags=tags, tags_on=list(tags))
-
-    def _load_composer(self, item: Item, source: str, draft: Draft | None) -> None:
-        self.composer.load(item.id, self._prefill(item, source), draft, self._choices(item))
-        self.update_preview()
-
-    def update_preview(self) -> None:
-        """Each ticked destination's text as the outbox will post it, and its counter."""
-        from veille.share.outbox import OutboxError, build_share, length_check
-
-        composer = self.composer
-        iid = composer.item_id
-        ticked = list(composer.choices.ticked)
-        if iid is None or not ticked:
-            composer.show_preview([])
-            return
-        accounts = self.share_accounts()
-        try:
-            share = build_share(
-                self.app.store,
-                self.app.config,
-                iid,
-                composer.text,
-                to=ticked,
-                hashtags=list(composer.choices.tags_on),
-                accounts=accounts,
-            )
-        except OutboxError as exc:
-            composer.show_preview([PreviewEntry("?", "", "", clean_line(str(exc)), False)])
-            return
-        entries = []
-        for name, d in share.deliveries.items():
-            verdict = length_check(share, d, accounts[name])
-            entries.append(PreviewEntry(name, d.kind, d.text, verdict.reason, verdict.ok))
-        composer.show_preview(entries)
-        ticked_accounts = {n: accounts[n] for n in ticked if n in accounts}
-        self.app.learn_limits(ticked_accounts, self._limits_learnt)
-
-    def _limits_learnt(self) -> None:
-        self._accounts = None
-        if self.is_mounted:
-            self.update_preview()
+    def _config_changed(self) -> None:
+        """Accounts or defaults changed on disk: the composer offers them now."""
+        iid = self.composer.item_id
+        item = self.store.get_item(iid) if iid else None
+        if item is not None:
+            self.composer.reload_destinations(item)
+        self.stream.refresh_rows()
 
     def on_toggle_bar_toggled(self, event: ToggleBar.Toggled) -> None:
         event.stop()  # the composer handles its own; nothing else has toggles
 
     def action_send_share(self) -> None:
-        """Save the share (the outbox writes it before any network call), then send it
-        from a thread; destinations over their limit are refused, with the reason."""
-        from veille.share.outbox import OutboxError, create_share, retry
-
+        """Save the share (on disk before any network call), then ask the app to
+        send it; destinations over their limit are refused, with the reason."""
+        self._ensure_shown()
         composer = self.composer
         iid = composer.item_id
-        if iid is None or self.app.store.get_item(iid) is None:
-            self.app.notify("Select an item, then c to write your comment.", timeout=3)
+        if iid is None or self.store.get_item(iid) is None:
+            self.notify("Select an item, then c to write your comment.", timeout=3)
             return
         if not composer.text.strip() and self._focused_pane() != "composer":
             # ctrl+s from the stream with nothing written: a slip, not a bare reshare
-            self.app.notify("Write your comment first: c opens the composer.", timeout=3)
+            self.notify("Write your comment first: c opens the composer.", timeout=3)
             return
         if not composer.choices.ticked:
-            self.app.notify("No destination ticked: ctrl+o chooses.", severity="warning")
+            self.notify("No destination ticked: ctrl+o chooses.", severity="warning")
             return
-        self.update_preview()
-        entries = composer.preview.entries
-        for e in entries:
-            if not e.ok:
-                self.app.notify(
-                    f"{clean_line(e.name)}: not sent — {clean_line(e.counter)}",
-                    severity="error",
-                    markup=False,
-                    timeout=6,
-                )
-        to = [e.name for e in entries if e.ok]
-        if not to:
+        sent = composer.send()
+        for name, reason in sent.refused:
+            self.notify(
+                f"{clean_line(name)}: not sent — {clean_line(reason)}",
+                severity="error",
+                markup=False,
+                timeout=6,
+            )
+        if sent.error:
+            self.notify(f"Not shared: {sent.error}", severity="error", markup=False)
             return
-        accounts = self.share_accounts()
-        store, config = self.app.store, self.app.config
-        try:
-            old = store.get_share(composer.share_id) if composer.share_id else None
-            if old is not None:
-                if old.hashtags != composer.choices.tags_on:
-                    old.hashtags = list(composer.choices.tags_on)
-                    store.put_share(old)
-                share = retry(
-                    store, config, composer.share_id, to, composer.text, accounts=accounts
-                )
-            else:
-                share = create_share(
-                    store,
-                    config,
-                    iid,
-                    composer.text,
-                    to=to,
-                    hashtags=list(composer.choices.tags_on),
-                    accounts=accounts,
-                )
-        except (OutboxError, OSError) as exc:
-            self.app.notify(f"Not shared: {clean_line(str(exc))}", severity="error", markup=False)
+        if sent.share is None:
             return
-        # The share is on disk: only now may the draft go.
-        store.delete_draft(iid)
-        self._flush_soon()
         self._changed([iid])
-        item = store.get_item(iid)
-        if item is not None:
-            self._load_composer(item, self._source_when(item)[0], None)
-        self.app.notify(f"Sharing to {', '.join(to)}…", markup=False, timeout=2)
-        self.app.send_shares([share.id], accounts)
+        self.notify(f"Sharing to {', '.join(sent.to)}…", markup=False, timeout=2)
+        self.post_message(SendShares([sent.share.id]))
         self.action_back()
 
     def action_quote(self) -> None:
         """Quote the selection, else the paragraph at the top of the item pane."""
-        iid = self.stream.current_id
-        if iid is None:
-            self.app.notify("No item selected.", timeout=2)
+        if self.stream.current_id is None:
+            self.notify("No item selected.", timeout=2)
             return
-        if self.item_view.item_id != iid or self.composer.item_id != iid:
-            self._show_current()
+        self._ensure_shown()
         selected = (self.get_selected_text() or "").strip()
-        paragraph = selected or self._paragraph_at_top()
+        paragraph = selected or self.item_view.paragraph_at_top()
         if not paragraph.strip():
-            self.app.notify("Nothing to quote here.", timeout=2)
+            self.notify("Nothing to quote here.", timeout=2)
             return
         self.composer.insert_quote(quote_block(paragraph))
-        self.app.notify("Quoted into your comment (c to write).", timeout=2)
-
-    def _paragraph_at_top(self) -> str:
-        """The body paragraph under the item pane's top line (or the next one)."""
-        from rich._wrap import divide_line
-
-        from veille.tui.widgets.item import render_html, render_plain
-
-        view = self.item_view
-        iid = view.item_id
-        item = self.app.store.get_item(iid) if iid else None
-        if item is None or render_html is None:
-            return ""
-        content = self.app.store.get_content(iid)
-        html = content.html
-        width = max(20, view.size.width - 4)
-        if not html:
-            rendered = render_plain(item.summary)
-        elif content.type == "text":
-            rendered = render_plain(html)
-        else:
-            rendered = render_html(html, base_url=content.base or item.link, width_hint=width)
-        plain = rendered.text.plain
-        if not rendered.paragraphs:
-            return plain
-        body = view.query_one("#item-body", Static)
-        wrap = max(1, body.content_region.width or width)
-        top = max(0, int(view.scroll_y) - body.virtual_region.y)
-        offset, row = 0, 0
-        for line in plain.split("\n"):
-            breaks = divide_line(line, wrap, fold=True) if line else []
-            if row + len(breaks) + 1 > top:
-                k = top - row
-                offset += breaks[k - 1] if k > 0 else 0
-                break
-            row += len(breaks) + 1
-            offset += len(line) + 1
-        for start, end in rendered.paragraphs:
-            if end > offset and plain[start:end].strip():
-                return plain[start:end]
-        return ""
+        self.notify("Quoted into your comment (c to write).", timeout=2)
 
     def _pick_toggles(self, group: str) -> None:
+        self._ensure_shown()
         composer = self.composer
         if composer.item_id is None:
-            self.app.notify("Select an item first.", timeout=2)
+            self.notify("Select an item first.", timeout=2)
             return
         ch = composer.choices
         if group == "to":
-            accounts = self.share_accounts()
+            accounts = self.session.compose.accounts()
             options = []
             for n in ch.destinations:
-                a = accounts[n]
-                label = f"{n}  ({a.type}{' · ' + a.target if a.target else ''})"
-                options.append((n, label, n in ch.ticked))
+                a = accounts.get(n)
+                target = f" · {a.target}" if a is not None and a.target else ""
+                kind = a.type if a is not None else "?"
+                options.append((n, f"{n}  ({kind}{target})", n in ch.ticked))
             title = "Share to"
         else:
             if not ch.hashtags:
-                self.app.notify("No hashtags suggested for this item.", timeout=2)
+                self.notify("No hashtags suggested for this item.", timeout=2)
                 return
             options = [(t, "#" + t, t in ch.tags_on) for t in ch.hashtags]
             title = "Hashtags"
@@ -600,52 +467,50 @@ class MainScreen(Screen[None]):
         self._pick_toggles("tag")
 
     def action_shares(self) -> None:
-        from veille.tui.screens.shares import SharesScreen
+        self.app.push_screen(SharesScreen(self.session), self._share_chosen)
 
-        self.app.push_screen(SharesScreen())
+    def _share_chosen(self, choice: ShareChoice | None) -> None:
+        if choice is None:
+            return
+        if choice.action == "edit":
+            self.edit_share(choice.share_id)
+        else:
+            self.open_item(choice.item_id)
 
     def open_item(self, iid: str, *, focus: str = "item") -> None:
         """Select ``iid`` in the stream (showing all items if the view hides it)."""
-        if self.app.store.get_item(iid) is None:
-            self.app.notify("That item is no longer in the store.", severity="warning")
+        if self.store.get_item(iid) is None:
+            self.notify("That item is no longer in the store.", severity="warning")
             return
         stream = self.stream
+        self._seen_target = iid  # opened: it counts as seen
         try:
             index = stream.ids.index(iid)
         except ValueError:
-            self.query_one("#search", Input).display = False
-            self.app.ui.view = ViewSpec().to_json()
-            self.app.save_ui()
+            self.search_box.display = False
+            self.session.ui.view = ViewSpec().to_json()
+            self._save_ui()
             self.load_view(ViewSpec(), keep_id=iid)
         else:
             stream.move_to(index)
-        if self._show_timer is not None:
-            self._show_timer.stop()
-            self._show_timer = None
         self._show_current()
         if focus == "item":
             self.action_focus_item()
         elif focus == "composer":
             self.action_compose()
 
-    def edit_share(self, share: Share) -> None:
+    def edit_share(self, share_id: str) -> None:
         """Back to the composer with a failed share's comment; ctrl+s retries it."""
-        iid = share.item_id
-        draft = Draft(
-            item_id=iid,
-            text=share.comment,
-            to=tuple(n for n, d in share.deliveries.items() if d.status != "sent"),
-            hashtags=tuple(share.hashtags),
-            share_id=share.id,
-            updated=iso(now()),
-        )
-        self.app.store.save_draft(draft, durable=False)
-        self._flush_soon()
-        self.open_item(iid, focus="none")
-        item = self.app.store.get_item(iid)
+        share = self.store.get_share(share_id)
+        if share is None:
+            self.notify("That share is gone.", severity="warning")
+            return
+        draft = self.composer.edit(share)
+        self.open_item(share.item_id, focus="none")
+        item = self.store.get_item(share.item_id)
         if item is None:
             return
-        self._load_composer(item, self._source_when(item)[0], draft)
+        self.composer.show_item(item, draft)
         self.action_compose()
 
     # ---------------------------------------------------------- navigation
@@ -661,35 +526,43 @@ class MainScreen(Screen[None]):
     def action_cursor_bottom(self) -> None:
         self.stream.move_to(len(self.stream.ids) - 1)
 
-    def _unread(self, d: Item) -> bool:
-        return d.unread
-
     def action_next_unread(self) -> None:
-        i = self.stream.find(self._unread)
+        i = self.stream.find(lambda d: d.unread)
         if i < 0:
-            self.app.notify("No more unread items below.", timeout=2)
+            self.notify("No more unread items below.", timeout=2)
             return
         self.stream.move_to(i)
 
     def action_prev_unread(self) -> None:
-        i = self.stream.find(self._unread, forward=False)
+        i = self.stream.find(lambda d: d.unread, forward=False)
         if i < 0:
-            self.app.notify("No unread items above.", timeout=2)
+            self.notify("No unread items above.", timeout=2)
             return
         self.stream.move_to(i)
 
     def action_page_down(self) -> None:
+        self._ensure_shown()
         view = self.item_view
         if view.scroll_y >= view.max_scroll_y:
             self.action_next_unread()  # like newsboat and mutt: space reads on
             return
+        self._opened()
         view.scroll_page_down(animate=False)
 
     def action_page_up(self) -> None:
+        self._ensure_shown()
         self.item_view.scroll_page_up(animate=False)
 
+    def _opened(self) -> None:
+        """The user opened (or paged) the item under the cursor: it counts as seen."""
+        iid = self.stream.current_id
+        if iid is not None:
+            self._seen_target = iid
+            self._arm_read(iid)
+
     def action_focus_item(self) -> None:
-        self._show_current()
+        self._ensure_shown()
+        self._opened()
         if self.narrow:
             self.show_pane("item")
         else:
@@ -708,6 +581,10 @@ class MainScreen(Screen[None]):
     def action_cycle_pane(self, step: int = 1) -> None:
         current = self.pane if self.narrow else self._focused_pane()
         nxt = PANES[(PANES.index(current) + step) % len(PANES)]
+        if nxt != "stream":
+            self._ensure_shown()
+        if nxt == "item":
+            self._opened()
         if self.narrow:
             self.show_pane(nxt)
         else:
@@ -721,16 +598,18 @@ class MainScreen(Screen[None]):
 
     def action_compose(self) -> None:
         if self.stream.current_id is None:
-            self.app.notify("Select an item to comment on first.", timeout=3)
+            self.notify("Select an item to comment on first.", timeout=3)
             return
+        self._ensure_shown()
         if self.narrow:
             self.show_pane("composer")
         else:
             self.pane = "composer"
             self.composer.area.focus()
+        self.post_message(CheckConfig())
 
     def action_back(self) -> None:
-        search = self.query_one("#search", Input)
+        search = self.search_box
         if self.digits:
             self.digits = ""
             self.update_status()
@@ -739,7 +618,7 @@ class MainScreen(Screen[None]):
             search.value = ""
             search.display = False
             if self.view.search:
-                self.load_view(ViewSpec(self.view.kind, self.view.value), keep_id=None)
+                self.load_view(self.view.without_search(), keep_id=None)
             self.stream.focus()
             return
         if self._focused_pane() != "stream" or (self.narrow and self.pane != "stream"):
@@ -750,119 +629,107 @@ class MainScreen(Screen[None]):
                 self.stream.focus()
 
     # -------------------------------------------------------------- triage
-    def _push_undo(self, label: str, ids: list[str], fields: tuple[str, ...]) -> None:
-        store = self.app.store
-        before: dict[str, dict[str, Any]] = {}
-        for iid in ids:
-            d = store.get_item(iid)
-            if d is not None:
-                before[iid] = {f: getattr(d, f) for f in fields}
-        self.undo_stack.append((label, before))
-        del self.undo_stack[:-UNDO_DEPTH]
-
     def _current(self) -> Item | None:
+        self._ensure_shown()
         iid = self.stream.current_id
-        item = self.app.store.get_item(iid) if iid else None
+        item = self.store.get_item(iid) if iid else None
         if item is None:
-            self.app.notify("No item selected.", timeout=2)
+            self.notify("No item selected.", timeout=2)
         return item
 
     def action_toggle_read(self) -> None:
         item = self._current()
         if item is None:
             return
-        iid = item.id
-        self._push_undo("read", [iid], ("read",))
-        self.sticky.add(iid)
-        self.app.store.set_state([iid], read=not item.read)
-        self._changed([iid])
+        self._cancel_read()  # the user decided: no timer may undo it
+        self.session.triage.toggle_read(item.id)
+        self.sticky.add(item.id)
+        self._changed([item.id])
 
     def action_star(self) -> None:
         item = self._current()
         if item is None:
             return
-        iid = item.id
-        self._push_undo("star", [iid], ("starred",))
-        self.sticky.add(iid)
-        self.app.store.set_state([iid], starred=not item.starred)
-        self._changed([iid])
+        self.session.triage.toggle_star(item.id)
+        self.sticky.add(item.id)
+        self._changed([item.id])
 
-    def action_dismiss(self) -> None:
+    def action_dismiss_item(self) -> None:
+        """x: read and out of the way; the cursor goes on to the next item (the
+        user moved on, so that one counts as seen, like j)."""
         item = self._current()
         if item is None:
             return
         iid = item.id
-        self._push_undo("dismiss", [iid], ("read", "hidden"))
-        self.app.store.set_state([iid], read=True, hidden=True)
+        self.session.triage.dismiss(iid)
         self.sticky.discard(iid)
         stream = self.stream
-        if self.view.kind in ("unread",):
+        if self.view.kind == "unread":
             index = stream.cursor
             ids = [i for i in stream.ids if i != iid]
             after = ids[index] if index < len(ids) else (ids[-1] if ids else None)
-            stream.set_ids(ids, keep=after)
-            stream.refresh()
+            stream.set_ids(ids, keep=after, user=True)
+            self._changed([iid])
         else:
             self._changed([iid])
             stream.move_by(1)
-        self.app.recount_soon()
 
     def action_mark_all_read(self) -> None:
-        store = self.app.store
-        ids = [i for i in self.stream.ids if (d := store.get_item(i)) is not None and not d.read]
+        triage = self.session.triage
+        ids = triage.unread_ids(self.view.to_filter())
         if not ids:
-            self.app.notify("Nothing unread in this view.", timeout=2)
+            self.notify("Nothing unread in this view.", timeout=2)
             return
-        self._push_undo("mark all read", ids, ("read",))
+        limit = int(self.session.config["confirm_over"])
+        if len(ids) <= limit:
+            self._mark_all(ids)
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self._mark_all(ids)
+
+        where = self.view.label(self.store)
+        self.app.push_screen(ConfirmScreen(f"Mark {len(ids):,} items of {where} read?"), answer)
+
+    def _mark_all(self, ids: list[str]) -> None:
+        n = self.session.triage.mark_all_read(ids)
         self.sticky.update(ids)
-        store.set_state(ids, read=True)
-        self._changed(ids, header=True)
+        self._changed(ids)
         self.stream.refresh()
-        self.app.notify(f"Marked {len(ids):,} item(s) read — u undoes.", timeout=3)
+        self.notify(f"Marked {n:,} item(s) read — u undoes.", timeout=3)
 
     def action_undo(self) -> None:
-        if not self.undo_stack:
-            self.app.notify("Nothing to undo.", timeout=2)
+        undone = self.session.triage.undo()
+        if undone is None:
+            self.notify("Nothing to undo.", timeout=2)
             return
-        label, before = self.undo_stack.pop()
-        store = self.app.store
-        groups: dict[tuple[tuple[str, Any], ...], list[str]] = {}
-        for iid, fields in before.items():
-            key = tuple(
-                sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in fields.items())
-            )
-            groups.setdefault(key, []).append(iid)
-        for key, ids in groups.items():
-            fields = {k: list(v) if isinstance(v, tuple) else v for k, v in key}
-            ids = [i for i in ids if store.get_item(i) is not None]
-            if ids:
-                store.set_state(ids, **fields)
-        ids = list(before)
+        ids = undone.ids
         self.sticky.update(ids)
         first = ids[0] if len(ids) == 1 else self.stream.current_id
-        if first not in self.stream.ids:
+        if first is not None and first not in self.stream.ids:
             self.load_view(self.view, keep_id=first)
         self._changed(ids)
         self.stream.refresh()
-        self.app.notify(f"Undid {label}.", timeout=2)
+        self.notify(f"Undid {undone.label}.", timeout=2)
 
     def action_edit_tags(self) -> None:
         item = self._current()
         if item is None:
             return
         iid = item.id
-        tags = ", ".join(item.tags)
 
         def done(value: str | None) -> None:
-            if value is None:
-                return
-            new = sorted({clean_line(t).strip() for t in value.split(",") if t.strip()})
-            self._push_undo("tags", [iid], ("tags",))
-            self.app.store.set_state([iid], tags=new)
-            self._changed([iid])
+            if value is not None and self.session.triage.set_tags(iid, value) is not None:
+                self._changed([iid])
 
         self.app.push_screen(
-            AskScreen("Tags for this item", tags, "comma, separated", "enter saves · esc cancels"),
+            AskScreen(
+                "Tags for this item",
+                ", ".join(item.tags),
+                "comma, separated",
+                "enter saves · esc cancels",
+            ),
             done,
         )
 
@@ -875,42 +742,64 @@ class MainScreen(Screen[None]):
         number = self.digits
         self.digits = ""
         self.update_status()
-        if number:
-            if self.item_view.item_id != self.stream.current_id:
-                self._show_current()
-            links = self.item_view.links
-            n = int(number)
-            if not 1 <= n <= len(links):
-                self.app.notify(f"No link [{n}] in this item.", severity="warning", timeout=3)
-                return None
-            return links[n - 1].url
         item = self._current()
         if item is None:
             return None
+        if number:
+            links = self.item_view.links
+            n = int(number)
+            if not 1 <= n <= len(links):
+                self.notify(f"No link [{n}] in this item.", severity="warning", timeout=3)
+                return None
+            return links[n - 1].url
         if not item.link:
-            self.app.notify("This item has no link.", severity="warning", timeout=3)
+            self.notify("This item has no link.", severity="warning", timeout=3)
             return None
         return item.link
 
     def action_open_link(self) -> None:
         url = self._target_link()
         if url:
-            self.app.open_in_browser(url)
+            self.post_message(OpenUrl(url))
 
     def action_copy_link(self) -> None:
         url = self._target_link()
         if url:
             self.app.copy_to_clipboard(url)
-            self.app.notify(f"Copied {clean_line(url)}", markup=False, timeout=2)
+            self.notify(f"Copied {clean_line(url)}", markup=False, timeout=2)
 
     # ------------------------------------------------------ search, filter
     def action_search(self) -> None:
-        search = self.query_one("#search", Input)
+        search = self.search_box
         search.display = True
         search.value = self.view.search
+        scope = self.view.scope(self.store)
+        all_key = self._keys_of("search_all")
+        search.placeholder = (
+            f"search in {scope}: title, source, author, text · {all_key}: all items"
+        )
         if self.narrow:
             self.show_pane("stream")
         search.focus()
+
+    def action_search_all(self) -> None:
+        """The same search over every item: a view can hide what one looks for."""
+        text = self.search_box.value if self.search_box.display else self.view.search
+        spec = ViewSpec("all", "", text.strip())
+        if spec == self.view:
+            self.notify("Already searching all items.", timeout=2)
+            return
+        self.set_view(spec)
+        if spec.search:
+            self.search_box.display = True
+            self.search_box.value = spec.search
+        self.notify(
+            f"Searching all items for “{clean_line(spec.search)}”."
+            if spec.search
+            else "All items.",
+            markup=False,
+            timeout=2,
+        )
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id != "search":
@@ -922,7 +811,7 @@ class MainScreen(Screen[None]):
         self._search_timer = self.set_timer(0.03, lambda: self._search(value))
 
     def _search(self, value: str) -> None:
-        spec = ViewSpec(self.view.kind, self.view.value, value.strip())
+        spec = self.view.with_search(value)
         if spec != self.view:
             self.load_view(spec, reset=True)
 
@@ -938,52 +827,35 @@ class MainScreen(Screen[None]):
         self.stream.focus()
 
     def action_filter(self) -> None:
-        store = self.app.store
-        choices = [
-            ("v:unread", "Unread"),
-            ("v:starred", "Starred"),
-            ("v:shared", "Shared"),
-            ("v:all", "All"),
-        ]
-        counts = store.counts()
-        for f in store.feeds():
-            total, unread = counts.get(f.id, (0, 0))
-            choices.append((f"feed:{f.id}", f"Feed: {f.name}  ({unread}/{total})"))
-        for tag in store.all_tags():
-            choices.append((f"tag:{tag}", f"Tag: {tag}"))
-        current = (
-            f"v:{self.view.kind}"
-            if self.view.kind in ("unread", "starred", "shared", "all")
-            else f"{self.view.kind}:{self.view.value}"
-        )
-
         def done(key: str | None) -> None:
             if not key:
                 return
-            kind, _, value = key.partition(":")
-            spec = ViewSpec(value) if kind == "v" else ViewSpec(kind, value)
-            self.query_one("#search", Input).display = False
-            self.set_view(spec)
+            self.search_box.display = False
+            self.set_view(views.spec_for_choice(key))
 
-        self.app.push_screen(PickScreen("Show", choices, current), done)
+        self.app.push_screen(
+            PickScreen("Show", views.filter_choices(self.store), views.choice_key(self.view)),
+            done,
+        )
 
     # ------------------------------------------------------------- refresh
     def action_refresh_all(self) -> None:
-        self.app.start_refresh(None)
+        self.post_message(RefreshRequested(None))
 
     def action_refresh_feed(self) -> None:
-        item = self._current()
         if self.view.kind == "feed":
-            self.app.start_refresh([self.view.value])
-        elif item is not None:
-            self.app.start_refresh([item.feed])
+            self.post_message(RefreshRequested([self.view.value]))
+            return
+        item = self._current()
+        if item is not None:
+            self.post_message(RefreshRequested([item.feed]))
 
     def action_add_feed(self) -> None:
-        self.app.ask_add_feed()
+        self.post_message(AddFeedRequested())
 
     # -------------------------------------------------------------- sizes
     def _resize(self, what: str, delta: int) -> None:
-        ui = self.app.ui
+        ui = self.session.ui
         if what == "stream":
             ui.stream_width = max(STREAM_WIDTH[0], min(STREAM_WIDTH[1], ui.stream_width + delta))
         else:
@@ -992,7 +864,7 @@ class MainScreen(Screen[None]):
             )
         self.apply_layout()
         self.stream.refresh()
-        self.app.save_ui()
+        self._save_ui()
 
     def action_wider(self) -> None:
         self._resize("stream", 5)
@@ -1005,3 +877,16 @@ class MainScreen(Screen[None]):
 
     def action_composer_shorter(self) -> None:
         self._resize("composer", -2)
+
+    # ------------------------------------------------------------- palette
+    def palette_commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+        """(title, help, callback) for the command palette: every key of this screen."""
+        out: list[tuple[str, str, Callable[[], object]]] = []
+        for kd in MAIN_KEYS:
+            if kd.id == "add_feed":
+                continue  # the app lists it (also on the welcome screen)
+            keys = key_display(self.app, effective_keys(self.keymap, kd))
+            out.append(
+                (kd.description, f"key: {keys}", partial(self.run_action, kd.action or kd.id))
+            )
+        return out

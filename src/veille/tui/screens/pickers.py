@@ -1,4 +1,4 @@
-"""Small modal dialogs: pick a view, edit tags, enter a URL or a path."""
+"""Small modal dialogs: pick a view, edit tags, enter a URL or a path, confirm."""
 
 from __future__ import annotations
 
@@ -72,3 +72,22 @@ class AskScreen(ModalScreen[str | None]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.dismiss(event.value)
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question: y or enter says yes, n or esc says no."""
+
+    BINDINGS = [
+        Binding("y,enter", "dismiss(True)", "Yes", show=False),
+        Binding("n,escape", "dismiss(False)", "No", show=False),
+    ]
+
+    def __init__(self, question: str, hint: str = "y or enter: yes · n or esc: no") -> None:
+        super().__init__()
+        self.question = question
+        self.hint = hint
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="confirm"):
+            yield Static(Text(self.question, style="bold"), id="confirm-question")
+            yield Static(Text(self.hint, style="dim"))

@@ -9,9 +9,9 @@ messages are data, never markup.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
-from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.screen import Screen
@@ -20,35 +20,28 @@ from textual.widgets.option_list import Option
 
 from veille.domain.share import Share
 from veille.render.hygiene import clean_line
-from veille.tui.keys import SHARES_KEYS, effective_keys
-from veille.tui.screens.help import HelpScreen, _pretty
-
-if TYPE_CHECKING:
-    from veille.tui.app import VeilleApp
+from veille.tui.keys import SHARES_KEYS
+from veille.tui.messages import SendShares
+from veille.tui.services.compose import ComposeError, needs_attention
+from veille.tui.services.session import Session
 
 MARKS = {"sent": "✓", "queued": "…", "sending": "⟳", "failed": "✗"}
 STYLES = {"sent": "green", "queued": "yellow", "sending": "yellow", "failed": "bold red"}
-
-
-def needs_attention(share: Share) -> bool:
-    """A share with a delivery that failed, or waits after an error: editable, retriable."""
-    return any(
-        d.status == "failed" or (d.status == "queued" and d.error)
-        for d in share.deliveries.values()
-    )
 
 
 def when(created: str) -> str:
     return clean_line(created)[:16].replace("T", " ") or "?"
 
 
-def share_row(share: Share, styles: dict[str, Any] | None = None) -> Text:
-    """The three lines of one share (styles: status name -> style, from the theme)."""
+def share_row(share: Share, styles: dict[str, Any] | None = None, title: str = "") -> Text:
+    """The lines of one share (styles: status name -> style, from the theme).
+
+    ``title``: what to call the item when the share has no title (its first words)."""
     styles = styles or STYLES
     t = Text(end="")
     t.append(when(share.created), style="dim")
     t.append("  ")
-    t.append(clean_line(share.title) or "(untitled)", style="bold")
+    t.append(clean_line(share.title) or clean_line(title) or clean_line(share.link), style="bold")
     if share.source:
         t.append("  · ")
         t.append(clean_line(share.source), style="italic")
@@ -73,11 +66,23 @@ def share_row(share: Share, styles: dict[str, Any] | None = None) -> Text:
     return t
 
 
-class SharesScreen(Screen[None]):
-    """The outbox and journal of shares."""
+@dataclass(frozen=True)
+class ShareChoice:
+    """What the Shares view closed with: open the shared item, or edit a failed share."""
 
-    app: VeilleApp  # type: ignore[assignment]
+    action: str  # "open" | "edit"
+    share_id: str
+    item_id: str
+
+
+class SharesScreen(Screen[ShareChoice | None]):
+    """The outbox and journal of shares.  Closes with a ShareChoice (or None)."""
+
     BINDINGS = [kd.binding() for kd in SHARES_KEYS]
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.session = session
 
     def compose(self) -> ComposeResult:
         yield Static(id="shares-status")
@@ -87,13 +92,16 @@ class SharesScreen(Screen[None]):
     def on_mount(self) -> None:
         self.reload()
         self.query_one(OptionList).focus()
+        # Sends finishing while this view is open redraw it; a view not mounted
+        # yet (or closed) is never called: the watch starts here and ends with it.
+        self.watch(self.app, "shares_version", self.reload, init=False)
 
     @property
     def listing(self) -> OptionList:
         return self.query_one("#shares-list", OptionList)
 
     def _styles(self) -> dict[str, Any]:
-        v = getattr(self.app, "theme_variables", {}) or {}
+        v = self.app.get_css_variables()
         return {
             "sent": v.get("success", "green"),
             "queued": v.get("warning", "yellow"),
@@ -103,12 +111,19 @@ class SharesScreen(Screen[None]):
 
     def reload(self) -> None:
         """Re-read the shares (after a send or retry); keep the highlighted one."""
+        store = self.session.store
         listing = self.listing
         keep = listing.highlighted_option.id if listing.highlighted_option else None
-        shares = self.app.store.shares()
+        shares = store.shares()
         styles = self._styles()
         listing.clear_options()
-        listing.add_options(Option(share_row(s, styles), id=s.id) for s in shares)
+        options = []
+        for s in shares:
+            item = store.get_item(s.item_id)
+            options.append(
+                Option(share_row(s, styles, item.display_title if item else ""), id=s.id)
+            )
+        listing.add_options(options)
         index = next((i for i, s in enumerate(shares) if s.id == keep), 0)
         if shares:
             listing.highlighted = index
@@ -131,7 +146,7 @@ class SharesScreen(Screen[None]):
 
     def current(self) -> Share | None:
         option = self.listing.highlighted_option
-        return self.app.store.get_share(option.id) if option and option.id else None
+        return self.session.store.get_share(option.id) if option and option.id else None
 
     # ------------------------------------------------------------- actions
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
@@ -140,64 +155,35 @@ class SharesScreen(Screen[None]):
 
     def action_share_open(self) -> None:
         share = self.current()
-        if share is None:
-            return
-        main = self.app.main_screen()
-        self.app.pop_screen()
-        if main is not None:
-            main.open_item(share.item_id)
+        if share is not None:
+            self.dismiss(ShareChoice("open", share.id, share.item_id))
 
     def action_share_edit(self) -> None:
         share = self.current()
         if share is None:
             return
         if not needs_attention(share):
-            self.app.notify(
+            self.notify(
                 "Only a failed share can be edited: this one is sent or on its way.", timeout=3
             )
             return
-        main = self.app.main_screen()
-        self.app.pop_screen()
-        if main is not None:
-            main.edit_share(share)
+        self.dismiss(ShareChoice("edit", share.id, share.item_id))
 
     def action_share_retry(self) -> None:
-        from veille.share.outbox import OutboxError, retry
-
         share = self.current()
         if share is None:
             return
         if all(d.status == "sent" for d in share.deliveries.values()):
-            self.app.notify("Nothing to retry: every destination has it.", timeout=3)
+            self.notify("Nothing to retry: every destination has it.", timeout=3)
             return
-        accounts = self.app.share_accounts()
         try:
-            retry(self.app.store, self.app.config, share.id, accounts=accounts)
-        except OutboxError as exc:
-            self.app.notify(clean_line(str(exc)), severity="error", markup=False)
+            self.session.compose.retry(share.id)
+        except ComposeError as exc:
+            self.notify(clean_line(str(exc)), severity="error", markup=False)
             return
         self.reload()
-        self.app.notify(f"Retrying {clean_line(share.title)[:60]}…", markup=False, timeout=2)
-        self.app.send_shares([share.id], accounts)
+        self.notify(f"Retrying {clean_line(share.title)[:60]}…", markup=False, timeout=2)
+        self.post_message(SendShares([share.id]))
 
     def action_share_close(self) -> None:
-        self.app.pop_screen()
-
-
-def shares_keys_table(keymap: dict[str, str]) -> Table:
-    table = Table(box=None, show_header=False, pad_edge=False, expand=True)
-    table.add_column("keys", style="bold", no_wrap=True, ratio=1)
-    table.add_column("action", ratio=3)
-    for kd in SHARES_KEYS:
-        table.add_row(Text(_pretty(effective_keys(keymap, kd))), Text(kd.description))
-    return table
-
-
-class HelpWithShares(HelpScreen):
-    """`?`: the main keys, then the Shares view's own."""
-
-    def on_mount(self) -> None:
-        box = self.query_one("#help-box")
-        last = box.children[-1] if box.children else None
-        box.mount(Static(Text("\nIn the Shares view (S)", style="bold")), before=last)
-        box.mount(Static(shares_keys_table(self.keymap), id="help-shares"), before=last)
+        self.dismiss(None)

@@ -3,8 +3,8 @@ an OPML file right here, then go on to the stream — never an empty screen."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+import logging
+from typing import Any
 
 from rich.text import Text
 from textual import work
@@ -15,9 +15,11 @@ from textual.widgets import Button, Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from veille.render.hygiene import clean_line
+from veille.tui.messages import Subscribed
+from veille.tui.services import feeds
+from veille.tui.services.session import Session
 
-if TYPE_CHECKING:
-    from veille.tui.app import VeilleApp
+log = logging.getLogger(__name__)
 
 INTRO = (
     "No feeds yet. Paste the address of a feed — or of any web page, veille "
@@ -26,10 +28,9 @@ INTRO = (
 
 
 class WelcomeScreen(Screen[None]):
-    app: VeilleApp  # type: ignore[assignment]
-
-    def __init__(self) -> None:
+    def __init__(self, session: Session) -> None:
         super().__init__()
+        self.session = session
         self._url = ""
 
     def compose(self) -> ComposeResult:
@@ -86,16 +87,22 @@ class WelcomeScreen(Screen[None]):
         self.status(f"Looking for feeds at {url}…")
         self._add_worker(url, pick)
 
-    @work(thread=True, exit_on_error=False, group="subscribe")
-    def _add_worker(self, url: str, pick: int | None) -> None:
-        result = self.app.subscribe_blocking(url, pick=pick)
-        self.app.call_from_thread(self._added, result)
+    @work(exit_on_error=False, group="subscribe", exclusive=True)
+    async def _add_worker(self, url: str, pick: int | None) -> None:
+        """Discovery and subscribing are network work: on the app's loop, not a thread."""
+        try:
+            result = await feeds.subscribe(self.session.store, self.session.config, url, pick)
+        except Exception as exc:  # a bug: one line here, the traceback in the log
+            log.exception("subscribing to %s failed", url)
+            self.status(f"Could not add {url}: {type(exc).__name__}: {exc}", error=True)
+            return
+        self._added(result)
 
     def _added(self, result: Any) -> None:
         cands = self.query_one("#welcome-candidates", OptionList)
         if result.feed is not None:
             self.status(result.message)
-            self.app.subscribed(result.feed)
+            self.post_message(Subscribed(result.feed.id))
             return
         if result.candidates and len(result.candidates) > 1:
             cands.clear_options()
@@ -116,8 +123,7 @@ class WelcomeScreen(Screen[None]):
         if not raw:
             self.status("Type the path of an OPML file first.", error=True)
             return
-        path = Path(raw).expanduser()
-        ok, message = self.app.import_opml_file(path)
+        ok, message = feeds.import_file(self.session.store, raw)
         self.status(message, error=not ok)
-        if ok and self.app.store.feeds():
-            self.app.subscribed(None)
+        if ok and self.session.store.feeds():
+            self.post_message(Subscribed(None))

@@ -13,10 +13,11 @@ follows each edit within a fraction of a second, so a ``kill -9`` loses at most 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import logging
+from typing import Any
 
 from rich.text import Text
-from textual import events
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -24,21 +25,17 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import SelectionList, Static, TextArea
 
-from veille.domain.records import Draft
+from veille.domain.records import Draft, Item
+from veille.domain.share import Share
 from veille.render.hygiene import clean_line
-from veille.tui.widgets.preview import PreviewEntry, SharePreview
+from veille.store.store import StoreWriteError
+from veille.tui.services.compose import Choices, ComposeService, PreviewEntry, Sent
+from veille.tui.widgets.preview import SharePreview
+from veille.util.dates import iso, now
+
+log = logging.getLogger(__name__)
 
 TITLE = "Reshare with comment"
-
-
-@dataclass
-class Choices:
-    """What the composer lets you tick: destinations and suggested hashtags."""
-
-    destinations: list[str] = field(default_factory=list)  # every known destination
-    ticked: list[str] = field(default_factory=list)  # those that will get the share
-    hashtags: list[str] = field(default_factory=list)  # suggested (and kept) tags
-    tags_on: list[str] = field(default_factory=list)  # those that will be added
 
 
 class ToggleBar(Static):
@@ -90,18 +87,24 @@ class ToggleBar(Static):
 
 
 class Composer(Vertical):
-    """Title line, toggles, then the comment beside the live preview."""
+    """Title line, toggles, then the comment beside the live preview.
 
-    class DraftChanged(Message):
-        """The comment or a toggle changed: save the draft, redraw the preview."""
+    With a ComposeService it runs itself: it fills in what an item's share will
+    say, saves the draft on every edit (durably, from a thread), keeps the
+    preview and its counters current and learns Mastodon limits in the
+    background.  The screen decides when to show an item and when to send."""
 
-        def __init__(self, item_id: str, text: str) -> None:
-            super().__init__()
-            self.item_id = item_id
-            self.text = text
-
-    def __init__(self, *, cursor_blink: bool = True, id: str | None = None) -> None:
+    def __init__(
+        self,
+        service: ComposeService | None = None,
+        *,
+        cursor_blink: bool = True,
+        id: str | None = None,
+    ) -> None:
         super().__init__(id=id)
+        self.service = service
+        self._dirty = False
+        self._saving = False
         self.item_id: str | None = None
         self.share_id: str | None = None  # set while editing a failed share
         self.prefill = ""
@@ -109,6 +112,7 @@ class Composer(Vertical):
         self._loaded = ""
         self._blink = cursor_blink
         self._saved = False
+        self.warning = ""  # e.g. "already shared …": shown in the title line
 
     def compose(self) -> ComposeResult:
         yield Static(Text(TITLE, style="bold"), id="composer-title")
@@ -166,14 +170,33 @@ class Composer(Vertical):
         self.area.move_cursor(self.area.document.end)
         self.area.disabled = item_id is None
         self.query_one(ToggleBar).show(ch)
+        self.warning = ""
         self.mark_saved(draft is not None)
 
     def mark_saved(self, saved: bool) -> None:
         self._saved = saved
-        label = Text(TITLE, style="bold")
+        self._title()
+
+    def set_warning(self, warning: str) -> None:
+        self.warning = warning
+        self._title()
+
+    def _title(self) -> None:
+        """ "Reshare with comment → atom, work", then what matters about this share."""
+        label = Text(TITLE, style="bold", no_wrap=True, overflow="ellipsis", end="")
+        if self.item_id is not None:
+            ticked = self.choices.ticked
+            if ticked:
+                label.append(" → ", style="bold")
+                label.append(", ".join(clean_line(n) for n in ticked), style="bold")
+            else:
+                label.append(" → nowhere yet (ctrl+o chooses)", style="bold")
         if self.share_id:
             label.append(f"  · editing failed share {self.share_id}", style="bold")
-        if saved:
+        if self.warning:
+            label.append("  · ⚠ ", style="bold")
+            label.append(clean_line(self.warning), style="bold")
+        if self._saved:
             label.append("  · draft saved", style="dim")
         label.append("   ctrl+s send · ctrl+o to · ctrl+g tags · > quote · esc back", style="dim")
         self.query_one("#composer-title", Static).update(label)
@@ -191,6 +214,13 @@ class Composer(Vertical):
 
     def show_preview(self, entries: list[PreviewEntry]) -> None:
         self.preview.show(entries)
+
+    def set_destinations(self, names: list[str]) -> None:
+        """The destinations known now (the config changed): the comment stays."""
+        self.choices.destinations = list(names)
+        self.choices.ticked = [n for n in self.choices.ticked if n in names]
+        self.query_one(ToggleBar).show(self.choices)
+        self._title()
 
     def set_ticked(self, group: str, names: list[str]) -> None:
         """Replace the ticked destinations or hashtags (from a picker)."""
@@ -215,10 +245,98 @@ class Composer(Vertical):
 
     def _changed(self) -> None:
         self.query_one(ToggleBar).show(self.choices)
+        self._title()
         if self.item_id is None:
             return
         self._loaded = self.area.text
-        self.post_message(self.DraftChanged(self.item_id, self.area.text))
+        if self.service is not None:
+            self.service.store.save_draft(self.draft(self.item_id, iso(now())), durable=False)
+            self.mark_saved(True)
+            self.flush_soon()
+            self.update_preview()
+
+    # ------------------------------------------------------ with a service
+    def show_item(self, item: Item | None, draft: Draft | None) -> None:
+        """The composer for ``item`` (its draft when there is one), or nothing."""
+        service = self.service
+        if item is None or service is None:
+            self.load(None, "", None)
+            self.show_preview([])
+            return
+        self.load(item.id, service.prefill(item), draft, service.choices(item))
+        self.set_warning(
+            service.duplicate_warning(item.id, editing=draft.share_id if draft else None)
+        )
+        if service.accounts_error:
+            self.notify(service.accounts_error, severity="error", markup=False)
+            service.accounts_error = ""
+        self.update_preview()
+
+    def update_preview(self) -> None:
+        """Each ticked destination's text as the outbox will post it, and its counter."""
+        service, iid = self.service, self.item_id
+        ticked = list(self.choices.ticked)
+        if service is None or iid is None or not ticked:
+            self.show_preview([])
+            return
+        self.show_preview(service.preview(iid, self.text, ticked, list(self.choices.tags_on)))
+        for name, account in service.to_learn(ticked):
+            self._learn_limits(name, account)
+
+    @work(exit_on_error=False, group="limits")
+    async def _learn_limits(self, name: str, account: Any) -> None:
+        """Ask a Mastodon instance for its limits (network: on the app's loop)."""
+        if self.service is not None and await self.service.learn_limits(name, account):
+            self.update_preview()
+
+    def reload_destinations(self, item: Item) -> None:
+        """The accounts changed on disk: offer them now; the comment stays."""
+        if self.service is not None and item.id == self.item_id:
+            self.set_destinations(self.service.choices(item).destinations)
+            self.update_preview()
+
+    def send(self) -> Sent:
+        """Save the share (durably, before any network call) from what is shown;
+        on success the composer starts afresh for the same item."""
+        if self.service is None or self.item_id is None:
+            return Sent(error="nothing to share")
+        iid = self.item_id
+        sent = self.service.send(
+            iid, self.text, list(self.choices.ticked), list(self.choices.tags_on), self.share_id
+        )
+        if sent.share is not None:
+            self.flush_soon()  # the draft is gone now that the share is on disk
+            self.show_item(self.service.store.get_item(iid), None)
+        return sent
+
+    def edit(self, share: Share) -> Draft | None:
+        """A failed share's comment and destinations, as this item's draft."""
+        if self.service is None:
+            return None
+        draft = self.service.draft_for_edit(share)
+        self.flush_soon()
+        return draft
+
+    def flush_soon(self) -> None:
+        """Write the store from a thread, now-ish: a draft survives a kill -9."""
+        self._dirty = True
+        if not self._saving:
+            self._saving = True
+            self._save_drafts()
+
+    @work(thread=True, exit_on_error=False, group="draft")
+    def _save_drafts(self) -> None:
+        store = self.service.store if self.service is not None else None
+        try:
+            while store is not None and self._dirty:
+                self._dirty = False
+                try:
+                    store.flush()
+                except StoreWriteError:  # the status bar says so; the store retries
+                    log.warning("draft not saved: %s", store.write_error)
+                    return
+        finally:
+            self._saving = False
 
     def on_toggle_bar_toggled(self, event: ToggleBar.Toggled) -> None:
         event.stop()

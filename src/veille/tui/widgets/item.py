@@ -1,5 +1,10 @@
-"""The item pane: header (title, source, author, date, tags, link), the body
+"""The item pane: header (title, source, author, date, marks, tags, link), the body
 rendered from HTML with numbered links, and the list of those links.
+
+A Line-API widget over rows wrapped by ``services.reading.wrap``: it draws only
+the rows on screen, knows which character of the body each row starts with (so
+``>`` quotes exactly the paragraph shown), and a huge body never blocks the app:
+its first screenful is rendered at once and the rest on a thread.
 
 Everything shown is built as ``rich.text.Text`` from plain strings; nothing
 from a feed is parsed as markup or reaches the terminal as escape codes.
@@ -8,89 +13,220 @@ from a feed is parsed as markup or reaches the terminal as escape codes.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any
+from typing import ClassVar
 
+from rich.style import Style
 from rich.text import Text
-from textual.containers import VerticalScroll
-from textual.widgets import Static
+from textual import events, work
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.selection import Selection
+from textual.strip import Strip
 
 from veille.domain.records import Content, Item
+from veille.render.html import Link, Rendered, link_list
 from veille.render.hygiene import clean_line
+from veille.tui.services.reading import (
+    PREVIEW_CHARS,
+    Line,
+    is_big,
+    paragraph_at,
+    render_body,
+    wrap,
+)
 
-try:  # the renderer is a sibling module; keep the app usable without it
-    from veille.render.html import Link, link_list, render_html, render_plain
-except ImportError:  # pragma: no cover - only while the module is being written
-    render_html = render_plain = link_list = None  # type: ignore[assignment]
-    Link = None  # type: ignore[assignment,misc]
-
-CACHE_SIZE = 32
+CACHE_SIZE = 16  # rendered bodies kept (small ones; a big one is never cached)
+RULE = "─"
 
 
-class ItemView(VerticalScroll, can_focus=True):
+class ItemView(ScrollView, can_focus=True):
     """Scrollable view of one item."""
+
+    DEFAULT_CSS = """
+    ItemView {
+        overflow-x: hidden;
+        scrollbar-gutter: stable;
+    }
+    """
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"item--rule", "item--pending"}
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.item_id: str | None = None
-        self.links: list[Any] = []
+        self.links: list[Link] = []
         self.link: str = ""
-        self._cache: OrderedDict[tuple[str, str, int], tuple[Text, list[Any]]] = OrderedDict()
+        self.complete = True  # the whole body is rendered (False while a big one renders)
+        self._item: Item | None = None
+        self._content = Content()
+        self._source = ""
+        self._when = ""
+        self._message = ""
+        self._rendered: Rendered | None = None
+        self._body: list[Line] = []
+        self._header: list[Line] = []
+        self._lines: list[Line] = []
+        self._body_start = 0
+        self._width = 0
+        self._token = 0
+        self._strips: dict[int, Strip] = {}
+        self._cache: OrderedDict[tuple[str, str, int], tuple[Rendered, list[Line]]] = OrderedDict()
 
-    def compose(self):  # type: ignore[override]
-        yield Static(id="item-header")
-        yield Static(id="item-body")
-        yield Static(id="item-links")
-
+    # ------------------------------------------------------------- content
     def show_nothing(self, message: str = "") -> None:
+        self._token += 1
         self.item_id = None
+        self._item = None
         self.links = []
         self.link = ""
-        self.query_one("#item-header", Static).update(Text(message, style="dim"))
-        self.query_one("#item-body", Static).update("")
-        self.query_one("#item-links", Static).update("")
+        self.complete = True
+        self._rendered = None
+        self._message = message
+        self._body = []
+        self._relayout(header_only=False)
 
-    def show(
-        self,
-        item: Item,
-        content: Content,
-        *,
-        source: str,
-        when: str,
-    ) -> None:
+    def show(self, item: Item, content: Content, *, source: str, when: str) -> None:
         """Display ``item``; scrolls to the top when it is a different item."""
         changed = item.id != self.item_id
+        same_body = (
+            not changed
+            and self._item is not None
+            and self._item.content_hash == item.content_hash
+            and self._content == content
+        )
         self.item_id = item.id
+        self._item = item
+        self._content = content
+        self._source = source
+        self._when = when
         self.link = item.link
-        self.query_one("#item-header", Static).update(self._header(item, source, when))
-        body, links = self._body(item, content)
-        self.links = links
-        self.query_one("#item-body", Static).update(body)
-        footer = link_list(links) if link_list is not None else Text()
-        self.query_one("#item-links", Static).update(footer)
+        if same_body:
+            self._relayout(header_only=True)
+            return
+        self._token += 1
+        self._render_body()
         if changed:
-            self.scroll_home(animate=False, immediate=True)
+            self.scroll_to(y=0, animate=False, immediate=True, force=True)
 
-    def _header(self, item: Item, source: str, when: str) -> Text:
+    def update_marks(self, item: Item) -> None:
+        """Same item, new read/star/tags: the header only (a row repaint, not a render)."""
+        if item.id != self.item_id:
+            return
+        self._item = item
+        self._relayout(header_only=True)
+
+    def _text_width(self) -> int:
+        return max(20, self.scrollable_content_region.width)
+
+    def _render_body(self) -> None:
+        item, content = self._item, self._content
+        if item is None:
+            return
+        width = self._text_width()
+        self._width = width
+        key = (item.id, item.content_hash, width)
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            self._set_body(*hit, complete=True)
+            return
+        if not is_big(item, content):
+            rendered = render_body(item, content, width)
+            lines = wrap(rendered.text, width)
+            self._cache[key] = (rendered, lines)
+            if len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+            self._set_body(rendered, lines, complete=True)
+            return
+        # A big body: its first screenfuls now, the whole of it from a thread.
+        preview = render_body(item, content, width, limit=PREVIEW_CHARS)
+        self._set_body(preview, wrap(preview.text, width), complete=False)
+        self._render_rest(self._token, item, content, width)
+
+    @work(thread=True, exclusive=True, group="item-body", exit_on_error=False)
+    def _render_rest(self, token: int, item: Item, content: Content, width: int) -> None:
+        rendered = render_body(item, content, width)
+        if token != self._token:
+            return
+        lines = wrap(rendered.text, width)
+        if token == self._token:
+            self.app.call_from_thread(self._rest_ready, token, rendered, lines)
+
+    def _rest_ready(self, token: int, rendered: Rendered, lines: list[Line]) -> None:
+        if token == self._token:
+            self._set_body(rendered, lines, complete=True)
+
+    def _set_body(self, rendered: Rendered, lines: list[Line], *, complete: bool) -> None:
+        self._rendered = rendered
+        self._body = lines
+        self.links = list(rendered.links)
+        self.complete = complete
+        self._relayout(header_only=False)
+
+    # -------------------------------------------------------------- layout
+    def _relayout(self, *, header_only: bool) -> None:
+        width = self._text_width()
+        header = wrap(self._header_text(), width)
+        if header_only and len(header) == len(self._header) and self._lines:
+            self._header = header
+            self._lines[: len(header)] = header
+            for y in range(len(header)):
+                self._strips.pop(y, None)
+            self.refresh_lines(0, len(header))
+            return
+        self._header = header
+        lines = list(header)
+        if self._item is not None:
+            lines.append(Line(Text(RULE * width, style=self._style("item--rule"), end="")))
+            lines.append(Line(Text(end="")))
+            self._body_start = len(lines)
+            lines.extend(self._body)
+            if not self.complete:
+                note = Text("… the rest of this long item is being laid out", end="")
+                note.stylize(self._style("item--pending"))
+                lines.extend([Line(Text(end="")), Line(note)])
+            footer = link_list(self.links)
+            if footer.plain:
+                lines.append(Line(Text(end="")))
+                lines.extend(wrap(footer, width))
+        self._lines = lines
+        self._strips.clear()
+        self.virtual_size = Size(0, len(lines))
+        self.refresh()
+
+    def _style(self, name: str) -> Style:
+        try:
+            return self.get_component_rich_style(name, partial=True)
+        except Exception:  # before the widget has styles (not mounted yet)
+            return Style()
+
+    def _header_text(self) -> Text:
         t = Text(end="")
-        t.append(clean_line(item.display_title) or "(untitled)", style="bold")
+        item = self._item
+        if item is None:
+            t.append(self._message, style="dim")
+            return t
+        t.append(clean_line(item.display_title) or clean_line(item.link), style="bold")
         t.append("\n")
-        t.append(clean_line(source), style="italic")
+        t.append(clean_line(self._source), style="italic")
         author = clean_line(item.author)
         if author:
             t.append(" · ")
             t.append(author)
-        if when:
+        if self._when:
             t.append(" · ")
-            t.append(when, style="dim")
-        # Fixed-width marks: toggling one never changes how the header wraps,
-        # so the app can repaint it without a layout pass.
-        marks = [
-            "★ starred" if item.starred else " " * 9,
-            "↗ shared" if item.shared else " " * 8,
-            "● unread" if not item.read else " " * 8,
-        ]
-        t.append("  ")
-        t.append("  ".join(marks), style="dim")
+            t.append(self._when, style="dim")
+        # The marks have a line of their own, so none of them ever wraps alone,
+        # and the line is always there: toggling one never moves the body.
+        t.append("\n")
+        t.append(
+            "● unread" if not item.read else "○ read", style="bold" if not item.read else "dim"
+        )
+        if item.starred:
+            t.append("  ★ starred", style="bold")
+        if item.shared:
+            t.append("  ↗ shared", style="bold")
+        if item.hidden:
+            t.append("  ✗ dismissed", style="dim")
         tags = [clean_line(x) for x in item.tags]
         if tags:
             t.append("\nTags: ", style="dim")
@@ -99,43 +235,87 @@ class ItemView(VerticalScroll, can_focus=True):
         if cats:
             t.append("\nCategories: ", style="dim")
             t.append(", ".join(cats), style="dim")
-        if self.link:
+        if item.link:
             t.append("\n")
-            t.append(clean_line(self.link), style="underline")
-        t.append("\n")
+            t.append(clean_line(item.link), style="underline")
         return t
 
-    def _body(self, item: Item, content: Content) -> tuple[Text, list[Any]]:
-        width = max(20, self.size.width - 4)
-        key = (item.id, item.content_hash, width)
-        hit = self._cache.get(key)
-        if hit is not None:
-            self._cache.move_to_end(key)
-            return hit
-        html = content.html
-        if not html:
-            html, kind = item.summary, "text"
-        else:
-            kind = content.type
-        if render_html is None:
-            result = (Text(html), [])
-        else:
-            rendered = (
-                render_plain(html)
-                if kind == "text"
-                else render_html(html, base_url=content.base or item.link, width_hint=width)
-            )
-            links = list(rendered.links)
-            for enc in content.enclosures:
-                url = enc.url
-                known = any(link.url == url for link in links)
-                if url and url.lower().startswith(("http://", "https://")) and not known:
-                    kind_name = (enc.type or "enclosure").split(";")[0]
-                    links.append(Link(len(links) + 1, url, url, kind_name))
-            text = rendered.text
-            text.append("\n")
-            result = (text, links)
-        self._cache[key] = result
-        if len(self._cache) > CACHE_SIZE:
-            self._cache.popitem(last=False)
-        return result
+    def on_resize(self, event: events.Resize) -> None:
+        if self._item is not None and self._text_width() != self._width:
+            self._token += 1
+            self._render_body()
+        elif self._item is None:
+            self._relayout(header_only=False)
+
+    def notify_style_update(self) -> None:
+        self._strips.clear()
+        super().notify_style_update()
+
+    # ------------------------------------------------------------ painting
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        row = scroll_y + y
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        if row >= len(self._lines):
+            return Strip.blank(width, base)
+        selection = self.text_selection
+        strip = self._strips.get(row) if selection is None else None
+        if strip is None:
+            text = self._lines[row].text.copy()
+            text.stylize_before(base)
+            if selection is not None:
+                span = selection.get_span(row)
+                if span is not None:
+                    start, end = span
+                    if end == -1:
+                        end = len(text)
+                    text.stylize(
+                        self.screen.get_component_rich_style("screen--selection"), start, end
+                    )
+            strip = Strip(list(text.render(self.app.console)), text.cell_len)
+            strip = strip.crop_extend(0, width, base)
+            if selection is None:
+                self._strips[row] = strip
+        return strip.apply_offsets(scroll_x, row)
+
+    def get_selection(self, selection: Selection) -> tuple[str, str] | None:
+        return selection.extract("\n".join(line.text.plain for line in self._lines)), "\n"
+
+    def selection_updated(self, selection: Selection | None) -> None:
+        self._strips.clear()
+        self.refresh()
+
+    # ----------------------------------------------------- what is shown
+    def plain_lines(self) -> list[str]:
+        """Every row as shown (tests, and anything that reads the pane)."""
+        return [line.text.plain for line in self._lines]
+
+    @property
+    def header_plain(self) -> str:
+        return "\n".join(line.text.plain for line in self._header)
+
+    @property
+    def body_plain(self) -> str:
+        return "\n".join(line.text.plain for line in self._body)
+
+    @property
+    def links_plain(self) -> str:
+        return link_list(self.links).plain
+
+    def row_of_body(self, text: str) -> int | None:
+        """The pane row where the body row starting with ``text`` is (tests, search)."""
+        for i, line in enumerate(self._body):
+            if line.text.plain.startswith(text):
+                return self._body_start + i
+        return None
+
+    def paragraph_at_top(self) -> str:
+        """The body paragraph on the pane's top row (the first one while the header
+        is at the top; nothing once the body is scrolled away)."""
+        if self._rendered is None:
+            return ""
+        i = max(0, int(self.scroll_y) - self._body_start)
+        if i >= len(self._body):
+            return ""
+        return paragraph_at(self._rendered, self._body[i].offset)

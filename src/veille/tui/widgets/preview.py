@@ -8,25 +8,13 @@ a title or a server's reason is never read as markup.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rich.text import Text
+from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from veille.render.hygiene import clean_line
-
-
-@dataclass(frozen=True)
-class PreviewEntry:
-    """One destination's text and its length verdict."""
-
-    name: str  # the destination (account) name
-    kind: str  # mastodon | bluesky | micropub | command | atom
-    text: str  # the text as it will be posted
-    counter: str  # "123/500 characters" (the length check's reason when over)
-    ok: bool = True  # within the limit
-
+from veille.tui.services.compose import PreviewEntry
 
 KIND_LABELS = {
     "atom": "your Atom feed",
@@ -46,7 +34,7 @@ class SharePreview(VerticalScroll, can_focus=False):
         super().__init__(id=id)
         self.entries: list[PreviewEntry] = []
 
-    def compose(self):  # type: ignore[override]
+    def compose(self) -> ComposeResult:
         yield Static(id="preview-body")
 
     def show(self, entries: list[PreviewEntry]) -> None:

@@ -9,7 +9,8 @@ strings: a title like ``[@click=app.quit]`` stays literal and inert.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -17,7 +18,7 @@ from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual import events
+from textual import events, work
 from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
@@ -26,9 +27,11 @@ from textual.strip import Strip
 from veille.domain.records import Item
 from veille.render.hygiene import clean_line
 from veille.store.store import Store
+from veille.tui.services.views import FirstRows
 from veille.util.dates import age
 
 SOURCE_WIDTH = 18
+CHUNK = 5000  # rows handed from the loading thread at once
 STRIP_CACHE = 2000  # rows kept drawn; cleared whole when full (cheap, rare)
 AGE_WIDTH = 4
 
@@ -48,17 +51,32 @@ class StreamList(ScrollView, can_focus=True):
         "stream--age",
         "stream--hidden",
         "stream--empty",
+        "stream--seen",
     }
 
-    class Highlighted(Message):
-        """The cursor moved to another item (or to none)."""
+    DEFAULT_CSS = """
+    StreamList {
+        overflow-x: hidden;
+    }
+    """
 
-        def __init__(self, item_id: str | None) -> None:
+    class Highlighted(Message):
+        """Another item (or none) is under the cursor.
+
+        ``user``: the user moved there (a key, a click); otherwise the rows
+        changed under the cursor (a view switch, a search, new or removed items),
+        which must not count as the user having seen the item."""
+
+        def __init__(self, item_id: str | None, *, user: bool = False) -> None:
             super().__init__()
             self.item_id = item_id
+            self.user = user
 
     class Painted(Message):
         """The stream drew its first rows (start-up benchmark hook)."""
+
+    class Loaded(Message):
+        """The rest of a view is in (the status bar counts it)."""
 
     def __init__(
         self,
@@ -80,6 +98,9 @@ class StreamList(ScrollView, can_focus=True):
         self._styles: dict[str, Style] | None = None
         self._strips: dict[tuple[Any, ...], Strip] = {}
         self._now: datetime | None = None
+        self._announced: str | None = None  # the item the last Highlighted named
+        self._gen = 0  # which view's rows are wanted (a newer view stops an older load)
+        self._want_id: str | None = None  # the item to put the cursor on once loaded
 
     # ----------------------------------------------------------------- data
     @property
@@ -88,9 +109,15 @@ class StreamList(ScrollView, can_focus=True):
             return self.ids[self.cursor]
         return None
 
-    def set_ids(self, ids: list[str], *, keep: str | None = None, reset: bool = False) -> None:
+    def set_ids(
+        self, ids: list[str], *, keep: str | None = None, reset: bool = False, user: bool = False
+    ) -> None:
         """Replace the rows.  The item under the cursor keeps its screen row
-        when it is still there, so new items arriving above never move it."""
+        when it is still there, so new items arriving above never move it.
+
+        Whatever ends up under the cursor is announced (Highlighted) when it is
+        not the item announced last: the panes must follow the row, whichever
+        way it changed."""
         old_id = self.current_id if keep is None else keep
         old_screen_row = self.cursor - int(self.scroll_offset.y)
         self.ids = ids
@@ -103,7 +130,7 @@ class StreamList(ScrollView, can_focus=True):
         if index < 0:
             index = 0 if reset else min(self.cursor, max(0, len(ids) - 1))
         self.cursor = index
-        self.virtual_size = Size(self.size.width, len(ids))
+        self.virtual_size = Size(0, len(ids))
         if reset:
             self.scroll_to(y=0, animate=False, immediate=True, force=True)
         else:
@@ -111,8 +138,60 @@ class StreamList(ScrollView, can_focus=True):
             self.scroll_to(y=top, animate=False, immediate=True, force=True)
         self._ensure_visible()
         self.refresh()
-        if self.current_id != old_id or reset:
-            self.post_message(self.Highlighted(self.current_id))
+        self._announce(user=user, force=reset)
+
+    def _announce(self, *, user: bool, force: bool = False) -> None:
+        if force or self.current_id != self._announced:
+            self._announced = self.current_id
+            self.post_message(self.Highlighted(self.current_id, user=user))
+
+    # ------------------------------------------------------------ loading
+    def new_load(self) -> Callable[[], bool]:
+        """Start showing another view; the function tells an older load to stop."""
+        self._gen += 1
+        gen = self._gen
+        return lambda: gen != self._gen
+
+    def show_rows(self, first: FirstRows, *, keep: str | None, reset: bool) -> None:
+        """A view's first rows now; the rest taken from its iterator on a thread."""
+        gen = self._gen
+        self.loading = first.rest is not None
+        self._want_id = None if first.found else keep
+        self.set_ids(first.ids, keep=keep, reset=reset)
+        if first.rest is not None:
+            self._load_rest(gen, first.rest)
+
+    @work(thread=True, exit_on_error=False, group="view")
+    def _load_rest(self, gen: int, it: Iterator[str]) -> None:
+        """Take the rest of a view off the UI thread, in chunks as they fill (or
+        every 0.1 s), and stop as soon as another view replaces it."""
+        buf: list[str] = []
+        last = time.monotonic()
+        for iid in it:
+            buf.append(iid)
+            if len(buf) >= CHUNK or time.monotonic() - last > 0.1:
+                if gen != self._gen:
+                    return
+                self.app.call_from_thread(self._more, gen, buf)
+                buf = []
+                last = time.monotonic()
+        if gen == self._gen:
+            self.app.call_from_thread(self._more, gen, buf)
+            self.app.call_from_thread(self._done, gen)
+
+    def _more(self, gen: int, chunk: list[str]) -> None:
+        if gen != self._gen:
+            return
+        self.extend(chunk)
+        if self._want_id and self._want_id in chunk:
+            want, self._want_id = self._want_id, None
+            self.set_ids(self.ids, keep=want)
+
+    def _done(self, gen: int) -> None:
+        if gen == self._gen:
+            self.loading = False
+            self.refresh()
+            self.post_message(self.Loaded())
 
     def extend(self, ids: list[str]) -> None:
         """Rows found by the background part of a query."""
@@ -121,12 +200,12 @@ class StreamList(ScrollView, can_focus=True):
         start = len(self.ids)
         was_empty = not self.ids
         self.ids.extend(ids)
-        self.virtual_size = Size(self.size.width, len(self.ids))
+        self.virtual_size = Size(0, len(self.ids))
         top = int(self.scroll_offset.y)
         if start < top + self.size.height:
             self.refresh()
         if was_empty:
-            self.post_message(self.Highlighted(self.current_id))
+            self._announce(user=False)
 
     def refresh_item(self, item_id: str) -> None:
         """Repaint the row of one item (after its state changed)."""
@@ -153,7 +232,7 @@ class StreamList(ScrollView, can_focus=True):
         self.refresh_lines(old)
         self.refresh_lines(index)
         self._ensure_visible()
-        self.post_message(self.Highlighted(self.current_id))
+        self._announce(user=True, force=True)
 
     def move_by(self, delta: int) -> None:
         self.move_to(self.cursor + delta)
@@ -178,7 +257,9 @@ class StreamList(ScrollView, can_focus=True):
 
     # -------------------------------------------------------------- events
     def on_resize(self, event: events.Resize) -> None:
-        self.virtual_size = Size(event.size.width, len(self.ids))
+        # Rows are cut to the width: never a horizontal scrollbar (it would hide
+        # the last row).
+        self.virtual_size = Size(0, len(self.ids))
         self._ensure_visible()
 
     def on_click(self, event: events.Click) -> None:
@@ -235,7 +316,7 @@ class StreamList(ScrollView, can_focus=True):
             return Strip(self._row_segments(d, width, selected), width).apply_style(base)
         # A scroll by one row repaints every row; all but one were drawn in the
         # last frame, so they come from this cache (keyed by all they show).
-        when = age(d.published or d.sort, self._ref_now())
+        when = self._age(d)
         key = (
             d.id, width, selected, selected and self.has_focus, d.read, d.starred, d.shared,
             d.hidden, d.title, d.feed, self._titles_version, when,
@@ -267,7 +348,8 @@ class StreamList(ScrollView, can_focus=True):
         if d.hidden:
             st = st + self._style("stream--hidden")
         src_w = min(SOURCE_WIDTH, max(6, width // 5))
-        when = age(d.published or d.sort, self._ref_now())
+        when = self._age(d)
+        dated = bool(d.published or d.updated)
         title_w = max(1, width - 4 - src_w - 1 - AGE_WIDTH - 1)
         row = [
             seg("●" if unread else " ", self._style("stream--mark")),
@@ -276,9 +358,9 @@ class StreamList(ScrollView, can_focus=True):
             seg(" ", None),
             seg(_fit(self._source(d.feed), src_w), self._style("stream--source")),
             seg(" ", None),
-            seg(_fit(clean_line(d.display_title) or "(untitled)", title_w), st),
+            seg(_fit(clean_line(d.display_title), title_w), st),
             seg(" ", None),
-            seg(when.rjust(AGE_WIDTH), self._style("stream--age")),
+            seg(when.rjust(AGE_WIDTH), self._style("stream--age" if dated else "stream--seen")),
         ]
         used = 4 + src_w + 1 + title_w + 1 + max(AGE_WIDTH, cell_len(when))
         if used < width:
@@ -286,6 +368,15 @@ class StreamList(ScrollView, can_focus=True):
         elif used > width:  # a very narrow pane: cut the row to the width
             return list(Segment.adjust_line_length(row, width))
         return row
+
+    def _age(self, d: Item) -> str:
+        """How old the item is by its own date; "~3d" when it has none (the time it
+        arrived, marked as such: never shown as if it were a publication date)."""
+        dated = d.published or d.updated
+        if dated:
+            return age(dated, self._ref_now())
+        seen = age(d.first_seen or d.sort, self._ref_now())
+        return "~" + seen if seen else ""
 
     def _ref_now(self) -> datetime | None:
         return self.clock() if self.clock else None
