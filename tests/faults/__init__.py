@@ -2,9 +2,11 @@
 
 A *scenario* is a plain function that sets a fault up, runs veille the way a user would
 (usually ``python -m veille ...`` in a fresh VEILLE_HOME) and returns what happened:
-one :class:`Row` or a list of them — ``(case, what happened, passed)``.  Register it
-with :func:`scenario`; ``ci=False`` keeps a scenario out of the pytest run (too slow or
-too destructive for CI) but in the full table.
+one :class:`Row` or a list of them — ``(case, what happened, passed)``, or ``skipped``
+when the machine cannot run it (no root to mount a tmpfs, no tmux).  Register it with
+:func:`scenario`; ``ci=False`` keeps a scenario out of tests/test_faults.py but in the
+full table: because it is too slow or too destructive for CI, or because a test file of
+its own already runs it in CI (its docstring then says which, e.g. tests/test_crash.py).
 
     python benchmarks/faults.py          # every scenario, as a table; exit 1 if one fails
     python benchmarks/faults.py --ci     # only the CI-sized ones (what pytest runs)
@@ -29,6 +31,8 @@ class Row(NamedTuple):
     case: str
     happened: str
     passed: bool
+    #: The case could not run here (no root for a tmpfs, no tmux): neither pass nor fail.
+    skipped: bool = False
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,13 @@ class Scenario:
 
 
 #: Modules whose scenarios make up the table, in table order.
-MODULES = ("tests.faults.network", "tests.faults.inputs")
+MODULES = (
+    "tests.faults.network",
+    "tests.faults.inputs",
+    "tests.faults.crash",
+    "tests.faults.disk",
+    "tests.faults.damage",
+)
 
 SCENARIOS: dict[str, Scenario] = {}
 
