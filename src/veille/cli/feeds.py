@@ -74,9 +74,7 @@ def feed_record(f: Feed, counts: dict[str, tuple[int, int]]) -> dict[str, Any]:
 
 
 def cmd_feeds(ctx: Ctx, a: argparse.Namespace) -> int:
-    store = ctx.store
-    for problem in store.problems:
-        print(f"veille: warning: {problem}", file=sys.stderr)
+    store = ctx.store  # damaged files were named on opening it
     counts = store.counts()
     feeds = store.feeds()
     if a.json:
@@ -149,6 +147,8 @@ def cmd_refresh(ctx: Ctx, a: argparse.Namespace) -> int:
     # A refresh writes in bursts: flushing every second instead of every 0.2 s
     # rewrites each touched day file fewer times (order keeps it crash-safe).
     store = ctx.open_store(autoflush=False, flush_delay=1.0)
+    if store.problems and not store.feeds():
+        raise UserError("no feeds could be read (see the warning above): nothing was polled")
     ids = [feed_by_ref(store, u).id for u in a.urls] if a.urls else None
     chosen, _ = select_feeds(store.feeds(), when=now(), feed_ids=ids, due_only=a.due)
     pool = fork_pool(workers_for(ctx.config)) if needs_pool(chosen) else None
