@@ -50,6 +50,7 @@ MODULES = (
     "tests.faults.crash",
     "tests.faults.disk",
     "tests.faults.damage",
+    "tests.faults.hostile",
 )
 
 SCENARIOS: dict[str, Scenario] = {}
