@@ -41,6 +41,9 @@ class Scenario:
     func: Callable[[], Row | list[Row]]
     ci: bool
     doc: str
+    #: A known failure being fixed elsewhere (who, where): its failing rows say so, and
+    #: pytest reports them as xfail until the fix lands (then XPASS: drop ``pending``).
+    pending: str = ""
 
 
 #: Modules whose scenarios make up the table, in table order.
@@ -51,19 +54,21 @@ MODULES = (
     "tests.faults.disk",
     "tests.faults.damage",
     "tests.faults.hostile",
+    "tests.faults.app",
+    "tests.faults.big",
 )
 
 SCENARIOS: dict[str, Scenario] = {}
 
 
 def scenario(
-    *, ci: bool = True
+    *, ci: bool = True, pending: str = ""
 ) -> Callable[[Callable[[], Row | list[Row]]], Callable[[], Row | list[Row]]]:
     """Register a scenario function under its name."""
 
     def register(func: Callable[[], Row | list[Row]]) -> Callable[[], Row | list[Row]]:
         doc = (func.__doc__ or func.__name__).strip().splitlines()[0]
-        SCENARIOS[func.__name__] = Scenario(func.__name__, func, ci, doc)
+        SCENARIOS[func.__name__] = Scenario(func.__name__, func, ci, doc, pending)
         return func
 
     return register
@@ -83,4 +88,8 @@ def run(s: Scenario) -> list[Row]:
     except Exception as exc:
         last = traceback.format_exception_only(exc)[-1].strip()
         return [Row(s.name, f"the scenario itself failed: {last}", False)]
-    return [got] if isinstance(got, Row) else list(got)
+    rows = [got] if isinstance(got, Row) else list(got)
+    if s.pending:
+        known = f" [known: {s.pending}]"
+        rows = [r if r.passed else r._replace(happened=r.happened + known) for r in rows]
+    return rows
