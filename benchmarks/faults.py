@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.faults import Row, load, run  # noqa: E402
 
-WIDTHS = (38, 72)
+WIDTHS = (44, 76)
 
 
 def table(rows: list[Row]) -> str:

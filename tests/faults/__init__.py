@@ -56,6 +56,7 @@ MODULES = (
     "tests.faults.hostile",
     "tests.faults.app",
     "tests.faults.big",
+    "tests.faults.reuse",
 )
 
 SCENARIOS: dict[str, Scenario] = {}
