@@ -442,7 +442,8 @@ def app_rows(home: Home) -> list[Row]:
             seen.add(current or "")
             app.keys("o", "1", "o", "2", "o", "3", "o")
             app.keys("j")
-            if not app.wait_for(lambda s, c=current: shown(s) not in (None, c), 5):
+            before = current
+            if not app.wait_for(lambda s: shown(s) not in (None, before), 5):  # noqa: B023
                 break  # the last item: j does not move
             current = shown(app.screen())
         title = app.title()
