@@ -68,7 +68,8 @@ def scenario(
     """Register a scenario function under its name."""
 
     def register(func: Callable[[], Row | list[Row]]) -> Callable[[], Row | list[Row]]:
-        doc = (func.__doc__ or func.__name__).strip().splitlines()[0]
+        first = (func.__doc__ or func.__name__).strip().split("\n\n")[0]
+        doc = " ".join(line.strip() for line in first.splitlines())
         SCENARIOS[func.__name__] = Scenario(func.__name__, func, ci, doc, pending)
         return func
 
