@@ -96,13 +96,16 @@ def _completion_row(case: str, home: Home, n_feeds: int, n_items: int) -> Row:
     )
 
 
-def kill_9_rows(n_feeds: int, n_items: int, kills: int, window: tuple[float, float]) -> list[Row]:
+def kill_9_rows(
+    n_feeds: int, n_items: int, kills: int, window: tuple[float, float], delay: float = 0.0
+) -> list[Row]:
     """Kill the refresh ``kills`` times, each at a random moment in ``window`` seconds
-    after it began storing items; then refresh to the end."""
+    after it began storing items; then refresh to the end.  ``delay``: the server's
+    answer time (a slower refresh, so a kill lands inside it)."""
     rng = random.Random(20261202)
     rows: list[Row] = []
     size = f"{n_feeds}x{n_items}"
-    with subscribed(n_feeds, n_items) as home:
+    with subscribed(n_feeds, n_items, delay=delay) as home:
         for k in range(1, kills + 1):
             p = start_veille(home.root, "refresh")
             if not wait_until(lambda: items_written(home.root) or p.poll() is not None, 60):  # noqa: B023
@@ -189,7 +192,9 @@ def signal_rows(how: str, n_feeds: int = CI_FEEDS, n_items: int = CI_ITEMS) -> l
 def refresh_kill_9() -> list[Row]:
     """kill -9 of `veille refresh` (40x30) three times: no worker left, nothing half-stored.
     CI: tests/test_crash.py."""
-    return kill_9_rows(CI_FEEDS, CI_ITEMS, 3, (0.0, 2.5))
+    # A 40x30 refresh stores everything within half a second of its first item; at
+    # 0.1 s an answer (2 at a time per host) it lasts about 2 s, and the kills land in it.
+    return kill_9_rows(CI_FEEDS, CI_ITEMS, 3, (0.0, 1.5), delay=0.1)
 
 
 @scenario(ci=False)
@@ -206,4 +211,5 @@ def refresh_signals() -> list[Row]:
 def crash_consistency_full() -> list[Row]:
     """The first refresh of 200 feeds x 50 items killed at 5 random moments, then
     completed: exactly 10,000 items."""
-    return kill_9_rows(FULL_FEEDS, FULL_ITEMS, 5, (0.0, 8.0))
+    # The first run stores ~30 feeds a second: kills within 3 s land inside each run.
+    return kill_9_rows(FULL_FEEDS, FULL_ITEMS, 5, (0.0, 3.0))
