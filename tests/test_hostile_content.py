@@ -30,6 +30,8 @@ def test_the_feeds_really_are_hostile() -> None:
     docs = h.hostile_feeds()
     raw = b"".join(d.body for d in docs)
     assert h.stream_problems(raw)  # markers, bidi and C1 in the bytes served
+    assert h.stream_problems(b"a title\x07\x08")  # a stray BEL between Textual's sequences
+    assert not h.stream_problems(b"\x1b[?1049h\x1b[31mtext\x1b[0m\r\n\x1b]22;default\x1b\\")
     text = raw.decode("utf-8", "replace")
     assert h.text_problems("served", text)
     assert "\x1b]0;" in text and "\u202e" in text and "\x9b" in text

@@ -319,16 +319,31 @@ def json_problems(channel: str, lines: list[str]) -> list[str]:
 _OSC8 = re.compile(r"\x1b]8;[^;\x07\x1b]*;([^\x07\x1b]*)(?:\x07|\x1b\\)")
 _BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _C1 = re.compile("[\x80-\x9f]")
+# Well-formed sequences (what Textual draws with), then any control left over: Textual
+# itself leaves only CR and LF between its sequences.
+_SEQUENCE = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"  # OSC
+    r"|\x1b[P_X^].*?\x1b\\"  # DCS, APC, SOS, PM
+    r"|\x1b[ -/]*[0-~]",  # two-character escapes
+    re.DOTALL,
+)
+_STRAY = re.compile("[\x00-\x09\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def stream_problems(raw: bytes) -> list[str]:
-    """What the app wrote to its terminal: none of the hostile sequences, no bidi or
-    C1 characters, and any hyperlink (OSC 8) Textual draws points to http(s)."""
+    """What the app wrote to its terminal: none of the hostile sequences, no control
+    character outside a well-formed sequence but CR and LF, no bidi or C1 character,
+    and any hyperlink (OSC 8) Textual draws points to http(s)."""
     text = raw.decode("utf-8", "replace")
     problems = []
     if MARK in text:
         at = text.index(MARK)
         problems.append(f"terminal stream: hostile sequence near {text[max(0, at - 30) : at]!r}")
+    between = _SEQUENCE.sub("", text)
+    if m := _STRAY.search(between):
+        near = between[max(0, m.start() - 30) : m.start()]
+        problems.append(f"terminal stream: a stray U+{ord(m.group()):04X} after {near!r}")
     for name, pattern in (("bidi", _BIDI), ("C1", _C1)):
         if m := pattern.search(text):
             near = text[max(0, m.start() - 30) : m.start()]
