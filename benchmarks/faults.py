@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.faults import Row, load, run  # noqa: E402
 
-WIDTHS = (38, 72)
+WIDTHS = (44, 76)
 
 
 def table(rows: list[Row]) -> str:
@@ -35,7 +35,7 @@ def table(rows: list[Row]) -> str:
         for i in range(max(len(left), len(mid))):
             a = left[i] if i < len(left) else ""
             b = mid[i] if i < len(mid) else ""
-            c = ("pass" if r.passed else "FAIL") if i == 0 else ""
+            c = ("skip" if r.skipped else "pass" if r.passed else "FAIL") if i == 0 else ""
             lines.append(f"{a:<{WIDTHS[0]}}  {b:<{WIDTHS[1]}}  {c}")
     return "\n".join(lines)
 
@@ -65,8 +65,9 @@ def main() -> int:
         rows.extend(run(s))
     print(table(rows))
     failed = sum(not r.passed for r in rows)
+    skipped = sum(r.skipped for r in rows)
     print(
-        f"\n{len(rows)} cases, {failed} failed, "
+        f"\n{len(rows)} cases, {failed} failed, {skipped} skipped, "
         f"{len(chosen)} scenarios in {time.monotonic() - began:.0f} s"
     )
     return 1 if failed else 0

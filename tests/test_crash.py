@@ -14,41 +14,16 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.faults.crash import incomplete_feeds, stored_totals
+from tests.faults.procs import start_veille, veille_pids, wait_until
 from tests.servers.feeds import FeedURLs, serve_feeds
-from veille.store.store import Store
 
 FEEDS, ITEMS = 40, 30
-
-
-def veille_pids(home: Path) -> list[int]:
-    """Processes (any parent) started for this VEILLE_HOME: veille and its workers."""
-    mark = f"VEILLE_HOME={home}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            env = (entry / "environ").read_bytes()
-        except OSError:
-            continue
-        if mark in env.split(b"\0"):
-            found.append(int(entry.name))
-    return found
-
-
-def wait_until(test, seconds: float = 10.0, step: float = 0.05) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if test():
-            return True
-        time.sleep(step)
-    return test()
 
 
 @pytest.fixture
@@ -72,15 +47,7 @@ def subscribed(home: Path, feeds: FeedURLs, cli) -> Path:
 
 
 def start_refresh(home: Path) -> subprocess.Popen[str]:
-    env = {**os.environ, "VEILLE_HOME": str(home)}
-    return subprocess.Popen(
-        [sys.executable, "-m", "veille", "refresh"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own group, as a shell job would be
-    )
+    return start_veille(home, "refresh")  # its own group, as a shell job would be
 
 
 def refresh_to_the_end(home: Path) -> subprocess.CompletedProcess[str]:
@@ -96,22 +63,15 @@ def refresh_to_the_end(home: Path) -> subprocess.CompletedProcess[str]:
 
 def assert_consistent(home: Path) -> int:
     """Every feed that looks fetched has all its items; returns how many look fetched."""
-    fetched = 0
-    with Store(home / "data" / "store", autoflush=False) as store:
-        for f in store.feeds():
-            if f.status == "ok" or f.etag or f.body_hash or f.fetched_once:
-                fetched += 1
-                assert store.item_count(f.id) == ITEMS, (f.url, store.item_count(f.id))
+    fetched, missing = incomplete_feeds(home, ITEMS)
+    assert not missing, missing
     return fetched
 
 
 def assert_complete(home: Path) -> None:
     r = refresh_to_the_end(home)
     assert r.returncode == 0, r.stderr
-    with Store(home / "data" / "store", autoflush=False) as store:
-        assert len(store) == FEEDS * ITEMS
-        keys = [(i.feed, i.key) for i in store.items()]
-        assert len(keys) == len(set(keys))
+    assert stored_totals(home) == (FEEDS * ITEMS, 0)  # (items, duplicates)
 
 
 def test_kill_9_at_random_moments_loses_nothing_and_leaves_no_worker(

@@ -17,27 +17,19 @@ from pathlib import Path
 
 import pytest
 
+from tests.faults import disk as faults_disk
 from tests.servers.feeds import serve_feeds
 from veille.store.store import Store
 
 FEEDS, ITEMS = 3, 10
 
 
-def _run(*cmd: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(list(cmd), capture_output=True, text=True)
-
-
 @pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    mnt = tmp_path / "disk"
-    mnt.mkdir()
-    r = _run("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt))
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {r.stderr.strip()}")
-    try:
+def small_disk() -> Iterator[Path]:
+    with faults_disk.small_disk() as (mnt, why):
+        if mnt is None:
+            pytest.skip(why)
         yield mnt
-    finally:
-        _run("umount", "-l", str(mnt))
 
 
 def veille(home: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -49,19 +41,6 @@ def veille(home: Path, *args: str, timeout: float = 60) -> subprocess.CompletedP
         text=True,
         timeout=timeout,
     )
-
-
-def fill(disk: Path) -> Path:
-    """Write a file until the disk is full; returns it (delete it to make room)."""
-    filler = disk / "filler"
-    with open(filler, "wb") as fh:
-        try:
-            while True:
-                fh.write(b"\0" * 65536)
-                fh.flush()
-        except OSError:
-            pass
-    return filler
 
 
 def one_line_error(r: subprocess.CompletedProcess[str], *words: str) -> None:
@@ -94,7 +73,7 @@ def test_full_disk_mark_and_refresh_say_so_and_lose_nothing(
     before = stored_items(home)
     assert len(before) == 2 * ITEMS
     iid = before[0]["id"]
-    filler = fill(small_disk)
+    filler = faults_disk.fill(small_disk)
 
     r = veille(home, "mark", iid, "--star")
     one_line_error(r, "could not save", "no space left")
@@ -123,8 +102,8 @@ def test_read_only_store_can_be_read_and_refuses_writes_without_hanging(
     home, _urls = home_with_items
     before = stored_items(home)
     iid = before[0]["id"]
-    r = _run("mount", "-o", "remount,ro", str(small_disk))
-    assert r.returncode == 0, r.stderr
+    trouble = faults_disk.remount(small_disk, read_only=True)
+    assert not trouble, trouble
     try:
         assert len(stored_items(home)) == len(before)  # reading works
         assert veille(home, "feeds").returncode == 0
@@ -134,7 +113,7 @@ def test_read_only_store_can_be_read_and_refuses_writes_without_hanging(
         assert r.returncode != 0 and "Traceback" not in r.stderr
         assert "read-only" in r.stderr.lower()
     finally:
-        _run("mount", "-o", "remount,rw", str(small_disk))
+        faults_disk.remount(small_disk, read_only=False)
     after = stored_items(home)
     assert [i["id"] for i in after] == [i["id"] for i in before]
     assert not after[0]["starred"]

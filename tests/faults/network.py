@@ -78,6 +78,9 @@ def _hostile_cases() -> list[Case]:
         Case("a 2 MB header", s.RawServer(s.huge_header), expect="too large"),
         Case("100,000 headers", s.RawServer(s.many_headers), expect="too large"),
         Case("not an HTTP answer", s.RawServer(s.not_http), expect="protocol error"),
+        Case("a 64 MiB body", s.RawServer(s.big_body), expect="body larger than 10 MiB"),
+        Case("an endless chunked body", s.RawServer(s.endless_body), expect="body larger than"),
+        Case("a gzip bomb (1 GiB of zeros)", s.RawServer(s.gzip_bomb), expect="body larger than"),
     ]
     tls = s.self_signed_context()
     if tls is not None:

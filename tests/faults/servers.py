@@ -12,12 +12,14 @@ bytes (already read), and the behaviour writes whatever it likes to ``conn``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import shutil
 import socket
 import ssl
 import subprocess
 import tempfile
 import threading
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -227,6 +229,55 @@ def not_http(conn: socket.socket, request: bytes, srv: RawServer) -> None:
     """An SSH server's banner where an HTTP status line belongs."""
     conn.sendall(b"SSH-2.0-OpenSSH_9.6p1 Debian-3\r\n")
     srv.sleep(1.0)
+
+
+MiB = 2**20
+
+
+def big_body(conn: socket.socket, request: bytes, srv: RawServer) -> None:
+    """A 64 MiB body, Content-Length announced (over the 10 MiB default cap)."""
+    size = 64 * MiB
+    conn.sendall(
+        f"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
+        f"Content-Length: {size}\r\n\r\n".encode()
+    )
+    chunk = b"x" * MiB
+    for _ in range(size // MiB):
+        if srv.stopping.is_set():
+            return
+        conn.sendall(chunk)
+
+
+def endless_body(conn: socket.socket, request: bytes, srv: RawServer) -> None:
+    """Chunked transfer with no end: 1 MiB chunks until the client hangs up."""
+    conn.sendall(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
+    chunk = b"%x\r\n%s\r\n" % (MiB, b"<" * MiB)
+    while not srv.stopping.is_set():
+        conn.sendall(chunk)
+
+
+@functools.cache
+def _bomb(gib: int = 1) -> bytes:
+    """``gib`` GiB of zeros, gzip-compressed (about 1 MB a GiB), made once."""
+    z = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: a gzip container
+    zeros = bytes(MiB)
+    out = [z.compress(zeros) for _ in range(gib * 1024)]
+    out.append(z.flush())
+    return b"".join(out)
+
+
+def gzip_bomb(conn: socket.socket, request: bytes, srv: RawServer) -> None:
+    """1 GiB of zeros in about 1 MB of gzip."""
+    conn.sendall(
+        response(
+            "200 OK",
+            {"Content-Type": "application/rss+xml", "Content-Encoding": "gzip"},
+            _bomb(),
+        )
+    )
 
 
 # --- helpers ----------------------------------------------------------------------------------

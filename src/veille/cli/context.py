@@ -3,6 +3,8 @@ error type that becomes one line on stderr."""
 
 from __future__ import annotations
 
+import sys
+
 from veille.config import Config
 from veille.domain.errors import VeilleError
 from veille.domain.records import Feed
@@ -34,14 +36,19 @@ class Ctx:
 
     @property
     def store(self) -> Store:
-        if self._store is None:
-            self._store = Store(self.paths.store)
-        return self._store
+        return self.open_store()
 
     def open_store(self, **options: object) -> Store:
-        """Open the store with options (``autoflush=False`` before forking, ``lazy``)."""
+        """Open the store with options (``autoflush=False`` before forking, ``lazy``).
+
+        Damaged files it set aside are named on stderr whatever the command: the
+        first command to open a damaged store may be a cron ``refresh`` or an
+        ``items`` piped into a script, and the store moves the file aside, so
+        later opens would not see it again."""
         if self._store is None:
             self._store = Store(self.paths.store, **options)  # type: ignore[arg-type]
+            for problem in self._store.problems:
+                print(f"veille: warning: {problem}", file=sys.stderr)
         return self._store
 
     def save(self) -> None:

@@ -198,9 +198,7 @@ def feed_record(f: Feed, counts: dict[str, tuple[int, int]]) -> dict[str, Any]:
 
 
 def cmd_feeds(ctx: Ctx, a: argparse.Namespace) -> int:
-    store = ctx.store
-    for problem in store.problems:
-        print(f"veille: warning: {problem}", file=sys.stderr)
+    store = ctx.store  # damaged files were named on opening it
     counts = store.counts()
     feeds = store.feeds()
     if a.json:
@@ -288,6 +286,8 @@ def cmd_refresh(ctx: Ctx, a: argparse.Namespace) -> int:
     # crash-safe; a kill only costs the unwritten part, which the next refresh
     # fetches again.
     store = ctx.open_store(autoflush=False, flush_delay=5.0)
+    if store.problems and not store.feeds():
+        raise UserError("no feeds could be read (see the warning above): nothing was polled")
     ids = [feed_by_ref(store, u).id for u in a.urls] if a.urls else None
     chosen, _ = select_feeds(store.feeds(), when=now(), feed_ids=ids, due_only=a.due)
     pool = fork_pool(workers_for(ctx.config)) if needs_pool(chosen) else None

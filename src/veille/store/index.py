@@ -31,6 +31,16 @@ def sort_key(d: Doc) -> str:
     return str(d["sort"])
 
 
+def _newest_first(p: Partition) -> tuple[str, int]:
+    """Files by date, and of one date the first shard first (reversed, so ``-n``).
+
+    Undated entries of one refresh share their sort value and fill a day's shards in
+    the feed's order ("2026-12-02", then "~1", "~2"); the stable sort below keeps ties
+    in file order, so plain name order would list a big feed's 4,001st entry first."""
+    base, _, n = p.path.stem.partition("~")
+    return base, -int(n) if n.isdigit() else 0
+
+
 def doc_sources(d: Doc) -> set[str]:
     """Every source an item document was seen through."""
     out = {d["feed"]}
@@ -316,7 +326,7 @@ class ItemIndex:
         order, so this is a concatenation plus a sort of presorted runs."""
         if self.order is None:
             docs: list[Doc] = []
-            for p in sorted(partitions, key=lambda p: p.path.stem, reverse=True):
+            for p in sorted(partitions, key=_newest_first, reverse=True):
                 docs.extend(p.docs().values())
             docs.sort(key=sort_key, reverse=True)
             self.order = [d["id"] for d in docs]

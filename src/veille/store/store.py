@@ -169,6 +169,7 @@ class Store(RulesMixin):
             ):
                 p.ensure_loaded()
                 self._note_damage(p)
+            self._note_lost_feeds()
             self._refresh_mutes()  # before the items: the index sorts them as they load
             self._rest = self._load_items(first=lazy)
             schema.check(self)
@@ -197,6 +198,19 @@ class Store(RulesMixin):
             # "unchanged" and never send them again: forget the validators, so
             # the next refresh brings back whatever the feeds still publish.
             self._damaged_items = True
+
+    def _note_lost_feeds(self) -> None:
+        """An earlier run set a damaged feeds.json aside and nothing was subscribed
+        since: say so at every opening, not just the first, or the store would
+        pass for a new one ("No feeds yet") while the user's feeds are gone."""
+        if self.feeds_p.docs() or self.feeds_p.damaged is not None:
+            return
+        aside = sorted(self.root.glob("feeds.json.damaged-*"))
+        if aside:
+            self.problems.append(
+                f"feeds.json was damaged and set aside in {aside[-1].name}: no subscriptions "
+                "could be read (import your OPML file again, or delete that file to start afresh)"
+            )
 
     def _after_damage(self) -> None:
         if not self._damaged_items:
