@@ -106,7 +106,7 @@ def app_killed_after_marks() -> list[Row]:
         return _marks_rows(label, home, shown, unread, left)
 
 
-@scenario(ci=True, pending="the app does not save on SIGHUP yet (TUI, in progress)")
+@scenario(ci=True)
 def app_terminal_closed() -> list[Row]:
     """The app's terminal closed (SIGHUP) right after the user starred items."""
     label = "app terminal closed after marks"
@@ -247,7 +247,7 @@ def big_line_rows() -> list[Row]:
     return rows
 
 
-@scenario(ci=False, pending="keys wait for the 9.5 MB render (TUI, in progress)")
+@scenario(ci=False)
 def app_big_line() -> list[Row]:
     """An item whose body is one 9.5 MB line: the app answers keys within 5 s.
     CI: tests/test_big_input.py."""
