@@ -379,4 +379,31 @@ async def _refresh_one(
         n = out.responses
         out.message += f", {n} new response{'s' if n != 1 else ''} to your shares"
     store.update_feed(feed.id, message=out.message)
+    if feed.full_text and res.new_ids:
+        await _fetch_articles(store, ctx, res.new_ids)
     return out
+
+
+FULL_TEXT_AT_ONCE = 4  # article pages fetched at once per feed (the fetcher's host limits apply)
+
+
+async def _fetch_articles(store: Store, ctx: PollContext, ids: list[str]) -> None:
+    """A feed marked "always fetch the full article": its new items' pages are
+    fetched, extracted (in a thread) and cached now, so reading them needs no
+    wait.  A page that fails keeps the feed's text; the app says why when asked."""
+    from veille.extract import fetch_article
+
+    gate = asyncio.Semaphore(FULL_TEXT_AT_ONCE)
+
+    async def one(iid: str) -> None:
+        item = store.get_item(iid)
+        if item is None or not item.link or store.get_article(iid) is not None:
+            return
+        async with gate:
+            article = await fetch_article(ctx.fetcher, item.link)
+        if article.ok:
+            store.save_article(iid, article.html, article.url)
+        else:
+            log.info("full article of %s: %s", item.link, article.error)
+
+    await asyncio.gather(*(one(i) for i in ids))
