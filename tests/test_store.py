@@ -389,3 +389,25 @@ def test_a_feed_is_never_on_disk_as_fetched_before_its_items(
     s.close()  # the next flush writes both
     with Store(tmp_path / "s", autoflush=False) as again:
         assert again.get_feed(f.id).etag == '"v1"' and len(again) == 3
+
+
+def test_a_damaged_feeds_file_is_recovered_from_its_previous_version(tmp_path: Path) -> None:
+    """The subscriptions are the file whose loss hurts most: each write keeps the
+    version it replaces (feeds.json.prev), read back when feeds.json is damaged."""
+    with Store(tmp_path / "s") as s:
+        s.add_feed("https://a.example/feed", title="A")
+        s.flush()
+        b, _ = s.add_feed("https://b.example/feed", title="B")
+        s.flush()
+        s.update_feed(b.id, title="B renamed")
+    feeds = tmp_path / "s" / "feeds.json"
+    feeds.write_bytes(b"\x00 garbage {{{")
+    with Store(tmp_path / "s") as s2:
+        assert {f.url for f in s2.feeds()} == {"https://a.example/feed", "https://b.example/feed"}
+        (problem,) = s2.problems
+        assert "feeds.json is damaged" in problem and "feeds.json.prev" in problem
+        assert "2 subscriptions restored" in problem
+    # Written back whole: the next opening finds nothing wrong.
+    with Store(tmp_path / "s") as s3:
+        assert not s3.problems and len(s3.feeds()) == 2
+    assert list((tmp_path / "s").glob("feeds.json.damaged-*"))  # the bad bytes are kept

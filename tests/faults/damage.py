@@ -126,12 +126,80 @@ def damaged_day_file() -> list[Row]:
 
 @scenario(ci=True)
 def damaged_feeds_file() -> list[Row]:
-    """Garbage, or valid JSON of the wrong shape, in feeds.json: never a silent
-    "No feeds yet" or "0 feeds polled" with exit 0."""
+    """Garbage, or valid JSON of the wrong shape, in feeds.json: the previous version
+    (feeds.json.prev) is read instead and said so; with no usable previous version,
+    never a silent "No feeds yet" or "0 feeds polled" with exit 0."""
     return [
-        *_damaged_feeds("garbage in feeds.json", b"\x00\xff garbage {{{"),
-        *_damaged_feeds("feeds.json of the wrong shape", b'{"feeds": [1, 2, 3]}'),
+        *_recovered_feeds("garbage in feeds.json", b"\x00\xff garbage {{{"),
+        *_recovered_feeds("feeds.json of the wrong shape", b'{"feeds": [1, 2, 3]}'),
+        *_damaged_feeds("garbage in feeds.json and .prev", b"\x00\xff garbage {{{"),
+        *_damaged_feeds("wrong shape in feeds.json and .prev", b'{"feeds": [1, 2, 3]}'),
     ]
+
+
+def _recovered_feeds(label: str, damage: bytes) -> list[Row]:
+    """Damage feeds.json only: the store reads its previous version and says so."""
+    rows: list[Row] = []
+    with fetched_home() as (home, store):
+        before = len(home.veille("feeds", "--json").lines)
+        (store / "feeds.json").write_bytes(damage)
+        ran = home.veille("feeds", "--json")
+        said = "feeds.json.prev" in ran.err and "restored" in ran.err
+        rows.append(
+            Row(
+                f"{label}: `feeds` says it and lists them",
+                f"{_said(ran)}; {len(ran.lines)} feeds (had {before})",
+                said and ran.code == 0 and len(ran.lines) == before,
+            )
+        )
+        again = home.veille("refresh")
+        rows.append(
+            Row(
+                f"{label}: then `refresh`",
+                _said(again),
+                again.code == 0 and "Traceback" not in again.err,
+            )
+        )
+        aside = _aside(store, "feeds.json")
+        kept = bool(aside) and aside[0].read_bytes() == damage
+        rows.append(
+            Row(
+                f"{label}: its bytes kept aside",
+                f"{aside[0].name if aside else 'no copy'}; same bytes: {kept}",
+                kept,
+            )
+        )
+    return rows
+
+
+def _damaged_feeds(label: str, damage: bytes) -> list[Row]:
+    """Replace feeds.json and its previous version with ``damage``, then run what a user
+    would, twice over."""
+    rows: list[Row] = []
+    with fetched_home() as (home, store):
+        (store / "feeds.json").write_bytes(damage)
+        (store / "feeds.json.prev").write_bytes(damage)
+        silent = ("No feeds yet", "0 feeds polled")
+        for n, args in enumerate(
+            [("feeds",), ("refresh",), ("items", "--limit", "3"), ("feeds",), ("refresh",)]
+        ):
+            ran = home.veille(*args)
+            mentions = "feeds.json" in ran.err
+            quiet_success = ran.code == 0 and any(s in ran.out for s in silent)
+            ok = mentions and not quiet_success and "Traceback" not in ran.err
+            ok = ok and (args[0] != "items" or len(ran.lines) == 3)  # items still served
+            which = "then " if n else ""
+            rows.append(Row(f"{label}: {which}`{' '.join(args)}`", _said(ran), ok))
+        aside = _aside(store, "feeds.json")
+        kept = bool(aside) and aside[0].read_bytes() == damage
+        rows.append(
+            Row(
+                f"{label}: its bytes kept aside",
+                f"{aside[0].name if aside else 'no copy'}; same bytes: {kept}",
+                kept,
+            )
+        )
+    return rows
 
 
 def _hold_lock_and_die(lock: Path) -> str:

@@ -17,6 +17,7 @@ whose id-addressed writes (``insert_multiple`` with ``Document`` ids,
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import secrets
@@ -30,6 +31,8 @@ from tinydb.table import Document, Table
 
 from veille.store.jsonfile import Damaged, dump, load
 from veille.util.atomicfile import write_atomic
+
+log = logging.getLogger(__name__)
 
 Sig = str | tuple[int, int, int] | None
 TOKEN_KEY = "_w"  # first key of every file we write: a random token per write
@@ -62,11 +65,19 @@ class MemoryFileStorage(Storage):
     store can tell the user instead of carrying on as if it were empty.
     """
 
-    def __init__(self, path: str | Path, table: str = "_default") -> None:
+    def __init__(
+        self, path: str | Path, table: str = "_default", keep_previous: bool = False
+    ) -> None:
         self.path = Path(path)
         self.table_name = table
+        self.keep_previous = keep_previous
         self.data: dict[str, dict[str, Any]] | None = None
         self.damaged: Damaged | None = None
+        self.recovered: Path | None = None  # the previous version read instead
+
+    @property
+    def previous(self) -> Path:
+        return self.path.with_name(self.path.name + ".prev")
 
     def read(self) -> dict[str, dict[str, Any]] | None:
         if self.data is None:
@@ -77,6 +88,11 @@ class MemoryFileStorage(Storage):
         loaded = load(self.path, table=self.table_name)
         if isinstance(loaded, Damaged):
             self.damaged = loaded
+            if self.keep_previous:
+                prev = load(self.previous, table=self.table_name)
+                if isinstance(prev, dict) and prev.get(self.table_name):
+                    self.recovered = self.previous
+                    return prev
             return {}
         return loaded or {}
 
@@ -170,11 +186,23 @@ _DELETE = object()
 class Partition:
     """A named TinyDB file with one table, and the bookkeeping to flush and merge it."""
 
-    def __init__(self, path: Path, table: str, *, order_by: str | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        table: str,
+        *,
+        order_by: str | None = None,
+        keep_previous: bool = False,
+    ) -> None:
+        """``keep_previous``: each write keeps the version it replaces as NAME.prev (a
+        hard link: no copy), read back if the file is ever found damaged.  For the
+        small file whose loss hurts most: the subscriptions."""
         self.path = path
         self.table_name = table
         self.order_by = order_by  # write documents sorted by this field, newest first
-        self.db = VeilleDB(path, storage=MemoryFileStorage, table=table)
+        self.db = VeilleDB(
+            path, storage=MemoryFileStorage, table=table, keep_previous=keep_previous
+        )
         self.table: KeyedTable = self.db.table(table, cache_size=0)  # type: ignore[assignment]
         self._storage: MemoryFileStorage = self.db.storage  # type: ignore[assignment]
         self.pending: dict[str, Any] = {}  # id -> ("put", doc) | ("patch", fields) | _DELETE
@@ -292,5 +320,24 @@ class Partition:
     def write(self, payload: tuple[str, bytes]) -> None:
         """Write what :meth:`serialize` returned and remember the version we wrote."""
         token, data = payload
+        if self._storage.keep_previous:
+            self._keep_previous()
         write_atomic(self.path, data)
         self.sig = token
+
+    def _keep_previous(self) -> None:
+        prev = self._storage.previous
+        tmp = prev.with_name(prev.name + ".new")
+        try:
+            tmp.unlink(missing_ok=True)
+            os.link(self.path, tmp)
+            os.replace(tmp, prev)
+        except FileNotFoundError:
+            pass  # nothing written yet: nothing to keep
+        except OSError:
+            log.warning("could not keep the previous %s", self.path.name, exc_info=True)
+
+    @property
+    def recovered(self) -> Path | None:
+        """The previous version that was read because this file was damaged."""
+        return self._storage.recovered

@@ -132,7 +132,7 @@ class Store(RulesMixin):
         self._mu = threading.RLock()
         self._plock = ProcessLock(self.root / ".lock")
         self.meta_p = Partition(self.root / "meta.json", "meta")
-        self.feeds_p = Partition(self.root / "feeds.json", "feeds")
+        self.feeds_p = Partition(self.root / "feeds.json", "feeds", keep_previous=True)
         self.shares_p = Partition(self.root / "shares.json", "shares")
         self.drafts_p = Partition(self.root / "drafts.json", "drafts")
         self.tomb_p = Partition(self.root / "tombstones.json", "tombstones")
@@ -192,7 +192,17 @@ class Store(RulesMixin):
         damaged = p.damaged
         if damaged is None or damaged.line() in self.problems:
             return
-        self.problems.append(damaged.line())
+        line = damaged.line()
+        if p.recovered is not None:
+            n = len(p.docs())
+            line += (
+                f"; its previous version ({p.recovered.name}) was read instead: {n} "
+                f"subscription{'s' if n != 1 else ''} restored (the latest change may be missing)"
+            )
+            # Written back whole at the next flush, so the damage is behind us.
+            for doc_id, doc in p.docs().items():
+                p.pending[doc_id] = ("put", doc)
+        self.problems.append(line)
         if p.table_name == "items":
             # Its items are gone from memory, but their feeds would answer 304 or
             # "unchanged" and never send them again: forget the validators, so
