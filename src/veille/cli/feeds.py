@@ -303,15 +303,14 @@ def _refresh(ctx: Ctx, a: argparse.Namespace, ids: list[str] | None, pool: Any) 
     from veille.refresh.runner import Progress, Summary, refresh_feeds
 
     tty = sys.stderr.isatty() and not a.quiet
+    bar = _progress_bar() if tty else None
 
     def show(p: Progress) -> None:
-        width = 24
-        filled = int(width * p.done / max(p.total, 1))
-        bar = "█" * filled + "·" * (width - filled)
-        sys.stderr.write(
-            f"\r{bar} {p.done}/{p.total} feeds · {p.new_items} new · {p.errors} errors\x1b[K"
-        )
-        sys.stderr.flush()
+        assert bar is not None
+        if not bar.tasks:
+            bar.add_task("refresh", total=p.total, stats="")
+        stats = f"{p.done}/{p.total} feeds · {p.new_items} new · {p.errors} errors"
+        bar.update(bar.tasks[0].id, completed=p.done, total=p.total, stats=stats)
 
     async def run() -> Summary:
         # SIGTERM (timeout, init systems) cancels the refresh like ctrl+c does:
@@ -345,15 +344,32 @@ def _refresh(ctx: Ctx, a: argparse.Namespace, ids: list[str] | None, pool: Any) 
             loop.remove_signal_handler(signal.SIGTERM)
             signal.signal(signal.SIGTERM, previous)  # the CLI's own: unwind and flush
 
-    summary = asyncio.run(run())
-    if tty and summary.feeds:
-        sys.stderr.write("\r\x1b[K")
+    if bar is None:
+        summary = asyncio.run(run())
+    else:
+        with bar:  # transient: gone once done, the summary line stays
+            summary = asyncio.run(run())
     ctx.save()
     if not a.quiet or summary.errors:
         out(summary.line())
     if summary.feeds and summary.fetched == 0:
         return 1
     return 0
+
+
+def _progress_bar() -> Any:
+    """The refresh's bar on a terminal (rich, which Textual brings: imported only
+    here, so a cron refresh never pays for it).  Feed titles never go in it: the
+    counts are all it shows, so no server text reaches the terminal."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    return Progress(
+        BarColumn(bar_width=24),
+        TextColumn("{task.fields[stats]}", markup=False),
+        console=Console(stderr=True),
+        transient=True,
+    )
 
 
 def register(sub: Any) -> None:
