@@ -654,3 +654,46 @@ async def test_error_kinds_are_declared(server: LocalServer) -> None:
 async def test_fetch_outside_context_is_a_programming_error() -> None:
     with pytest.raises(RuntimeError):
         await Fetcher().fetch(FetchRequest("http://127.0.0.1/"))
+
+
+async def test_not_modified_answers_keep_their_connection() -> None:
+    """A warm refresh is mostly 304s: each must leave its connection in the pool (a 304
+    closed unread used to cost one new connection per feed)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    ports: set[int] = set()
+
+    class H(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            ports.add(self.client_address[1])
+            if self.headers.get("If-None-Match") == '"v1"':
+                self.send_response(304)
+                self.send_header("ETag", '"v1"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            body = b"<rss version='2.0'><channel><title>t</title></channel></rss>"
+            self.send_response(200)
+            self.send_header("ETag", '"v1"')
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/f.xml"
+    try:
+        async with Fetcher(per_host=1) as f:
+            for _ in range(8):
+                r = await f.fetch(FetchRequest(url=url, etag='"v1"'))
+                assert r.not_modified
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert len(ports) == 1

@@ -54,11 +54,17 @@ def remount(disk: Path, *, read_only: bool) -> str:
 def fill(disk: Path) -> Path:
     """Write a file until the disk is full; returns it (delete it to make room)."""
     filler = disk / "filler"
-    with open(filler, "wb") as fh:
+    # Unbuffered: a buffered writer would still hold bytes at close, and raise there.
+    with open(filler, "wb", buffering=0) as fh:
+        chunk = b"\0" * 65536
         try:
             while True:
-                fh.write(b"\0" * 65536)
-                fh.flush()
+                fh.write(chunk)
+        except OSError:
+            pass
+        try:  # the last few bytes, so that not even a small file fits
+            while True:
+                fh.write(b"\0" * 512)
         except OSError:
             pass
     return filler

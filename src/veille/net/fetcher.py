@@ -54,6 +54,8 @@ ACCEPT_FEEDS = (
 ACCEPT_PAGES = "text/html, application/xhtml+xml;q=0.9, application/xml;q=0.8, */*;q=0.5"
 
 MAX_REDIRECTS = 10
+DRAIN_LIMIT = 64 * 1024  # bytes of an unwanted body read to keep the connection
+DRAIN_SECONDS = 0.5
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 PERMANENT_CODES = frozenset({301, 308})
 
@@ -592,10 +594,27 @@ class Fetcher:
             hop = _Hop(url, response.status_code, response.reason_phrase, response.headers)
             if 200 <= response.status_code < 300:
                 hop.body = await self._read_capped(response)
+            else:
+                await self._drain(response)
             return hop
         finally:
             with contextlib.suppress(Exception):
                 await response.aclose()
+
+    @staticmethod
+    async def _drain(response: httpx.Response) -> None:
+        """Read a small unwanted body (a 304's is empty, an error page short) so the
+        connection goes back to the pool: closed unread, it is thrown away, and a warm
+        refresh would open one connection per feed."""
+        left = DRAIN_LIMIT
+        # Never long: a server trickling its error page must not turn "HTTP 500"
+        # into a time-out.
+        with contextlib.suppress(httpx.HTTPError, TimeoutError):
+            async with asyncio.timeout(DRAIN_SECONDS):
+                async for chunk in response.aiter_raw():
+                    left -= len(chunk)
+                    if left < 0:
+                        break
 
     async def _read_capped(self, response: httpx.Response) -> bytes:
         too_large = _Failure("too_large", f"body larger than {_fmt_size(self.max_body)}")

@@ -102,3 +102,18 @@ def _set_aside(path: Path, reason: str) -> Damaged:
     log.warning("%s is damaged (%s); moved to %s", path, reason, aside.name)
     fsync_dir(path.parent)
     return Damaged(path, aside, reason)
+
+
+def looks_whole(path: Path) -> bool:
+    """A cheap check that a store file was written whole: it starts as every file
+    veille writes does and ends its JSON object.  A lazily opened store runs it on
+    the files it does not read yet, so a file cut in half is still noticed (and
+    its feeds fetched again) by a command that never needs its items."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+            fh.seek(max(0, fh.seek(0, os.SEEK_END) - 16))
+            tail = fh.read().rstrip()
+    except OSError:
+        return False
+    return head.startswith(b'{"') and tail.endswith(b"}")

@@ -49,6 +49,7 @@ from veille.store import schema
 from veille.store.errors import StoreError, StoreWriteError
 from veille.store.ids import entry_hash, item_id, new_feed_id
 from veille.store.index import ItemIndex, doc_sources, sort_key
+from veille.store.jsonfile import looks_whole
 from veille.store.links import prepare_link
 from veille.store.lock import ProcessLock
 from veille.store.partition import Partition
@@ -249,16 +250,26 @@ class Store(RulesMixin):
         are in and return the paths left for the background loader."""
         paths = sorted((self.root / "items").glob("*.json"), reverse=True)
         count = 0
+        rest: list[Path] = []
         for i, path in enumerate(paths):
             if first is not None and count >= first:
-                return paths[i:]
-            p = self._items_partition(path.stem)
-            p.ensure_loaded()
-            self._note_damage(p)
-            self._index_loaded(p)
-            count += len(p.docs())
+                # Not read yet; but a file cut short must be noticed now, so that
+                # its feeds are fetched again whatever the next command is.
+                rest = [p for p in paths[i:] if looks_whole(p)]
+                broken = [p for p in paths[i:] if p not in rest]
+                for path in broken:
+                    self._load_item_file(path)
+                break
+            count += self._load_item_file(path)
         self._after_damage()
-        return []
+        return rest
+
+    def _load_item_file(self, path: Path) -> int:
+        p = self._items_partition(path.stem)
+        p.ensure_loaded()
+        self._note_damage(p)
+        self._index_loaded(p)
+        return len(p.docs())
 
     def _index_loaded(self, p: Partition) -> None:
         self._ix.add_many(p.docs(), p)
