@@ -534,7 +534,6 @@ def is_math_copy(tag: str, raw_attrs: str) -> bool:
 # that whitespace collapsing (which also eats source newlines) spares them.
 _PARA, _BR = "\ue000", "\ue001"
 _SPACES = re.compile(r"[ \t\r\n\f\v\u00a0]+")
-_MARKS = re.compile(f" *([{_PARA}{_BR}]) *")
 _MARK_RUN = re.compile(f"[{_PARA}{_BR}]+")
 
 
@@ -609,7 +608,12 @@ def _breaks(m: re.Match[str]) -> str:
 
 def _join(text: str) -> str:
     """Turn a run of break markers into one newline (a lone <br>) or a blank line."""
-    text = _MARK_RUN.sub(_breaks, _MARKS.sub(r"\1", text))
+    # Spaces around a marker go (str methods: a regex template costs a Python call
+    # per match, and this runs on every entry of every refresh).
+    for mark in (_PARA, _BR):
+        if mark in text:
+            text = mark.join(part.strip(" ") for part in text.split(mark))
+    text = _MARK_RUN.sub(_breaks, text)
     return "\n".join(line.strip() for line in text.split("\n")).strip("\n")
 
 
