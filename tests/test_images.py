@@ -355,8 +355,10 @@ def test_a_huge_jpeg_is_shown_from_a_reduced_decode(huge: dict[str, Path]) -> No
     r = peak(huge["photo.jpg"])
     assert r["error"] is None and r["size"] == [800, 800]  # fitted to 120x40 cells of 10x20
     assert r["delta_mb"] < BOUND_MB  # type: ignore[operator]
-    naive = peak(huge["photo.jpg"], "naive")  # the bound means something:
-    assert naive["delta_mb"] > 4 * BOUND_MB  # type: ignore[operator]
+    naive = peak(huge["photo.jpg"], "naive")  # the bound means something: a naive decode
+    # needs 432 MB, of which the peak RSS shows 330-430 MB depending on the allocator's mood.
+    assert naive["delta_mb"] > 2.5 * BOUND_MB  # type: ignore[operator]
+    assert naive["delta_mb"] > 3 * r["delta_mb"]  # type: ignore[operator]
 
 
 # ------------------------------------------------------------------ wiring
