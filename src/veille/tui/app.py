@@ -47,7 +47,8 @@ from veille.tui.screens.help import HelpScreen, key_display
 from veille.tui.screens.main import MainScreen, Timers
 from veille.tui.screens.pickers import AskScreen, PickScreen
 from veille.tui.screens.welcome import WelcomeScreen
-from veille.tui.services import feeds
+from veille.tui.services import articles, feeds, images
+from veille.tui.services import rules as rules_service
 from veille.tui.services.compose import has_pending
 from veille.tui.services.session import Session
 from veille.tui.services.settings import ConfigWatcher
@@ -98,6 +99,10 @@ class VeilleApp(App[int]):
     new_items: var[int] = var(0)  # arrived since the app opened
     feed_errors: var[int] = var(0)  # failing feeds in the last refresh
     write_error: var[str] = var("")  # why the store could not save, until it can
+    alerts: var[tuple[tuple[str, int], ...]] = var(())  # (alert, unread matches) for the status
+    #: The last full-article fetch that ended: (item id, error or "").  Screens
+    #: showing that item switch to the article, or say why there is none.
+    article_done: var[tuple[str, str]] = var(("", ""), always_update=True)
 
     def __init__(
         self,
@@ -132,9 +137,12 @@ class VeilleApp(App[int]):
         self._last_reload = 0.0
         self._send_lock: asyncio.Lock | None = None
         self._quit_warned = False
+        self._articles_pending: set[str] = set()
         self._signals: list[int] = []
         self._unknown_theme = ""
         self._choose_theme()
+        # Before the app owns the terminal: textual-image asks it what it can draw.
+        images.prepare(config)
 
     @property
     def store(self) -> Store:
@@ -187,6 +195,8 @@ class VeilleApp(App[int]):
             )
         if self.handle_signals:
             self._install_signals()
+        if self.config["images"] != "off":
+            self._prune_images()
         has_feeds = bool(self.store.feeds())
         self.push_screen(self._main_screen() if has_feeds else WelcomeScreen(self.session))
         if not has_feeds:
@@ -298,12 +308,19 @@ class VeilleApp(App[int]):
             self.notify(error, severity="warning", markup=False)
 
     def _tick(self) -> None:
-        """Counts are O(1) (the store keeps them); a failing disk shows until it heals."""
+        """Counts are O(1) (the store keeps them); a failing disk shows until it heals;
+        alert counts walk only the items alerts matched."""
         self.counts = self.store.totals()
         self.write_error = self.store.write_error or ""
+        self.alerts = rules_service.alert_summary(self.store)
 
     def on_state_changed(self, event: messages.StateChanged) -> None:
         self.counts = self.store.totals()
+        self.alerts = rules_service.alert_summary(self.store)
+
+    def on_items_changed(self, event: messages.ItemsChanged) -> None:
+        self._items_changed()
+        self.alerts = rules_service.alert_summary(self.store)
 
     def check_config(self) -> None:
         """config.toml changed on disk (an account added from the command line):
@@ -584,6 +601,33 @@ class VeilleApp(App[int]):
             self.items_version += 1
         ids = [feed_id] if feed_id else None
         self.call_after_refresh(lambda: self.start_refresh(ids, quiet=True))
+
+    @work(thread=True, exit_on_error=False, group="images")
+    def _prune_images(self) -> None:
+        """Keep the image cache within images_cache_mb (a directory scan: a thread)."""
+        images.ImageLoader(self.config, self.paths.cache / "images").prune()
+
+    # -------------------------------------------------------- full articles
+    def on_article_requested(self, event: messages.ArticleRequested) -> None:
+        if event.item_id in self._articles_pending:
+            return
+        self._articles_pending.add(event.item_id)
+        self._fetch_article(event.item_id, event.quiet)
+
+    @work(exit_on_error=False, group="article")
+    async def _fetch_article(self, item_id: str, quiet: bool) -> None:
+        """The page through the polite fetcher on the app's loop, the extraction in
+        a thread (``fetch_article``); the result cached in the store."""
+        try:
+            error = await articles.fetch_and_cache(self.store, self.config, item_id)
+        except Exception as exc:  # a bug: the log has it, the user one line
+            log.exception("fetching the article of %s failed", item_id)
+            error = f"could not fetch the article: {_safe(exc)}"
+        finally:
+            self._articles_pending.discard(item_id)
+        if error and not quiet:
+            log.info("no article for %s: %s", item_id, error)
+        self.article_done = (item_id, error)
 
     # ---------------------------------------------------------------- links
     def on_open_url(self, event: messages.OpenUrl) -> None:
