@@ -75,12 +75,20 @@ Timers = Callable[[float, Callable[[], None]], Callable[[], None]]
 
 
 class ViewPickScreen(PickScreen):
-    """The filter picker; the saved views' counts arrive from a thread."""
+    """The filter picker; the saved views' counts arrive from a thread (maybe
+    before the picker is mounted: then they are shown when it is)."""
 
     counted = False  # the counts are shown
+    _pending: dict[str, str] | None = None
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        if self._pending is not None:
+            self.set_labels(self._pending)
 
     def set_labels(self, labels: dict[str, str]) -> None:
         if not self.is_mounted:
+            self._pending = labels
             return
         ol = self.query_one("#pick-list", OptionList)
         for key, label in labels.items():
