@@ -55,8 +55,9 @@ async def main_screen(pilot) -> MainScreen:
     screen = pilot.app.screen
     await wait_for(
         pilot,
-        lambda: screen.stream.current_id is None
-        or screen.item_view.item_id == screen.stream.current_id,
+        lambda: (
+            screen.stream.current_id is None or screen.item_view.item_id == screen.stream.current_id
+        ),
         what="the item pane",
     )
     return screen

@@ -40,7 +40,8 @@ from textual.worker import Worker, WorkerState
 from veille.config import Config, ConfigError
 from veille.paths import Paths
 from veille.render.hygiene import clean_line
-from veille.store.store import Store, StoreWriteError
+from veille.store.errors import StoreWriteError
+from veille.store.store import Store
 from veille.tui import messages
 from veille.tui.keys import APP_KEYS, clashes, effective_keys, keymap_from_config
 from veille.tui.screens.help import HelpScreen, key_display

@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -37,6 +37,7 @@ from textual.widgets import Footer, Input, Static
 
 from veille.domain.records import Feed
 from veille.render.hygiene import clean_line
+from veille.store.store import Store
 from veille.tui.keys import FEEDS_KEYS
 from veille.tui.messages import AddFeedRequested, ItemsChanged, OpenUrl, RefreshRequested
 from veille.tui.screens.pickers import AskScreen
@@ -320,7 +321,7 @@ class FeedsScreen(Screen[ViewSpec | None]):
         self._seen_version = -1
 
     @property
-    def store(self) -> Any:
+    def store(self) -> Store:
         return self.session.store
 
     def compose(self) -> ComposeResult:
