@@ -71,7 +71,9 @@ async def measure(n: int, root: Path) -> dict[str, float]:
     model.rows("feed 4")
     out["filter"] = time.perf_counter() - began
 
-    app = VeilleApp(store, Config(), paths, auto_update=False, cursor_blink=False, sync_seconds=0)
+    app = VeilleApp(
+        store, Config(), paths, auto_update=False, cursor_blink=False, sync_seconds=0, images=False
+    )
     async with app.run_test(size=(160, 50)) as pilot:
         while not isinstance(app.screen, MainScreen):
             await pilot.pause(0.01)

@@ -107,14 +107,15 @@ async def test_tags_first_then_feeds_with_counts_and_every_status(env):
                       last_fetch=iso(NOW))  # fmt: skip
     store.update_feed(s2.id, disabled="HTTP 410 Gone (the feed was removed)")
     evil = by_title(store, "[b]Evil[/b] feed")
-    store.update_feed(evil.id, status="ok", last_fetch=iso(NOW), warning="2 of 30 accounts unreadable",
-                      retry_until=iso(NOW + timedelta(hours=3)))  # fmt: skip
+    hold = iso(NOW + timedelta(hours=3))
+    store.update_feed(evil.id, status="ok", last_fetch=iso(NOW), retry_until=hold,
+                      warning="2 of 30 accounts unreadable")  # fmt: skip
     social, _ = store.add_feed("mastodon:home", kind="mastodon", title="Home", account="me")
     async with make_app(store, paths).run_test(size=SIZE, notifications=True) as pilot:
         pane = await open_feeds(pilot)
         lines = rows(pane)
-        assert lines[0].startswith("# news") and "(2 feeds)" in lines[0]
-        assert lines[1].startswith("# tech") and "(1 feed)" in lines[1]
+        assert lines[0].startswith("# news") and "2 feeds" in lines[0]
+        assert lines[1].startswith("# tech") and "1 feed" in lines[1]
         unread0 = store.counts()[s0.id][1]
         row0 = next(r for r in lines if "Site 0" in r)
         assert row0.startswith("✓") and f"{unread0:,}" in row0 and "next poll in 25 min" in row0
@@ -364,3 +365,28 @@ async def test_M_opens_the_rules_from_the_pane_with_the_feed_at_hand(env):
         await pilot.press("M")
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, RulesScreen))
         assert pilot.app.screen.context.feed_url == "https://site0.example/feed.xml"
+
+
+# ---------------------------------------------------------------- snapshots
+def _statuses(store: Store) -> None:
+    s0, s1, s2 = (by_title(store, f"Site {i}") for i in range(3))
+    store.update_feed(s0.id, tags=("news", "tech"), status="ok", last_fetch=iso(NOW),
+                      next_poll=iso(NOW + timedelta(minutes=25)), interval=60.0)  # fmt: skip
+    store.update_feed(s1.id, tags=("news",), status="error", message="HTTP 500 Server Error",
+                      last_fetch=iso(NOW))  # fmt: skip
+    store.update_feed(s2.id, disabled="HTTP 410 Gone (the feed was removed)", muted=True)
+    store.add_feed("mastodon:home", kind="mastodon", title="Home timeline", account="me")
+
+
+@pytest.mark.parametrize("size", [(120, 30), (60, 24)])
+def test_snapshot_feeds_pane(env, snap_compare, size):
+    store, paths = env
+    _statuses(store)
+
+    async def open_pane(pilot) -> None:
+        pane = await open_feeds(pilot)
+        index = next(i for i, r in enumerate(rows(pane)) if "Site 1" in r)
+        pane.list.move_to(index)
+        await settle(pilot)
+
+    assert snap_compare(make_app(store, paths), terminal_size=size, run_before=open_pane)

@@ -214,7 +214,8 @@ async def test_images_on_draw_under_their_alt_text_and_failures_are_one_line(
     store = image_store(paths.store, httpserver.url_for("/"))
     config = make_config('images = "on"\nimages_max_mb = 0.02\n')
     try:
-        async with make_app(store, paths, config).run_test(size=SIZE, notifications=True) as pilot:
+        app = make_app(store, paths, config, images=True)
+        async with app.run_test(size=SIZE, notifications=True) as pilot:
             assert image_service.graphics_available()
             screen = await main_screen(pilot)
             view = screen.item_view
@@ -240,7 +241,7 @@ async def test_images_off_keep_alt_text_and_links_and_fetch_nothing(
     paths = make_paths(tmp_path)
     store = image_store(paths.store, httpserver.url_for("/"))
     try:
-        app = make_app(store, paths, make_config('images = "off"\n'))
+        app = make_app(store, paths, make_config('images = "off"\n'), images=True)
         async with app.run_test(size=SIZE, notifications=True) as pilot:
             screen = await main_screen(pilot)
             await settle(pilot)
@@ -262,7 +263,7 @@ async def test_without_textual_image_images_stay_links(
     paths = make_paths(tmp_path)
     store = image_store(paths.store, httpserver.url_for("/"))
     try:
-        app = make_app(store, paths, make_config('images = "on"\n'))
+        app = make_app(store, paths, make_config('images = "on"\n'), images=True)
         async with app.run_test(size=SIZE, notifications=True) as pilot:
             screen = await main_screen(pilot)
             await settle(pilot)
@@ -287,7 +288,7 @@ async def test_a_slow_image_never_blocks_moving_or_scrolling(
     content += f"<p><img src='{httpserver.url_for('/cat.png')}' alt='slow cat'></p>"
     store = one_item_store(paths.store, "https://blog.example/p", content)
     try:
-        app = make_app(store, paths, make_config('images = "on"\n'))
+        app = make_app(store, paths, make_config('images = "on"\n'), images=True)
         async with app.run_test(size=SIZE, notifications=True) as pilot:
             screen = await main_screen(pilot)
             await wait_for(pilot, lambda: len(httpserver.log) == 0 and not release.is_set())

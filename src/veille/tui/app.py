@@ -84,7 +84,8 @@ def _safe(msg: object) -> str:
 
 class VeilleApp(App[int]):
     """veille's Textual app.  ``clock`` fixes "now" (ages in the stream) for tests;
-    ``timers`` replaces Textual's timers for the mark-read delay (tests fire them)."""
+    ``timers`` replaces Textual's timers for the mark-read delay (tests fire them);
+    ``images=False`` never loads inline images (tests without network)."""
 
     CSS_PATH = "veille.tcss"
     TITLE = "veille"
@@ -118,6 +119,7 @@ class VeilleApp(App[int]):
         config_seconds: float = CONFIG_SECONDS,
         timers: Timers | None = None,
         handle_signals: bool = False,
+        images: bool = True,
     ) -> None:
         super().__init__()
         self.session = Session(store, config, paths, clock)
@@ -129,6 +131,7 @@ class VeilleApp(App[int]):
         self.config_seconds = config_seconds
         self.timers = timers
         self.handle_signals = handle_signals
+        self.images = images and config["images"] != "off"  # False: links only (tests)
         self.veille_themes, self._theme_errors = load_themes(paths.user_themes)
         self.keys_conf, self._unknown_keys = keymap_from_config(dict(config["keys"]))
         self.config_watcher = ConfigWatcher(config.path or paths.config_file)
@@ -143,7 +146,8 @@ class VeilleApp(App[int]):
         self._unknown_theme = ""
         self._choose_theme()
         # Before the app owns the terminal: textual-image asks it what it can draw.
-        images.prepare(config)
+        if self.images:
+            images.prepare(config)
 
     @property
     def store(self) -> Store:
@@ -196,7 +200,7 @@ class VeilleApp(App[int]):
             )
         if self.handle_signals:
             self._install_signals()
-        if self.config["images"] != "off":
+        if self.images:
             self._prune_images()
         has_feeds = bool(self.store.feeds())
         self.push_screen(self._main_screen() if has_feeds else WelcomeScreen(self.session))
@@ -218,7 +222,11 @@ class VeilleApp(App[int]):
 
     def _main_screen(self) -> MainScreen:
         return MainScreen(
-            self.session, keymap=self.keys_conf, cursor_blink=self.cursor_blink, timers=self.timers
+            self.session,
+            keymap=self.keys_conf,
+            cursor_blink=self.cursor_blink,
+            timers=self.timers,
+            images=self.images,
         )
 
     def _warn_about_keys(self) -> None:

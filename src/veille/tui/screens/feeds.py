@@ -220,27 +220,25 @@ class FeedList(ScrollView, can_focus=True):
 
         kind, key = self.rows[row]
         count_w = COUNT_WIDTH
+        # One title column for every row, so the counts line up.
+        title_w = max(8, min(48, (width - 2 - count_w) * 45 // 100))
+        rest = max(0, width - 2 - title_w - count_w - 2)
         if kind == "tag":
             tag = self.model.tags.get(key)
             if tag is None:
                 return [seg(_fit(" (gone)", width), None)]
-            title_w = max(4, width - 2 - count_w - 1)
-            label = f"{clean_line(tag.name)}  ({tag.feeds} feed{'s' if tag.feeds != 1 else ''})"
             return [
                 seg("# ", "feeds--tag"),
-                seg(_fit(label, title_w), "feeds--tag"),
+                seg(_fit(clean_line(tag.name), title_w), "feeds--tag"),
                 seg(_count(tag.unread).rjust(count_w), _count_style(tag.unread)),
-                seg(" " * max(0, width - 2 - title_w - count_w), None),
+                seg("  ", None),
+                seg(_fit(f"{tag.feeds:,} feed{_s(tag.feeds)}", rest), "feeds--status"),
             ]
         feed = self.model.feeds.get(key)
         if feed is None:
             return [seg(_fit(" (gone)", width), None)]
         status = feed_status(feed, self._now())
         unread, _total = self.model.unread(feed.id)
-        title_w = max(8, min(48, (width - 2 - count_w) * 45 // 100))
-        if feed.kind != "feed":
-            title_w = max(8, min(48, (width - 2 - count_w) * 55 // 100))
-        rest = max(0, width - 2 - title_w - count_w - 2)
         mark = "!" if status.warning and status.level == "ok" else MARKS.get(status.level, " ")
         level_style = "feeds--warning" if mark == "!" else f"feeds--{status.level}"
         out = [
@@ -301,7 +299,7 @@ class FeedsScreen(Screen[ViewSpec | None]):
     DEFAULT_CSS = """
     FeedsScreen #feeds-status { dock: top; height: 1; background: $panel; color: $foreground; }
     FeedsScreen #feeds-detail {
-        height: 3;
+        height: 4;
         padding: 0 1;
         border-top: solid $panel;
         color: $foreground-muted;

@@ -109,9 +109,11 @@ class MainScreen(Screen[None]):
         keymap: dict[str, str] | None = None,
         cursor_blink: bool = True,
         timers: Timers | None = None,
+        images: bool = True,
     ) -> None:
         super().__init__()
         self.session = session
+        self.images = images
         self.keymap = keymap or {}
         self.cursor_blink = cursor_blink
         self.timers: Timers = timers or self._textual_timer
@@ -186,8 +188,8 @@ class MainScreen(Screen[None]):
         self.view, warning = views.start_view(self.session.config, self.store, self.session.ui.view)
         if warning:
             self.notify(warning, severity="warning", markup=False)
-        loader = ImageLoader(self.session.config, self.session.paths.cache / "images")
-        if loader.mode != "off":
+        if self.images:
+            loader = ImageLoader(self.session.config, self.session.paths.cache / "images")
             self.item_view.image_loader = loader
         self.apply_layout()
         self.stream.focus()
