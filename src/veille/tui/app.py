@@ -48,7 +48,8 @@ from veille.tui.screens.help import HelpScreen, key_display
 from veille.tui.screens.main import MainScreen, Timers
 from veille.tui.screens.pickers import AskScreen, PickScreen
 from veille.tui.screens.welcome import WelcomeScreen
-from veille.tui.services import articles, feeds, images
+from veille.tui.services import articles, feeds
+from veille.tui.services import images as image_service
 from veille.tui.services import rules as rules_service
 from veille.tui.services.compose import has_pending
 from veille.tui.services.session import Session
@@ -147,7 +148,7 @@ class VeilleApp(App[int]):
         self._choose_theme()
         # Before the app owns the terminal: textual-image asks it what it can draw.
         if self.images:
-            images.prepare(config)
+            image_service.prepare(config)
 
     @property
     def store(self) -> Store:
@@ -614,7 +615,7 @@ class VeilleApp(App[int]):
     @work(thread=True, exit_on_error=False, group="images")
     def _prune_images(self) -> None:
         """Keep the image cache within images_cache_mb (a directory scan: a thread)."""
-        images.ImageLoader(self.config, self.paths.cache / "images").prune()
+        image_service.ImageLoader(self.config, self.paths.cache / "images").prune()
 
     # -------------------------------------------------------- full articles
     def on_article_requested(self, event: messages.ArticleRequested) -> None:
