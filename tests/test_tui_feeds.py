@@ -17,6 +17,7 @@ from tests.tui_helpers import (
     NOW,
     build_store,
     make_app,
+    make_config,
     make_paths,
     screen_lines,
     settle,
@@ -390,3 +391,18 @@ def test_snapshot_feeds_pane(env, snap_compare, size):
         await settle(pilot)
 
     assert snap_compare(make_app(store, paths), terminal_size=size, run_before=open_pane)
+
+
+async def test_the_panes_keys_are_rebindable(env):
+    store, paths = env
+    config = make_config('[keys]\nfeeds = "ctrl+e"\nfeeds_remove = "x"\n')
+    async with make_app(store, paths, config).run_test(size=SIZE, notifications=True) as pilot:
+        await main_screen(pilot)
+        await pilot.press("ctrl+e")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, FeedsScreen))
+        pane = pilot.app.screen
+        await go_to(pilot, pane, "Site 0")
+        fid = pane.list.current[1]
+        await pilot.press("x")
+        await toast(pilot, "Unsubscribed from Site 0")
+        assert store.get_feed(fid) is None
