@@ -25,6 +25,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, OptionList, Static
@@ -82,20 +83,22 @@ class ViewPickScreen(PickScreen):
     _pending: dict[str, str] | None = None
 
     def on_mount(self) -> None:
-        super().on_mount()
+        # PickScreen's own on_mount runs too (Textual calls each class's handler).
         if self._pending is not None:
             self.set_labels(self._pending)
 
     def set_labels(self, labels: dict[str, str]) -> None:
-        if not self.is_mounted:
+        try:
+            ol = self.query_one("#pick-list", OptionList)
+        except NoMatches:  # not composed yet: on_mount shows them
             self._pending = labels
             return
-        ol = self.query_one("#pick-list", OptionList)
         for key, label in labels.items():
             try:
                 ol.replace_option_prompt(key, Text(clean_line(label)))
             except OptionDoesNotExist:
                 continue
+        self._pending = None
         self.counted = True
 
 
