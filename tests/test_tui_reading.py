@@ -216,7 +216,6 @@ async def test_images_on_draw_under_their_alt_text_and_failures_are_one_line(
     try:
         app = make_app(store, paths, config, images=True)
         async with app.run_test(size=SIZE, notifications=True) as pilot:
-            assert image_service.graphics_available()
             screen = await main_screen(pilot)
             view = screen.item_view
             await wait_for(pilot, lambda: "image 3 not shown" in "\n".join(view.plain_lines()))
@@ -253,13 +252,12 @@ async def test_images_off_keep_alt_text_and_links_and_fetch_nothing(
         store.close()
 
 
-async def test_without_textual_image_images_stay_links(
+async def test_a_terminal_without_colours_keeps_links(
     tmp_path: Path, httpserver: HTTPServer, monkeypatch
 ):
-    """textual-image is an optional extra: absent, the pane is as with images off."""
+    """Half blocks need colours: with NO_COLOR the pane is as with images off."""
     serve_images(httpserver)
-    monkeypatch.setattr(image_service, "_renderer", None)
-    monkeypatch.setattr(image_service, "_prepared", True)
+    monkeypatch.setenv("NO_COLOR", "1")
     paths = make_paths(tmp_path)
     store = image_store(paths.store, httpserver.url_for("/"))
     try:
@@ -268,9 +266,26 @@ async def test_without_textual_image_images_stay_links(
             screen = await main_screen(pilot)
             await settle(pilot)
             assert "[img 1: a red cat]" in screen.item_view.body_plain
+            assert "cat.png (image)" in screen.item_view.links_plain
             assert httpserver.log == []
     finally:
         store.close()
+
+
+def test_image_rows_keep_the_aspect_within_the_width():
+    wide = Image.new("RGBA", (400, 100), (0, 255, 0, 0))
+    decoded = image_service.decode_image(png_of(wide), box=(80, 16))
+    rows = image_service.image_rows(decoded, 30)
+    assert rows and {len(r.plain) for r in rows} == {30}  # cut to the pane, not cropped
+    assert set("".join(r.plain for r in rows)) == {"▀"}
+    assert len(rows) < 30 / 2  # still four times wider than high (cells are 1:2)
+    assert image_service.image_rows(image_service.DecodedImage(error="x"), 30) == []
+
+
+def png_of(im: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    return buf.getvalue()
 
 
 async def test_a_slow_image_never_blocks_moving_or_scrolling(

@@ -146,9 +146,6 @@ class VeilleApp(App[int]):
         self._signals: list[int] = []
         self._unknown_theme = ""
         self._choose_theme()
-        # Before the app owns the terminal: textual-image asks it what it can draw.
-        if self.images:
-            image_service.prepare(config)
 
     @property
     def store(self) -> Store:

@@ -53,7 +53,7 @@ from veille.tui.screens.pickers import AskScreen, ConfirmScreen, PickScreen
 from veille.tui.screens.rules import RuleContext, RulesScreen
 from veille.tui.screens.shares import ShareChoice, SharesScreen
 from veille.tui.services import articles, views
-from veille.tui.services.images import ImageLoader
+from veille.tui.services.images import ImageLoader, graphics_available
 from veille.tui.services.reading import when_label
 from veille.tui.services.session import Session
 from veille.tui.services.views import ViewSpec
@@ -192,7 +192,12 @@ class MainScreen(Screen[None]):
         if warning:
             self.notify(warning, severity="warning", markup=False)
         if self.images:
-            loader = ImageLoader(self.session.config, self.session.paths.cache / "images")
+            graphics = graphics_available(
+                no_color=self.app.no_color, color_system=self.app.console.color_system
+            )
+            loader = ImageLoader(
+                self.session.config, self.session.paths.cache / "images", graphics=graphics
+            )
             self.item_view.image_loader = loader
         self.apply_layout()
         self.stream.focus()

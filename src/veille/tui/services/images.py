@@ -1,17 +1,25 @@
-"""Inline images for the item pane: whether to load them, and loading them.
+"""Inline images for the item pane: whether to load them, loading them, and
+drawing them as rows of half blocks.
 
 The policy and the work are ``render.images`` (fetch through the polite
 fetcher with the ``images_max_mb`` cap, a disk cache under the cache folder,
 decoding within a pixel budget in a thread); this adds what the app needs:
 
-* whether images can be drawn at all: textual-image is an optional extra
-  (``veille[images]``, LGPL-3.0+); it asks the terminal what it supports when
-  imported (~200 ms, and only before Textual owns the terminal), so
-  :func:`prepare` imports it before the app starts, and only when images are on;
+* whether the terminal can draw them: half blocks (``▀``, two pixels a cell,
+  foreground above, background below) need colours, so a terminal run with
+  NO_COLOR keeps the numbered links;
 * ``images = "auto"``: off once a download measured a slow link;
 * the decoded images kept in memory (a few, LRU) so scrolling back is free.
 
-Every failure is an ``DecodedImage.error`` line; nothing here raises.  No Textual.
+Why half blocks drawn here rather than textual-image (evaluated for this): its
+kitty and iTerm2 renderables write the image to the terminal themselves,
+outside Textual's frames, which the item pane (a Line-API widget drawing rows
+of text) cannot host without tearing frames; its half-cell renderer is the
+same twenty lines over Pillow as :func:`image_rows`; and importing it asks the
+terminal what it supports (~0.1-0.2 s measured in tmux) at every start, with
+images on by default.  So no dependency, and no terminal query.
+
+Every failure is a ``DecodedImage.error`` line; nothing here raises.  No Textual.
 """
 
 from __future__ import annotations
@@ -22,6 +30,11 @@ import time
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
+
+from PIL import Image
+from rich.color import Color
+from rich.style import Style
+from rich.text import Text
 
 from veille.config import Config
 from veille.render.images import (
@@ -36,46 +49,25 @@ from veille.render.images import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ImageLoader", "graphics_available", "prepare"]
+__all__ = ["MAX_ROWS", "ImageLoader", "graphics_available", "image_rows"]
 
 MEMORY_CACHE = 32  # decoded images kept
 MAX_ROWS = 16  # rows an image takes at most in the pane
-_renderer: Any = None  # textual-image's renderable class, once prepared
-_prepared = False
+HALF_BLOCK = "▀"
 
 
-def prepare(config: Config) -> bool:
-    """Import textual-image when images may be shown (before the app takes the
-    terminal: it queries the terminal on import); True when it is there."""
-    global _renderer, _prepared
-    if _prepared:
-        return _renderer is not None
-    _prepared = True
-    if config["images"] == "off":
-        return False
-    try:
-        from textual_image.renderable.halfcell import Image as Halfcell
-    except Exception:  # absent (an optional extra), or a terminal it cannot talk to
-        log.info("textual-image is not available: images stay numbered links", exc_info=True)
-        return False
-    _renderer = Halfcell
-    return True
-
-
-def graphics_available() -> bool:
-    return _renderer is not None
-
-
-def renderer() -> Any:
-    """The Rich renderable class images are drawn with (None: not available)."""
-    return _renderer
+def graphics_available(*, no_color: bool = False, color_system: str | None = "truecolor") -> bool:
+    """Whether the terminal can draw half-block images: it needs colours (with 16,
+    as TERM=xterm claims, a picture is coarse but its shapes are there)."""
+    return not no_color and color_system is not None
 
 
 class ImageLoader:
     """Loads the images of the item shown, within the configured limits."""
 
-    def __init__(self, config: Config, cache_dir: Path) -> None:
+    def __init__(self, config: Config, cache_dir: Path, *, graphics: bool = True) -> None:
         self.mode = str(config["images"])
+        self.graphics = graphics  # the terminal can draw them (see graphics_available)
         self.max_bytes = int(float(config["images_max_mb"]) * 2**20)
         self.cache_bytes = int(float(config["images_cache_mb"]) * 2**20)
         self.cache_dir = Path(cache_dir)
@@ -85,7 +77,7 @@ class ImageLoader:
 
     @property
     def enabled(self) -> bool:
-        return images_wanted(self.mode, graphics=graphics_available(), speed=self.speed)
+        return images_wanted(self.mode, graphics=self.graphics, speed=self.speed)
 
     def prune(self) -> int:
         """Keep the disk cache within ``images_cache_mb`` (at start, on a thread)."""
@@ -149,29 +141,40 @@ class ImageLoader:
             self.speed = speed
 
 
-def image_rows(decoded: DecodedImage, width: int) -> list[Any]:
-    """The image as rows of styled text (half blocks: two pixels a cell), at most
-    ``width`` cells wide; [] when it cannot be drawn."""
-    from rich.console import Console
-    from rich.text import Text
-
-    cls = renderer()
-    if cls is None or not decoded.ok:
+def image_rows(decoded: DecodedImage, width: int, *, max_rows: int = MAX_ROWS) -> list[Text]:
+    """The image as rows of half blocks (two pixels a cell: the upper one the
+    foreground, the lower one the background), at most ``width`` cells wide and
+    ``max_rows`` rows high, its aspect kept; [] when there is nothing to draw.
+    A few milliseconds for a pane-wide image: call it off the UI thread."""
+    im = decoded.image
+    if im is None or not decoded.ok or width < 1:
         return []
-    cols = max(1, min(width, decoded.cells[0]))
-    rows = max(1, min(MAX_ROWS, decoded.cells[1]))
+    cols, rows = max(1, decoded.cells[0]), max(1, decoded.cells[1])
+    scale = min(1.0, width / cols, max_rows / rows)
+    cols, rows = max(1, int(cols * scale)), max(1, int(rows * scale))
     try:
-        renderable = cls(decoded.image, width=cols, height=rows)
-        console = Console(width=width, color_system="truecolor", force_terminal=True)
-        lines = console.render_lines(renderable, console.options.update(width=width), pad=False)
-    except Exception:
+        if im.mode == "RGBA":  # transparent parts over black, like a dark pane
+            flat = Image.new("RGB", im.size)
+            flat.paste(im, mask=im.getchannel("A"))
+            im = flat
+        elif im.mode != "RGB":
+            im = im.convert("RGB")
+        small = im.resize((cols, rows * 2), Image.Resampling.LANCZOS)
+    except (OSError, ValueError):
         log.exception("drawing an image failed")
         return []
+    pixels: Any = small.load()
+    styles: dict[tuple[Any, Any], Style] = {}
     out = []
-    for segments in lines:
-        t = Text(end="")
-        for seg in segments:
-            if seg.text and not seg.control:
-                t.append(seg.text, style=seg.style)
-        out.append(t)
+    for y in range(0, rows * 2, 2):
+        row = Text(end="", no_wrap=True)
+        for x in range(cols):
+            key = (pixels[x, y], pixels[x, y + 1])
+            style = styles.get(key)
+            if style is None:
+                style = styles[key] = Style(
+                    color=Color.from_rgb(*key[0][:3]), bgcolor=Color.from_rgb(*key[1][:3])
+                )
+            row.append(HALF_BLOCK, style)
+        out.append(row)
     return out

@@ -11,8 +11,8 @@ from a feed is parsed as markup or reaches the terminal as escape codes.
 
 The body is the feed's text or, when the screen passes one, the item's full
 article (same renderer, same numbered links; a header line says which).
-Inline images, when an ImageLoader is set and wants them, are fetched and
-decoded by a worker and drawn as rows of half blocks under their
+Inline images, when an ImageLoader is set and wants them, are fetched,
+decoded and drawn (off the UI thread) as rows of half blocks under their
 ``[img N: alt]`` line, which stays (alt text and numbered link are always
 there); an image that cannot be shown gets a one-line note instead.  Nothing
 waits for an image: the pane scrolls while they load.
@@ -20,6 +20,7 @@ waits for an image: the pane scrolls while they load.
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from typing import ClassVar
 
@@ -91,6 +92,7 @@ class ItemView(ScrollView, can_focus=True):
         self.image_loader: ImageLoader | None = None  # set by the screen: images on
         self._base_body: list[Line] = []  # the body's wrapped lines, without images
         self._images: dict[str, DecodedImage] = {}  # this item's, by URL, as they come
+        self._image_rows: dict[str, list[Text]] = {}  # and their rows of half blocks
 
     # ------------------------------------------------------------- content
     def show_nothing(self, message: str = "") -> None:
@@ -98,6 +100,7 @@ class ItemView(ScrollView, can_focus=True):
         self.item_id = None
         self._item = None
         self._images = {}
+        self._image_rows = {}
         self.note = ""
         self.shown = "feed"
         self.links = []
@@ -147,6 +150,7 @@ class ItemView(ScrollView, can_focus=True):
         self._token += 1
         if changed:
             self._images = {}
+            self._image_rows = {}
         self._render_body()
         if changed or article is not None:
             self.scroll_to(y=0, animate=False, immediate=True, force=True)
@@ -234,7 +238,12 @@ class ItemView(ScrollView, can_focus=True):
         done = await loader.load(urls, box)
         if token != self._token:
             return
+        width = box[0]
+        rows = await asyncio.to_thread(lambda: {u: image_rows(d, width) for u, d in done.items()})
+        if token != self._token:
+            return
         self._images.update(done)
+        self._image_rows.update(rows)
         self._body = self._with_images(self._base_body)
         self._relayout(header_only=False)
 
@@ -261,7 +270,7 @@ class ItemView(ScrollView, can_focus=True):
             if at is None:
                 continue
             offset = lines[at].offset
-            rows = image_rows(decoded, width) if decoded.ok else []
+            rows = self._image_rows.get(link.url) or []
             if rows:
                 extra = [Line(row, offset) for row in rows]
             else:
