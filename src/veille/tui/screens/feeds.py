@@ -352,8 +352,17 @@ class FeedsScreen(Screen[ViewSpec | None]):
         self.update_status()
 
     def _maybe_reload(self) -> None:
-        if self.store.version != self._seen_version:
+        """A refresh or another process changed the store: show it (a timer, so a
+        failure is logged and said once, never a crash)."""
+        if self.store.version == self._seen_version:
+            return
+        try:
             self.reload()
+        except Exception as exc:
+            self._seen_version = self.store.version  # not again every second
+            log.exception("reloading the feeds pane failed")
+            self.notify(f"Feeds not reloaded: {clean_line(str(exc))}", severity="error",
+                        markup=False)  # fmt: skip
 
     def update_status(self) -> None:
         t = Text(no_wrap=True, overflow="ellipsis", end="")
