@@ -105,6 +105,7 @@ def make_app(store: Store, paths: Paths, config: Config | None = None, **kw):
     kw.setdefault("auto_update", False)
     kw.setdefault("cursor_blink", False)
     kw.setdefault("sync_seconds", 0)
+    kw.setdefault("images", False)  # no image downloads unless a test asks for them
     return VeilleApp(store, config or Config(), paths, **kw)
 
 

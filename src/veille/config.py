@@ -32,9 +32,13 @@ class Key:
     doc: str
     minimum: float | None = None
     maximum: float | None = None
+    choices: tuple[str, ...] = ()  # the only values a string key takes, when limited
 
     def range_text(self) -> str:
-        """The allowed range as the README writes it ("1–43200"), "" when not numeric."""
+        """The allowed range as the README writes it ("1–43200", "auto, on, off"), ""
+        when any value of its type goes."""
+        if self.choices:
+            return ", ".join(self.choices)
         if self.minimum is None and self.maximum is None:
             return ""
         return f"{_num(self.minimum)}–{_num(self.maximum)}"
@@ -149,6 +153,15 @@ SCHEMA: dict[str, Key] = {
             "",
             "The view the app opens with (a view's name); empty: the one you left.",
         ),
+        Key(
+            "images",
+            str,
+            "auto",
+            "Inline images in the item pane: auto (not on a slow link), on or off.",
+            choices=("auto", "on", "off"),
+        ),
+        Key("images_max_mb", (int, float), 5, "Largest image downloaded (MiB).", 0.01, 100),
+        Key("images_cache_mb", (int, float), 200, "Disk cache of images (MiB).", 0, 100_000),
     ]
 }
 FREE_TABLES = {"refresh.tags", "refresh.feeds", "keys", "accounts", "views"}
@@ -295,6 +308,10 @@ def parse_config(text: str, path: Path | None = None) -> Config:
             )
         if isinstance(value, int | float) and (problem := _range_problem(key, value)):
             raise ConfigError(f"{where_file}{name}{where}: {problem}")
+        if key.choices and value not in key.choices:
+            raise ConfigError(
+                f"{where_file}{name}{where}: use one of {', '.join(key.choices)}, not {value!r}"
+            )
         if name in FREE_TABLES and isinstance(value, dict):
             _check_free_table(name, value, text)
         values[name] = value

@@ -40,14 +40,17 @@ from textual.worker import Worker, WorkerState
 from veille.config import Config, ConfigError
 from veille.paths import Paths
 from veille.render.hygiene import clean_line
-from veille.store.store import Store, StoreWriteError
+from veille.store.errors import StoreWriteError
+from veille.store.store import Store
 from veille.tui import messages
 from veille.tui.keys import APP_KEYS, clashes, effective_keys, keymap_from_config
 from veille.tui.screens.help import HelpScreen, key_display
 from veille.tui.screens.main import MainScreen, Timers
 from veille.tui.screens.pickers import AskScreen, PickScreen
 from veille.tui.screens.welcome import WelcomeScreen
-from veille.tui.services import feeds
+from veille.tui.services import articles, feeds
+from veille.tui.services import images as image_service
+from veille.tui.services import rules as rules_service
 from veille.tui.services.compose import has_pending
 from veille.tui.services.session import Session
 from veille.tui.services.settings import ConfigWatcher
@@ -82,7 +85,8 @@ def _safe(msg: object) -> str:
 
 class VeilleApp(App[int]):
     """veille's Textual app.  ``clock`` fixes "now" (ages in the stream) for tests;
-    ``timers`` replaces Textual's timers for the mark-read delay (tests fire them)."""
+    ``timers`` replaces Textual's timers for the mark-read delay (tests fire them);
+    ``images=False`` never loads inline images (tests without network)."""
 
     CSS_PATH = "veille.tcss"
     TITLE = "veille"
@@ -98,6 +102,10 @@ class VeilleApp(App[int]):
     new_items: var[int] = var(0)  # arrived since the app opened
     feed_errors: var[int] = var(0)  # failing feeds in the last refresh
     write_error: var[str] = var("")  # why the store could not save, until it can
+    alerts: var[tuple[tuple[str, int], ...]] = var(())  # (alert, unread matches) for the status
+    #: The last full-article fetch that ended: (item id, error or "").  Screens
+    #: showing that item switch to the article, or say why there is none.
+    article_done: var[tuple[str, str]] = var(("", ""), always_update=True)
 
     def __init__(
         self,
@@ -112,6 +120,7 @@ class VeilleApp(App[int]):
         config_seconds: float = CONFIG_SECONDS,
         timers: Timers | None = None,
         handle_signals: bool = False,
+        images: bool = True,
     ) -> None:
         super().__init__()
         self.session = Session(store, config, paths, clock)
@@ -123,6 +132,7 @@ class VeilleApp(App[int]):
         self.config_seconds = config_seconds
         self.timers = timers
         self.handle_signals = handle_signals
+        self.images = images and config["images"] != "off"  # False: links only (tests)
         self.veille_themes, self._theme_errors = load_themes(paths.user_themes)
         self.keys_conf, self._unknown_keys = keymap_from_config(dict(config["keys"]))
         self.config_watcher = ConfigWatcher(config.path or paths.config_file)
@@ -132,6 +142,7 @@ class VeilleApp(App[int]):
         self._last_reload = 0.0
         self._send_lock: asyncio.Lock | None = None
         self._quit_warned = False
+        self._articles_pending: set[str] = set()
         self._signals: list[int] = []
         self._unknown_theme = ""
         self._choose_theme()
@@ -187,6 +198,8 @@ class VeilleApp(App[int]):
             )
         if self.handle_signals:
             self._install_signals()
+        if self.images:
+            self._prune_images()
         has_feeds = bool(self.store.feeds())
         self.push_screen(self._main_screen() if has_feeds else WelcomeScreen(self.session))
         if not has_feeds:
@@ -207,7 +220,11 @@ class VeilleApp(App[int]):
 
     def _main_screen(self) -> MainScreen:
         return MainScreen(
-            self.session, keymap=self.keys_conf, cursor_blink=self.cursor_blink, timers=self.timers
+            self.session,
+            keymap=self.keys_conf,
+            cursor_blink=self.cursor_blink,
+            timers=self.timers,
+            images=self.images,
         )
 
     def _warn_about_keys(self) -> None:
@@ -298,12 +315,19 @@ class VeilleApp(App[int]):
             self.notify(error, severity="warning", markup=False)
 
     def _tick(self) -> None:
-        """Counts are O(1) (the store keeps them); a failing disk shows until it heals."""
+        """Counts are O(1) (the store keeps them); a failing disk shows until it heals;
+        alert counts walk only the items alerts matched."""
         self.counts = self.store.totals()
         self.write_error = self.store.write_error or ""
+        self.alerts = rules_service.alert_summary(self.store)
 
     def on_state_changed(self, event: messages.StateChanged) -> None:
         self.counts = self.store.totals()
+        self.alerts = rules_service.alert_summary(self.store)
+
+    def on_items_changed(self, event: messages.ItemsChanged) -> None:
+        self._items_changed()
+        self.alerts = rules_service.alert_summary(self.store)
 
     def check_config(self) -> None:
         """config.toml changed on disk (an account added from the command line):
@@ -584,6 +608,33 @@ class VeilleApp(App[int]):
             self.items_version += 1
         ids = [feed_id] if feed_id else None
         self.call_after_refresh(lambda: self.start_refresh(ids, quiet=True))
+
+    @work(thread=True, exit_on_error=False, group="images")
+    def _prune_images(self) -> None:
+        """Keep the image cache within images_cache_mb (a directory scan: a thread)."""
+        image_service.ImageLoader(self.config, self.paths.cache / "images").prune()
+
+    # -------------------------------------------------------- full articles
+    def on_article_requested(self, event: messages.ArticleRequested) -> None:
+        if event.item_id in self._articles_pending:
+            return
+        self._articles_pending.add(event.item_id)
+        self._fetch_article(event.item_id, event.quiet)
+
+    @work(exit_on_error=False, group="article")
+    async def _fetch_article(self, item_id: str, quiet: bool) -> None:
+        """The page through the polite fetcher on the app's loop, the extraction in
+        a thread (``fetch_article``); the result cached in the store."""
+        try:
+            error = await articles.fetch_and_cache(self.store, self.config, item_id)
+        except Exception as exc:  # a bug: the log has it, the user one line
+            log.exception("fetching the article of %s failed", item_id)
+            error = f"could not fetch the article: {_safe(exc)}"
+        finally:
+            self._articles_pending.discard(item_id)
+        if error and not quiet:
+            log.info("no article for %s: %s", item_id, error)
+        self.article_done = (item_id, error)
 
     # ---------------------------------------------------------------- links
     def on_open_url(self, event: messages.OpenUrl) -> None:

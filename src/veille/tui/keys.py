@@ -70,6 +70,10 @@ MAIN_KEYS: list[KeyDef] = [
     KeyDef("share_to", "ctrl+o", "Choose the share's destinations"),
     KeyDef("share_tags", "ctrl+g", "Choose the share's hashtags"),
     KeyDef("shares", "S", "Shares: what you shared, and its status", show=True),
+    # feeds, rules and reading (issue 12)
+    KeyDef("feeds", "F", "Feeds and tags: unread counts, status, settings"),
+    KeyDef("rules", "M", "Mute rules and alerts"),
+    KeyDef("article", "w", "Full article from the page (again: the feed's text)"),
 ]
 DIGIT_KEYS = [
     KeyDef(f"digit_{d}", str(d), f"Link number digit {d}", action=f"digit({d})") for d in range(10)
@@ -91,7 +95,41 @@ SHARES_KEYS: list[KeyDef] = [
     KeyDef("share_close", "escape", "Close the Shares view", show=True),
 ]
 
-ALL_KEYS = {k.id: k for k in [*MAIN_KEYS, *APP_KEYS, *SHARES_KEYS]}
+# Keys of the feeds pane (F).
+FEEDS_KEYS: list[KeyDef] = [
+    KeyDef("feeds_down", "j,down", "Next row"),
+    KeyDef("feeds_up", "k,up", "Previous row"),
+    KeyDef("feeds_top", "g,home", "First row"),
+    KeyDef("feeds_bottom", "G,end", "Last row"),
+    KeyDef("feeds_page_down", "pagedown,space", "Page down"),
+    KeyDef("feeds_page_up", "pageup,b", "Page up"),
+    KeyDef("feeds_open", "enter", "Show this feed's (or tag's) items", show=True),
+    KeyDef("feeds_filter", "slash", "Filter feeds by name, URL, tag", show=True),
+    KeyDef("feeds_add", "a", "Add a feed (discovery; or an OPML file)", show=True),
+    KeyDef("feeds_remove", "d,delete", "Unsubscribe (starred and shared items kept)", show=True),
+    KeyDef("feeds_undo", "u", "Subscribe again to the feed removed last", show=True),
+    KeyDef("feeds_rename", "e", "Rename (your own title; empty: the feed's)", show=True),
+    KeyDef("feeds_tags", "t", "Edit the feed's tags", show=True),
+    KeyDef("feeds_refresh", "r", "Refresh this feed (a tag: its feeds) now", show=True),
+    KeyDef("feeds_site", "o", "Open the feed's site"),
+    KeyDef("feeds_copy", "y", "Copy the feed URL"),
+    KeyDef("feeds_interval", "i", "Refresh interval (minutes, or default)"),
+    KeyDef("feeds_full_text", "w", "Always fetch the full article (toggle)"),
+    KeyDef("feeds_mute", "m", "Mute / unmute the feed"),
+    KeyDef("feeds_rules", "M", "Mute rules and alerts"),
+    KeyDef("feeds_close", "escape,F", "Back to the stream", show=True),
+]
+
+# Keys of the rules view (M).
+RULES_KEYS: list[KeyDef] = [
+    KeyDef("rules_add_mute", "m", "Add a mute rule", show=True),
+    KeyDef("rules_add_alert", "a", "Add an alert", show=True),
+    KeyDef("rules_remove", "d,delete", "Remove the rule", show=True),
+    KeyDef("rules_undo", "u", "Undo the last rule change", show=True),
+    KeyDef("rules_close", "escape,M", "Close", show=True),
+]
+
+ALL_KEYS = {k.id: k for k in [*MAIN_KEYS, *APP_KEYS, *SHARES_KEYS, *FEEDS_KEYS, *RULES_KEYS]}
 
 
 def keymap_from_config(keys: dict[str, str]) -> tuple[dict[str, str], list[str]]:
@@ -111,7 +149,12 @@ def effective_keys(keymap: dict[str, str], kd: KeyDef) -> str:
 
 
 # Keys that act together: a key bound twice in one of these, one binding loses it.
-SCOPES: list[list[KeyDef]] = [[*MAIN_KEYS, *DIGIT_KEYS, *APP_KEYS], [*SHARES_KEYS, *APP_KEYS]]
+SCOPES: list[list[KeyDef]] = [
+    [*MAIN_KEYS, *DIGIT_KEYS, *APP_KEYS],
+    [*SHARES_KEYS, *APP_KEYS],
+    [*FEEDS_KEYS, *APP_KEYS],
+    [*RULES_KEYS, *APP_KEYS],
+]
 
 
 @dataclass(frozen=True)

@@ -67,3 +67,18 @@ class CheckConfig(Message):
 
 class FirstPaint(Message):
     """The stream drew its first rows (the start-up benchmark waits for this)."""
+
+
+class ItemsChanged(Message):
+    """A screen changed which items exist or show (a feed removed or muted, a rule
+    added): every view reloads and the counts follow."""
+
+
+class ArticleRequested(Message):
+    """Fetch the full article of item ``item_id`` from its page and cache it
+    (``quiet``: the feed asked for it, not the user: no note when it fails)."""
+
+    def __init__(self, item_id: str, *, quiet: bool = False) -> None:
+        super().__init__()
+        self.item_id = item_id
+        self.quiet = quiet

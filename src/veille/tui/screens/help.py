@@ -17,7 +17,15 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from veille.tui.keys import APP_KEYS, MAIN_KEYS, SHARES_KEYS, KeyDef, effective_keys
+from veille.tui.keys import (
+    APP_KEYS,
+    FEEDS_KEYS,
+    MAIN_KEYS,
+    RULES_KEYS,
+    SHARES_KEYS,
+    KeyDef,
+    effective_keys,
+)
 
 
 def key_display(app: App[Any], keys: str) -> str:
@@ -65,4 +73,8 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Text("1–9 then o: open link number N of the item"), id="help-digits")
             yield Static(Text("\nIn the Shares view (S)", style="bold"))
             yield Static(keys_table(app, self.keymap, SHARES_KEYS), id="help-shares")
+            yield Static(Text("\nIn the feeds pane (F)", style="bold"))
+            yield Static(keys_table(app, self.keymap, FEEDS_KEYS), id="help-feeds")
+            yield Static(Text("\nIn the rules view (M)", style="bold"))
+            yield Static(keys_table(app, self.keymap, RULES_KEYS), id="help-rules")
             yield Static(Text("esc closes", style="dim"))

@@ -17,23 +17,29 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Footer, Input, OptionList, Static
+from textual.widgets.option_list import OptionDoesNotExist
 
-from veille.domain.records import Item
+from veille.domain.records import Content, Item
 from veille.render.hygiene import clean_line
 from veille.share.compose import quote_block
 from veille.store.store import Store
+from veille.triage.views import ViewError, append_view, view_counts
 from veille.tui.keys import DIGIT_KEYS, MAIN_KEYS, effective_keys
 from veille.tui.messages import (
     AddFeedRequested,
+    ArticleRequested,
     CheckConfig,
     FirstPaint,
     OpenUrl,
@@ -41,10 +47,13 @@ from veille.tui.messages import (
     SendShares,
     StateChanged,
 )
+from veille.tui.screens.feeds import FeedsScreen
 from veille.tui.screens.help import key_display
 from veille.tui.screens.pickers import AskScreen, ConfirmScreen, PickScreen
+from veille.tui.screens.rules import RuleContext, RulesScreen
 from veille.tui.screens.shares import ShareChoice, SharesScreen
-from veille.tui.services import views
+from veille.tui.services import articles, views
+from veille.tui.services.images import ImageLoader, graphics_available
 from veille.tui.services.reading import when_label
 from veille.tui.services.session import Session
 from veille.tui.services.views import ViewSpec
@@ -59,11 +68,38 @@ NARROW = 100  # columns
 PANES = ("stream", "item", "composer")
 SHOW_DELAY = 0.04  # seconds the cursor rests before the item pane follows
 #: The app state the status bar shows (reactives of the app, watched).
-APP_STATE = ("counts", "progress", "new_items", "feed_errors", "write_error")
+APP_STATE = ("counts", "progress", "new_items", "feed_errors", "write_error", "alerts")
 
 #: A timer factory: (seconds, callback) -> a function that cancels it.  The app
 #: passes Textual's; tests pass one they fire by hand, so time is deterministic.
 Timers = Callable[[float, Callable[[], None]], Callable[[], None]]
+
+
+class ViewPickScreen(PickScreen):
+    """The filter picker; the saved views' counts arrive from a thread (maybe
+    before the picker is mounted: then they are shown when it is)."""
+
+    counted = False  # the counts are shown
+    _pending: dict[str, str] | None = None
+
+    def on_mount(self) -> None:
+        # PickScreen's own on_mount runs too (Textual calls each class's handler).
+        if self._pending is not None:
+            self.set_labels(self._pending)
+
+    def set_labels(self, labels: dict[str, str]) -> None:
+        try:
+            ol = self.query_one("#pick-list", OptionList)
+        except NoMatches:  # not composed yet: on_mount shows them
+            self._pending = labels
+            return
+        for key, label in labels.items():
+            try:
+                ol.replace_option_prompt(key, Text(clean_line(label)))
+            except OptionDoesNotExist:
+                continue
+        self._pending = None
+        self.counted = True
 
 
 class MainScreen(Screen[None]):
@@ -76,9 +112,11 @@ class MainScreen(Screen[None]):
         keymap: dict[str, str] | None = None,
         cursor_blink: bool = True,
         timers: Timers | None = None,
+        images: bool = True,
     ) -> None:
         super().__init__()
         self.session = session
+        self.images = images
         self.keymap = keymap or {}
         self.cursor_blink = cursor_blink
         self.timers: Timers = timers or self._textual_timer
@@ -93,6 +131,7 @@ class MainScreen(Screen[None]):
             "new_items": 0,
             "feed_errors": 0,
             "write_error": "",
+            "alerts": (),
         }
         self._shown_id: str | None = None
         self._show_timer: Timer | None = None
@@ -102,6 +141,13 @@ class MainScreen(Screen[None]):
         self._search_timer: Timer | None = None
         self._draft_dirty = False
         self._draft_saver = False
+        # Full articles: items whose article the user asked for (w) or whose feed
+        # always wants it, minus those toggled back to the feed's text; and the
+        # last failure per item (said in the header, the feed's text stays).
+        self._article_on: set[str] = set()
+        self._article_off: set[str] = set()
+        self._article_error: dict[str, str] = {}
+        self._article_asked: set[str] = set()
 
     def _textual_timer(self, delay: float, callback: Callable[[], None]) -> Callable[[], None]:
         return self.set_timer(delay, callback).stop
@@ -118,6 +164,8 @@ class MainScreen(Screen[None]):
                 yield StreamList(self.session.store, clock=self.session.clock, id="stream")
                 yield Input(placeholder="search", id="search")
             with Vertical(id="right"):
+                # The item pane.  Other sections of the item (the "seen via"
+                # list) mount as their own widgets between it and the composer.
                 yield ItemView(id="item")
                 yield Composer(self.session.compose, cursor_blink=self.cursor_blink, id="composer")
         yield Footer(compact=True)
@@ -140,9 +188,17 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.search_box.display = False
-        self.view = ViewSpec.from_json(self.session.ui.view)
-        if self.view.kind == "feed" and not self.store.get_feed(self.view.value):
-            self.view = ViewSpec()
+        self.view, warning = views.start_view(self.session.config, self.store, self.session.ui.view)
+        if warning:
+            self.notify(warning, severity="warning", markup=False)
+        if self.images:
+            graphics = graphics_available(
+                no_color=self.app.no_color, color_system=self.app.console.color_system
+            )
+            loader = ImageLoader(
+                self.session.config, self.session.paths.cache / "images", graphics=graphics
+            )
+            self.item_view.image_loader = loader
         self.apply_layout()
         self.stream.focus()
         self.load_view(self.view, reset=True)
@@ -153,6 +209,7 @@ class MainScreen(Screen[None]):
         self.watch(self.app, "items_version", self.reload_view, init=False)
         self.watch(self.app, "shares_version", self._shares_changed, init=False)
         self.watch(self.app, "config_version", self._config_changed, init=False)
+        self.watch(self.app, "article_done", self._article_done, init=False)
 
     def _app_changed(self, name: str, value: Any) -> None:
         self.app_state[name] = value
@@ -252,6 +309,10 @@ class MainScreen(Screen[None]):
         errors = state["feed_errors"]
         if errors:
             t.append(f"  · {errors} feed error{'s' if errors > 1 else ''}", style="bold red")
+        alerts = state["alerts"]
+        if alerts:
+            t.append("  · ⚑ ", style="bold")
+            t.append(" · ".join(f"{label} {n}" for label, n in alerts), style="bold")
         if self.digits:
             t.append(f"  · link {self.digits}…", style="reverse")
         self.query_one("#status", Static).update(t)
@@ -308,8 +369,15 @@ class MainScreen(Screen[None]):
         iid = item.id
         new = iid != self._shown_id
         self._shown_id = iid
+        content = self.store.get_content(iid)
+        article, note = self._article_for(item, content)
         self.item_view.show(
-            item, self.store.get_content(iid), source=self._source(item), when=when_label(item)
+            item,
+            content,
+            source=self._source(item),
+            when=when_label(item),
+            article=article,
+            note=note,
         )
         if new or self.composer.item_id != iid:
             self.composer.show_item(item, self.store.get_draft(iid))
@@ -320,6 +388,65 @@ class MainScreen(Screen[None]):
     def _source(self, item: Item) -> str:
         feed = self.store.get_feed(item.feed)
         return feed.name if feed else ""
+
+    # ------------------------------------------------------- full article
+    def _article_for(self, item: Item, content: Content) -> tuple[Content | None, str]:
+        """Which body the item pane shows and the header's line about it.
+
+        The article when the user asked for it (w) or the feed always wants it
+        (unless toggled back); fetched when not cached yet, never waited for:
+        the feed's text shows meanwhile and stays if the fetch fails."""
+        iid = item.id
+        keys = self._keys_of("article")
+        wanted = iid not in self._article_off and (
+            iid in self._article_on or articles.wants_article(item, self.store.get_feed(item.feed))
+        )
+        body = articles.article_content(content)
+        if not wanted:
+            if body is not None:
+                return None, f"Feed text · {keys}: the full article"
+            error = self._article_error.get(iid)
+            return None, (f"No full article: {error}" if error else "")
+        if body is not None:
+            return body, f"▤ Full article from the page · {keys}: the feed's text"
+        error = self._article_error.get(iid)
+        if error:
+            return None, f"No full article: {error} — the feed's text"
+        if iid not in self._article_asked:
+            self._article_asked.add(iid)
+            self.post_message(ArticleRequested(iid, quiet=iid not in self._article_on))
+        return None, "Fetching the full article… (the feed's text meanwhile)"
+
+    def action_article(self) -> None:
+        """w: the item's full article from its page, or back to the feed's text."""
+        item = self._current()
+        if item is None:
+            return
+        iid = item.id
+        if self.item_view.item_id == iid and self.item_view.shown == "article":
+            self._article_on.discard(iid)
+            self._article_off.add(iid)
+        else:
+            if not item.link.strip():
+                self.notify("This item has no link: no page to fetch.", timeout=3)
+                return
+            self._article_off.discard(iid)
+            self._article_on.add(iid)
+            if self._article_error.pop(iid, None) is not None:
+                self._article_asked.discard(iid)  # asked again: try again
+        self._show_current()
+
+    def _article_done(self, done: tuple[str, str]) -> None:
+        iid, error = done
+        if error:
+            self._article_error[iid] = clean_line(error)
+            if iid in self._article_on:
+                self.notify(f"No full article: {clean_line(error)}", severity="warning",
+                            markup=False, timeout=6)  # fmt: skip
+        else:
+            self._article_error.pop(iid, None)
+        if iid == self.item_view.item_id:
+            self._show_current()
 
     def _cancel_read(self) -> None:
         if self._read_cancel is not None:
@@ -827,15 +954,73 @@ class MainScreen(Screen[None]):
         self.stream.focus()
 
     def action_filter(self) -> None:
+        """f: the saved views (their counts come from a thread), "Save this view
+        as…", then every feed and tag."""
+        config = self.session.config
+
         def done(key: str | None) -> None:
             if not key:
                 return
+            if key == views.SAVE_CHOICE:
+                self._ask_save_view()
+                return
+            try:
+                spec = views.spec_for_choice(key, config, self.store)
+            except ViewError as exc:
+                self.notify(clean_line(str(exc)), severity="error", markup=False)
+                return
             self.search_box.display = False
-            self.set_view(views.spec_for_choice(key))
+            self.set_view(spec)
 
+        choices = views.filter_choices(self.store, config, can_save=True)
+        picker = ViewPickScreen("Show", choices, views.choice_key(self.view))
+        self.app.push_screen(picker, done)
+        self._count_views(picker, config)
+
+    @work(thread=True, exclusive=True, group="view-counts", exit_on_error=False)
+    def _count_views(self, picker: ViewPickScreen, config: Any) -> None:
+        """view_counts walks the index for most views (~0.1-0.2 s at 100,000
+        items): off the UI thread; the picker shows them when they are in."""
+        saved = views.picker_views(config)
+        counts = view_counts(
+            self.store, saved, at=self.session.clock() if self.session.clock else None
+        )
+        labels = {views.view_key(v): views.view_label(v, counts.get(v.name)) for v in saved}
+        self.app.call_from_thread(picker.set_labels, labels)
+
+    def _ask_save_view(self) -> None:
+        spec = self.view
+        config_file = self.session.config.path or self.session.paths.config_file
+
+        def named(name: str | None) -> None:
+            name = (name or "").strip()
+            if not name:
+                return
+            view = views.saved_from_spec(name, spec, self.store)
+            try:
+                append_view(config_file, view)
+            except (ViewError, OSError) as exc:
+                self.notify(f"View not saved: {clean_line(str(exc))}", severity="error",
+                            markup=False)  # fmt: skip
+                return
+            self.post_message(CheckConfig())  # the app reads config.toml again
+            try:
+                saved = views.spec_for_view(view, self.store)
+            except ViewError:
+                saved = spec
+            self.set_view(replace(saved, search="") if saved.kind == "view" else saved)
+            self.notify(f"Saved the view “{clean_line(name)}” in {config_file}.", markup=False,
+                        timeout=4)  # fmt: skip
+
+        what = self.view.label(self.store)
         self.app.push_screen(
-            PickScreen("Show", views.filter_choices(self.store), views.choice_key(self.view)),
-            done,
+            AskScreen(
+                f"Save {what} as a view named…",
+                "",
+                "a short name, e.g. ai",
+                "enter saves · esc cancels",
+            ),
+            named,
         )
 
     # ------------------------------------------------------------- refresh
@@ -852,6 +1037,37 @@ class MainScreen(Screen[None]):
 
     def action_add_feed(self) -> None:
         self.post_message(AddFeedRequested())
+
+    # ---------------------------------------------------------- feeds, rules
+    def action_feeds(self) -> None:
+        """F: the feeds pane; enter there shows that feed's (or tag's) items."""
+        keep = None
+        if self.view.kind in ("feed", "tag"):
+            keep = (self.view.kind, self.view.value)
+        else:
+            iid = self.stream.current_id
+            item = self.store.get_item(iid) if iid else None
+            if item is not None:
+                keep = ("feed", item.feed)
+
+        def chosen(spec: ViewSpec | None) -> None:
+            if spec is not None:
+                self.search_box.display = False
+                self.set_view(spec)
+
+        self.app.push_screen(FeedsScreen(self.session, keep=keep), chosen)
+
+    def action_rules(self) -> None:
+        """M: mute rules and alerts, the current item's feed and author at hand."""
+        iid = self.stream.current_id
+        item = self.store.get_item(iid) if iid else None
+        feed = self.store.get_feed(item.feed) if item is not None else None
+        context = RuleContext(
+            feed_url=feed.url if feed is not None else "",
+            author=item.author if item is not None else "",
+            tag=self.view.value if self.view.kind == "tag" else "",
+        )
+        self.app.push_screen(RulesScreen(self.session, context))
 
     # -------------------------------------------------------------- sizes
     def _resize(self, what: str, delta: int) -> None:

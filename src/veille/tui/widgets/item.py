@@ -8,10 +8,19 @@ its first screenful is rendered at once and the rest on a thread.
 
 Everything shown is built as ``rich.text.Text`` from plain strings; nothing
 from a feed is parsed as markup or reaches the terminal as escape codes.
+
+The body is the feed's text or, when the screen passes one, the item's full
+article (same renderer, same numbered links; a header line says which).
+Inline images, when an ImageLoader is set and wants them, are fetched,
+decoded and drawn (off the UI thread) as rows of half blocks under their
+``[img N: alt]`` line, which stays (alt text and numbered link are always
+there); an image that cannot be shown gets a one-line note instead.  Nothing
+waits for an image: the pane scrolls while they load.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from typing import ClassVar
 
@@ -26,6 +35,8 @@ from textual.strip import Strip
 from veille.domain.records import Content, Item
 from veille.render.html import Link, Rendered, link_list
 from veille.render.hygiene import clean_line
+from veille.render.images import DecodedImage
+from veille.tui.services.images import MAX_ROWS, ImageLoader, image_rows
 from veille.tui.services.reading import (
     PREVIEW_CHARS,
     Line,
@@ -47,8 +58,12 @@ class ItemView(ScrollView, can_focus=True):
         overflow-x: hidden;
         scrollbar-gutter: stable;
     }
+    ItemView > .item--note {
+        color: $foreground-muted;
+        text-style: italic;
+    }
     """
-    COMPONENT_CLASSES: ClassVar[set[str]] = {"item--rule", "item--pending"}
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"item--rule", "item--pending", "item--note"}
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -69,13 +84,25 @@ class ItemView(ScrollView, can_focus=True):
         self._width = 0
         self._token = 0
         self._strips: dict[int, Strip] = {}
-        self._cache: OrderedDict[tuple[str, str, int], tuple[Rendered, list[Line]]] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str, int, str], tuple[Rendered, list[Line]]] = (
+            OrderedDict()
+        )
+        self.shown = "feed"  # which body is shown: "feed" (its text) or "article"
+        self.note = ""  # a line under the header: which body, or why there is no article
+        self.image_loader: ImageLoader | None = None  # set by the screen: images on
+        self._base_body: list[Line] = []  # the body's wrapped lines, without images
+        self._images: dict[str, DecodedImage] = {}  # this item's, by URL, as they come
+        self._image_rows: dict[str, list[Text]] = {}  # and their rows of half blocks
 
     # ------------------------------------------------------------- content
     def show_nothing(self, message: str = "") -> None:
         self._token += 1
         self.item_id = None
         self._item = None
+        self._images = {}
+        self._image_rows = {}
+        self.note = ""
+        self.shown = "feed"
         self.links = []
         self.link = ""
         self.complete = True
@@ -84,27 +111,48 @@ class ItemView(ScrollView, can_focus=True):
         self._body = []
         self._relayout(header_only=False)
 
-    def show(self, item: Item, content: Content, *, source: str, when: str) -> None:
-        """Display ``item``; scrolls to the top when it is a different item."""
+    def show(
+        self,
+        item: Item,
+        content: Content,
+        *,
+        source: str,
+        when: str,
+        article: Content | None = None,
+        note: str = "",
+    ) -> None:
+        """Display ``item``; scrolls to the top when it is a different item.
+
+        ``article``: show this body (the full article) instead of the feed's;
+        ``note``: one line under the header (which body is shown, or why the
+        article is not)."""
         changed = item.id != self.item_id
+        body = article if article is not None else content
+        shown = "article" if article is not None else "feed"
         same_body = (
             not changed
             and self._item is not None
             and self._item.content_hash == item.content_hash
-            and self._content == content
+            and self._content == body
+            and self.shown == shown
         )
         self.item_id = item.id
         self._item = item
-        self._content = content
+        self._content = body
         self._source = source
         self._when = when
         self.link = item.link
+        self.shown = shown
+        self.note = note
         if same_body:
             self._relayout(header_only=True)
             return
         self._token += 1
-        self._render_body()
         if changed:
+            self._images = {}
+            self._image_rows = {}
+        self._render_body()
+        if changed or article is not None:
             self.scroll_to(y=0, animate=False, immediate=True, force=True)
 
     def update_marks(self, item: Item) -> None:
@@ -123,7 +171,7 @@ class ItemView(ScrollView, can_focus=True):
             return
         width = self._text_width()
         self._width = width
-        key = (item.id, item.content_hash, width)
+        key = (item.id, item.content_hash, width, self.shown)
         hit = self._cache.get(key)
         if hit is not None:
             self._cache.move_to_end(key)
@@ -157,10 +205,87 @@ class ItemView(ScrollView, can_focus=True):
 
     def _set_body(self, rendered: Rendered, lines: list[Line], *, complete: bool) -> None:
         self._rendered = rendered
-        self._body = lines
+        self._base_body = lines
         self.links = list(rendered.links)
         self.complete = complete
+        self._body = self._with_images(lines)
         self._relayout(header_only=False)
+        if complete:
+            self._want_images()
+
+    # -------------------------------------------------------------- images
+    @property
+    def image_urls(self) -> list[str]:
+        return [link.url for link in self.links if link.kind == "image"]
+
+    def _box(self) -> tuple[int, int]:
+        return (max(4, min(self._text_width(), 80)), MAX_ROWS)
+
+    def _want_images(self) -> None:
+        loader = self.image_loader
+        urls = [u for u in self.image_urls if u not in self._images]
+        if loader is None or not urls or not loader.enabled:
+            return
+        self._load_images(self._token, urls, self._box())
+
+    @work(exclusive=True, group="item-images", exit_on_error=False)
+    async def _load_images(self, token: int, urls: list[str], box: tuple[int, int]) -> None:
+        """Fetch and decode this item's images (the network on the app's loop,
+        decoding in a thread); the pane keeps scrolling meanwhile."""
+        loader = self.image_loader
+        if loader is None:
+            return
+        done = await loader.load(urls, box)
+        if token != self._token:
+            return
+        width = box[0]
+        rows = await asyncio.to_thread(lambda: {u: image_rows(d, width) for u, d in done.items()})
+        if token != self._token:
+            return
+        self._images.update(done)
+        self._image_rows.update(rows)
+        self._body = self._with_images(self._base_body)
+        self._relayout(header_only=False)
+
+    def _with_images(self, lines: list[Line]) -> list[Line]:
+        """The body with each loaded image's rows (or its one-line note) under the
+        ``[img N...]`` line that names it."""
+        if not self._images:
+            return lines
+        width = self._text_width()
+        after: dict[int, list[Line]] = {}
+        for link in self.links:
+            decoded = self._images.get(link.url) if link.kind == "image" else None
+            if decoded is None:
+                continue
+            marker = f"[img {link.number}"
+            at = next(
+                (
+                    i
+                    for i, line in enumerate(lines)
+                    if marker + ":" in line.text.plain or marker + "]" in line.text.plain
+                ),
+                None,
+            )
+            if at is None:
+                continue
+            offset = lines[at].offset
+            rows = self._image_rows.get(link.url) or []
+            if rows:
+                extra = [Line(row, offset) for row in rows]
+            else:
+                why = decoded.error or "it cannot be drawn here"
+                note = Text(f"(image {link.number} not shown: {clean_line(why)})", end="")
+                note.stylize(self._style("item--note"))
+                extra = wrap(note, width)
+            after.setdefault(at, []).extend(extra)
+        if not after:
+            return lines
+        out: list[Line] = []
+        for i, line in enumerate(lines):
+            out.append(line)
+            out.extend(after.get(i, ()))
+        return out
 
     # -------------------------------------------------------------- layout
     def _relayout(self, *, header_only: bool) -> None:
@@ -238,6 +363,9 @@ class ItemView(ScrollView, can_focus=True):
         if item.link:
             t.append("\n")
             t.append(clean_line(item.link), style="underline")
+        if self.note:
+            t.append("\n")
+            t.append(clean_line(self.note), style="bold" if self.shown == "article" else "dim")
         return t
 
     def on_resize(self, event: events.Resize) -> None:
