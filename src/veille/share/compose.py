@@ -16,6 +16,7 @@ import html
 import re
 import unicodedata
 
+from veille.domain.links import is_http_url
 from veille.domain.records import Sighting
 from veille.domain.share import PostRef, Share
 from veille.render.hygiene import clean_line, clean_text
@@ -96,7 +97,7 @@ def post_ref(sighting: Sighting, network: str) -> PostRef | None:
     """The post behind a social sighting (None for a feed's entry, or a post
     without a web address), as a share names it.  ``network`` is the kind of
     the source it came through ("mastodon", "bluesky")."""
-    if sighting.kind == "entry" or not sighting.post_url:
+    if sighting.kind == "entry" or not is_http_url(sighting.post_url):
         return None
     return PostRef(
         network=network,

@@ -98,6 +98,7 @@ class VeilleApp(App[int]):
     new_items: var[int] = var(0)  # arrived since the app opened
     feed_errors: var[int] = var(0)  # failing feeds in the last refresh
     write_error: var[str] = var("")  # why the store could not save, until it can
+    new_responses: var[int] = var(0)  # replies, likes... to your shares, not looked at yet
 
     def __init__(
         self,
@@ -458,6 +459,7 @@ class VeilleApp(App[int]):
         self.feed_errors = summary.errors
         if summary.new_items or summary.updated_items:
             self._items_changed()
+        self._responses_came(summary.responses)
         if not quiet or summary.new_items or summary.errors:
             self.notify(
                 summary.line(),
@@ -465,6 +467,22 @@ class VeilleApp(App[int]):
                 timeout=4,
                 severity="warning" if summary.errors else "information",
             )
+
+    def _responses_came(self, n: int) -> None:
+        """What came back to your shares: said once, counted in the status bar until
+        the Shares view is opened, shown there and in the shared items."""
+        if n <= 0:
+            return
+        self.new_responses += n
+        self.shares_version += 1
+        self.notify(
+            f"{n} new response{'s' if n != 1 else ''} to your shares — S shows them",
+            markup=False,
+            timeout=6,
+        )
+
+    def on_responses_seen(self, event: messages.ResponsesSeen) -> None:
+        self.new_responses = 0
 
     def _on_progress(self, p: Any) -> None:
         text = f"⟳ {p.done}/{p.total} feeds"

@@ -70,6 +70,11 @@ MAIN_KEYS: list[KeyDef] = [
     KeyDef("share_to", "ctrl+o", "Choose the share's destinations"),
     KeyDef("share_tags", "ctrl+g", "Choose the share's hashtags"),
     KeyDef("shares", "S", "Shares: what you shared, and its status", show=True),
+    # the social loop
+    KeyDef("network", "w", "Network: what several people you follow shared (again: 24 h/7 d)"),
+    KeyDef("toggle_warning", "v", "Show (or hide) a post behind its content warning"),
+    KeyDef("answer_mode", "ctrl+r", "Composer: credit, reply to or quote the sharer's post"),
+    KeyDef("next_sharer", "ctrl+n", "Composer: the next sharer's post"),
 ]
 DIGIT_KEYS = [
     KeyDef(f"digit_{d}", str(d), f"Link number digit {d}", action=f"digit({d})") for d in range(10)

@@ -67,3 +67,8 @@ class CheckConfig(Message):
 
 class FirstPaint(Message):
     """The stream drew its first rows (the start-up benchmark waits for this)."""
+
+
+class ResponsesSeen(Message):
+    """The user looked at what came back to their shares (the Shares view): the
+    status bar's "N new responses" is done."""

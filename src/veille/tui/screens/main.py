@@ -11,6 +11,12 @@ items, an item removed by another process), the item pane, the composer and
 every action follow that row.  Only an item the user moved to or opened counts
 as seen (marked read after ``mark_read_delay``); one the app selected by itself
 (start-up, a view switch, a search) does not.
+
+The social loop: the item pane lists who shared the item (``SeenVia``), a post
+behind a content warning stays closed until ``v``, ``w`` shows what several
+people you follow shared, the composer credits, replies to or quotes a sharer's
+post (ctrl+r, ctrl+n), and the status bar counts the responses to your shares
+until the Shares view (S) shows them.
 """
 
 from __future__ import annotations
@@ -27,10 +33,11 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
-from veille.domain.records import Item
+from veille.domain.records import Content, Item
 from veille.render.hygiene import clean_line
 from veille.share.compose import quote_block
 from veille.store.store import Store
+from veille.triage.views import ViewError
 from veille.tui.keys import DIGIT_KEYS, MAIN_KEYS, effective_keys
 from veille.tui.messages import (
     AddFeedRequested,
@@ -38,6 +45,7 @@ from veille.tui.messages import (
     FirstPaint,
     OpenUrl,
     RefreshRequested,
+    ResponsesSeen,
     SendShares,
     StateChanged,
 )
@@ -51,6 +59,7 @@ from veille.tui.services.views import ViewSpec
 from veille.tui.state import COMPOSER_HEIGHT, STREAM_WIDTH
 from veille.tui.widgets.composer import Composer, ToggleBar, ToggleScreen
 from veille.tui.widgets.item import ItemView
+from veille.tui.widgets.sightings import masked
 from veille.tui.widgets.stream import StreamList
 
 log = logging.getLogger(__name__)
@@ -59,7 +68,7 @@ NARROW = 100  # columns
 PANES = ("stream", "item", "composer")
 SHOW_DELAY = 0.04  # seconds the cursor rests before the item pane follows
 #: The app state the status bar shows (reactives of the app, watched).
-APP_STATE = ("counts", "progress", "new_items", "feed_errors", "write_error")
+APP_STATE = ("counts", "progress", "new_items", "feed_errors", "write_error", "new_responses")
 
 #: A timer factory: (seconds, callback) -> a function that cancels it.  The app
 #: passes Textual's; tests pass one they fire by hand, so time is deterministic.
@@ -93,6 +102,7 @@ class MainScreen(Screen[None]):
             "new_items": 0,
             "feed_errors": 0,
             "write_error": "",
+            "new_responses": 0,
         }
         self._shown_id: str | None = None
         self._show_timer: Timer | None = None
@@ -140,7 +150,10 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.search_box.display = False
-        self.view = ViewSpec.from_json(self.session.ui.view)
+        self.item_view.seen_via.bind(
+            self.store, clock=self.session.clock, revealed=self.stream.revealed
+        )
+        self.view = self._resolve(ViewSpec.from_json(self.session.ui.view))
         if self.view.kind == "feed" and not self.store.get_feed(self.view.value):
             self.view = ViewSpec()
         self.apply_layout()
@@ -212,7 +225,12 @@ class MainScreen(Screen[None]):
         if self._show_timer is None and self.stream.current_id == self._shown_id:
             self._show_current()
 
+    def _resolve(self, spec: ViewSpec) -> ViewSpec:
+        """A saved view (the network's...) with its definition from the config."""
+        return views.resolve(spec, self.session.config, self.session.clock)
+
     def set_view(self, spec: ViewSpec) -> None:
+        spec = self._resolve(spec)
         self.session.ui.view = spec.to_json()
         self._save_ui()
         self.load_view(spec, reset=True)
@@ -252,6 +270,11 @@ class MainScreen(Screen[None]):
         errors = state["feed_errors"]
         if errors:
             t.append(f"  · {errors} feed error{'s' if errors > 1 else ''}", style="bold red")
+        responses = state["new_responses"]
+        if responses:
+            t.append(
+                f"  · ↩ {responses} new response{'s' if responses != 1 else ''} (S)", style="bold"
+            )
         if self.digits:
             t.append(f"  · link {self.digits}…", style="reverse")
         self.query_one("#status", Static).update(t)
@@ -308,9 +331,9 @@ class MainScreen(Screen[None]):
         iid = item.id
         new = iid != self._shown_id
         self._shown_id = iid
-        self.item_view.show(
-            item, self.store.get_content(iid), source=self._source(item), when=when_label(item)
-        )
+        shown = masked(item, self.stream.revealed)
+        content = self.store.get_content(iid) if shown is item else Content()
+        self.item_view.show(shown, content, source=self._source(item), when=when_label(item))
         if new or self.composer.item_id != iid:
             self.composer.show_item(item, self.store.get_draft(iid))
             self._cancel_read()
@@ -362,15 +385,17 @@ class MainScreen(Screen[None]):
         if shown in ids:
             item = self.store.get_item(shown) if shown else None
             if item is not None:
-                self.item_view.update_marks(item)
+                self.item_view.update_marks(masked(item, self.stream.revealed))
         self.post_message(StateChanged())
 
     def _shares_changed(self) -> None:
+        """Sent, failed, or answered: the rows' marks and the shown item's
+        "what came back" follow."""
         self.stream.refresh_rows()
         shown = self.item_view.item_id
         item = self.store.get_item(shown) if shown else None
-        if item is not None:
-            self.item_view.update_marks(item)
+        if item is not None and self._show_timer is None and shown == self.stream.current_id:
+            self._show_current()
 
     def _config_changed(self) -> None:
         """Accounts or defaults changed on disk: the composer offers them now."""
@@ -467,7 +492,62 @@ class MainScreen(Screen[None]):
         self._pick_toggles("tag")
 
     def action_shares(self) -> None:
+        self.post_message(ResponsesSeen())
         self.app.push_screen(SharesScreen(self.session), self._share_chosen)
+
+    # ---------------------------------------------------------- the network
+    def action_network(self) -> None:
+        """w: the network view (24 h); w again: the week's."""
+        name = (
+            "network-week"
+            if self.view.kind == "view" and self.view.value == "network"
+            else "network"
+        )
+        self.search_box.display = False
+        self.set_view(ViewSpec("view", name))
+        self.notify(
+            f"{self.view.label(self.store)}: shared by "
+            f"{self.view.saved.min_sharers if self.view.saved else 2}+ accounts you follow, "
+            "the most shared first.",
+            markup=False,
+            timeout=3,
+        )
+
+    def action_toggle_warning(self) -> None:
+        """v: show the post behind its content warning, or close it again."""
+        item = self._current()
+        if item is None:
+            return
+        if not item.content_warning:
+            self.notify("No content warning on this item.", timeout=2)
+            return
+        revealed = self.stream.revealed
+        if item.id in revealed:
+            revealed.discard(item.id)
+        else:
+            revealed.add(item.id)
+        self.stream.refresh_rows()
+        self._show_current()
+
+    def action_answer_mode(self) -> None:
+        """ctrl+r: the share credits the sharer, replies to their post, or quotes it."""
+        self._ensure_shown()
+        line = self.composer.cycle_answer()
+        if not line:
+            self.notify(
+                "Nobody you follow shared this item: nothing to reply to or quote.", timeout=3
+            )
+            return
+        self.notify(line[:1].upper() + line[1:], markup=False, timeout=2)
+
+    def action_next_sharer(self) -> None:
+        """ctrl+n: credit, reply to or quote the next sharer's post."""
+        self._ensure_shown()
+        if len(self.composer.choices.posts) < 2:
+            self.notify("Only one person you follow shared this item.", timeout=2)
+            return
+        line = self.composer.next_post()
+        self.notify(line[:1].upper() + line[1:], markup=False, timeout=2)
 
     def _share_chosen(self, choice: ShareChoice | None) -> None:
         if choice is None:
@@ -676,7 +756,12 @@ class MainScreen(Screen[None]):
 
     def action_mark_all_read(self) -> None:
         triage = self.session.triage
-        ids = triage.unread_ids(self.view.to_filter())
+        try:
+            flt = self.view.to_filter(self.store)
+        except ViewError as exc:
+            self.notify(clean_line(str(exc)), severity="warning", markup=False)
+            return
+        ids = triage.unread_ids(flt)
         if not ids:
             self.notify("Nothing unread in this view.", timeout=2)
             return
@@ -833,10 +918,11 @@ class MainScreen(Screen[None]):
             self.search_box.display = False
             self.set_view(views.spec_for_choice(key))
 
-        self.app.push_screen(
-            PickScreen("Show", views.filter_choices(self.store), views.choice_key(self.view)),
-            done,
+        clock = self.session.clock
+        choices = views.filter_choices(
+            self.store, self.session.config, at=clock() if clock is not None else None
         )
+        self.app.push_screen(PickScreen("Show", choices, views.choice_key(self.view)), done)
 
     # ------------------------------------------------------------- refresh
     def action_refresh_all(self) -> None:

@@ -34,6 +34,7 @@ from veille.tui.services.reading import (
     render_body,
     wrap,
 )
+from veille.tui.widgets.sightings import SeenVia
 
 CACHE_SIZE = 16  # rendered bodies kept (small ones; a big one is never cached)
 RULE = "─"
@@ -70,6 +71,7 @@ class ItemView(ScrollView, can_focus=True):
         self._token = 0
         self._strips: dict[int, Strip] = {}
         self._cache: OrderedDict[tuple[str, str, int], tuple[Rendered, list[Line]]] = OrderedDict()
+        self.seen_via = SeenVia()  # the "seen via" section after the body (widgets/sightings.py)
 
     # ------------------------------------------------------------- content
     def show_nothing(self, message: str = "") -> None:
@@ -92,6 +94,7 @@ class ItemView(ScrollView, can_focus=True):
             and self._item is not None
             and self._item.content_hash == item.content_hash
             and self._content == content
+            and not self.seen_via.changed(item)
         )
         self.item_id = item.id
         self._item = item
@@ -184,6 +187,9 @@ class ItemView(ScrollView, can_focus=True):
                 note = Text("… the rest of this long item is being laid out", end="")
                 note.stylize(self._style("item--pending"))
                 lines.extend([Line(Text(end="")), Line(note)])
+            self.links = list(self._rendered.links) if self._rendered is not None else []
+            if self.complete:  # its links are numbered after the body's, once those are known
+                lines.extend(self.seen_via.lines(self._item, width, self.links))
             footer = link_list(self.links)
             if footer.plain:
                 lines.append(Line(Text(end="")))
