@@ -378,6 +378,10 @@ def test_mastodon_reply_on_snac_and_a_quote_it_cannot_make(
     assert sent_quote.text == f"Everyone should\n\n{post.url}"
     assert sent_quote.notice == "quoted as a link: the instance does not take quote posts"
 
+    listed = {x["id"]: x for x in jsonl(cli("shares", "--json").out)}
+    assert listed[reply.id]["answer"] == "reply" and listed[quote.id]["answer"] == "quote"
+    assert listed[reply.id]["post"]["url"] == post.url
+    assert listed[reply.id]["post"]["handle"] == f"@{name}@{host}"
     with one_shot_client(base_url=base, timeout=10) as http:
         headers = {"Authorization": f"Bearer {token}"}
         mine = http.get(f"/api/v1/statuses/{sent_reply.remote_id}", headers=headers).json()

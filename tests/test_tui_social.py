@@ -545,8 +545,7 @@ async def test_composer_credits_replies_and_quotes(world, instance: str) -> None
         await pilot.press("ctrl+n", "ctrl+n")
         await wait_for(pilot, lambda: "via @bob@b.example (2/4)" in title())
         await pilot.press("ctrl+r")  # reply to bob's post
-        await wait_for(pilot, lambda: title().startswith("Reply → "))
-        assert "reply to @bob@b.example (2/4)" in title()
+        await wait_for(pilot, lambda: title().startswith("Reply to @bob@b.example (2/4) → "))
         entries = {e.name: e for e in composer.preview.entries}
         assert entries["main"].ok and entries["main"].text == "@bob@b.example Must read"
         assert entries["main"].note == "a reply to @bob@b.example's post"
@@ -556,7 +555,7 @@ async def test_composer_credits_replies_and_quotes(world, instance: str) -> None
         assert "✗ a reply goes to Mastodon only (the post is there)\n(not sent)" in shown
         assert "↳ a reply to @bob@b.example's post\n@bob@b.example Must read" in shown
         await pilot.press("ctrl+r")  # quote
-        await wait_for(pilot, lambda: title().startswith("Quote → "))
+        await wait_for(pilot, lambda: title().startswith("Quote @bob@b.example (2/4) → "))
         entries = {e.name: e for e in composer.preview.entries}
         assert entries["atom"].text == "Must read\n\nhttps://b.example/@bob/2"
         # The instance advertises no quote posts (learnt in the background).

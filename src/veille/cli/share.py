@@ -177,6 +177,8 @@ def share_record(share: Share) -> dict[str, Any]:
         "source_url": share.source_url,
         "comment": share.comment,
         "hashtags": share.hashtags,
+        "answer": share.answer,  # "reply" | "quote" of `post`, or "" for a plain share
+        "post": share.post.to_dict() if share.post is not None else None,
         "deliveries": [
             {
                 "destination": d.destination,

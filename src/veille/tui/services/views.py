@@ -144,13 +144,11 @@ def empty_text(spec: ViewSpec, store: Store, search_all_key: str = "ctrl+f") -> 
     return "No items here yet. r refreshes, f changes the view, a adds a feed."
 
 
-#: Saved views the picker offers beside the four kinds: the network's, and the
-#: user's own ``[views.NAME]`` (the other built-ins have their kind above).
-PICKED_BUILTINS = ("network", "network-week")
-
-
 def picked_views(config: Config) -> list[SavedView]:
-    return [v for v in saved_views(config).values() if v.name in PICKED_BUILTINS or not v.builtin]
+    """The saved views the picker offers after the four kinds (which are the
+    built-ins of the same name): today, drafts, alerts, muted, the network's, and
+    the user's own ``[views.NAME]``."""
+    return [v for v in saved_views(config).values() if not (v.builtin and v.name in VIEW_KINDS)]
 
 
 def filter_choices(
@@ -160,8 +158,8 @@ def filter_choices(
     at: datetime | None = None,
 ) -> list[tuple[str, str]]:
     """The views ``f`` offers: the four kinds, each feed and tag, then the saved
-    views (the network's and the user's), with counts.  The network's have a key
-    of their own too (``w``)."""
+    views (today, drafts, alerts, muted, the network's, the user's), with counts.
+    The network's have a key of their own too (``w``)."""
     choices = [
         ("v:unread", "Unread"),
         ("v:starred", "Starred"),

@@ -43,7 +43,6 @@ from veille.util.dates import iso, now
 log = logging.getLogger(__name__)
 
 TITLE = "Reshare with comment"
-TITLES = {"credit": TITLE, "reply": "Reply", "quote": "Quote"}
 
 
 class ToggleBar(Static):
@@ -194,9 +193,13 @@ class Composer(Vertical):
         self._title()
 
     def _title(self) -> None:
-        """ "Reshare with comment → atom, work", then what matters about this share."""
+        """ "Reshare with comment → atom, work · via @alice@a.example", or "Reply to
+        @bob@b.example → work", then what matters about this share."""
         ch = self.choices
-        title = TITLES.get(ch.answer, TITLE) if ch.chosen is not None else TITLE
+        answer = clean_line(ch.describe())
+        title = TITLE
+        if answer and ch.answer != "credit":
+            title, answer = answer[:1].upper() + answer[1:], ""
         label = Text(title, style="bold", no_wrap=True, overflow="ellipsis", end="")
         if self.item_id is not None:
             ticked = self.choices.ticked
@@ -205,10 +208,9 @@ class Composer(Vertical):
                 label.append(", ".join(clean_line(n) for n in ticked), style="bold")
             else:
                 label.append(" → nowhere yet (ctrl+o chooses)", style="bold")
-            answer = ch.describe()
             if answer:
                 label.append("  · ")
-                label.append(clean_line(answer), style="bold")
+                label.append(answer, style="bold")
         if self.share_id:
             label.append(f"  · editing failed share {self.share_id}", style="bold")
         if self.warning:
