@@ -106,7 +106,9 @@ class SeenVia:
 
     # --------------------------------------------------------------- state
     def _shares(self, item: Item) -> list[Share]:
-        if self.store is None:
+        """Your shares of ``item`` (every share, for a reply: which one it answers).
+        Only a shared item has any: the others cost no read of the shares."""
+        if self.store is None or (item.kind != "reply" and not item.shared):
             return []
         if item.kind == "reply":
             return list(self.store.shares())
