@@ -9,7 +9,8 @@ from veille.config import Config
 from veille.domain.errors import VeilleError
 from veille.domain.records import Feed
 from veille.paths import Paths
-from veille.store.store import Store, StoreWriteError
+from veille.store.errors import StoreWriteError
+from veille.store.store import Store
 
 
 class UserError(VeilleError):

@@ -14,7 +14,7 @@ from veille.cli.context import Ctx, Terminated, UserError, feed_by_ref
 from veille.cli.output import json_line, out, relative
 from veille.domain.records import Feed
 from veille.render.hygiene import clean_line
-from veille.store.store import StoreError
+from veille.store.errors import StoreError
 from veille.util.urls import shown
 
 

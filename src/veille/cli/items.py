@@ -11,7 +11,7 @@ from veille.cli.output import json_line, out
 from veille.domain.filter import ItemFilter
 from veille.domain.records import Feed, Item, Sighting
 from veille.render.hygiene import clean_line
-from veille.store.store import StoreError
+from veille.store.errors import StoreError
 from veille.util.dates import age
 
 

@@ -80,7 +80,8 @@ def _print_status(share: Share) -> bool:
 def _comment(a: argparse.Namespace) -> str | None:
     if a.comment == "-":
         return sys.stdin.read().rstrip("\n")
-    return a.comment
+    comment: str | None = a.comment
+    return comment
 
 
 def _send(ctx: Ctx, share_ids: list[str] | None) -> list[tuple[str, str, Delivery]]:
@@ -177,6 +178,8 @@ def share_record(share: Share) -> dict[str, Any]:
         "source_url": share.source_url,
         "comment": share.comment,
         "hashtags": share.hashtags,
+        "answer": share.answer,  # "reply" | "quote" of `post`, or "" for a plain share
+        "post": share.post.to_dict() if share.post is not None else None,
         "deliveries": [
             {
                 "destination": d.destination,

@@ -56,9 +56,11 @@ __all__ = [
     "latest_commit",
     "list_records",
     "plc_url",
+    "post_uri_from_url",
     "resolve_did",
     "resolve_handle",
     "rkey_for",
+    "split_at_uri",
     "web_url",
     "xrpc",
 ]
@@ -426,11 +428,16 @@ class BlueskyClient:
         link_card: dict[str, Any] | None = None,
         langs: list[str] | None = None,
         created_at: str | None = None,
+        reply: dict[str, Any] | None = None,
+        quote: dict[str, Any] | None = None,
     ) -> tuple[str, str]:
         """Create the post at `rkey`; returns (at:// URI, bsky.app URL).
 
         `link_card`: {uri, title, description, thumb} where thumb is a blob from
         `upload_blob` or image bytes (with an optional `thumb_mime`).
+        `reply`: {root, parent}, each a strong ref {uri, cid} (``reply_refs``);
+        `quote`: the strong ref of the post quoted (an ``app.bsky.embed.record``,
+        which takes the place of the link card: the quoted post carries it).
         """
         self.check(text, rkey=rkey, langs=langs)
         if not self._session:
@@ -445,7 +452,11 @@ class BlueskyClient:
             record["facets"] = facets
         if langs:
             record["langs"] = list(langs)
-        if link_card:
+        if reply:
+            record["reply"] = {k: _strong_ref(reply.get(k)) for k in ("root", "parent")}
+        if quote:
+            record["embed"] = {"$type": "app.bsky.embed.record", "record": _strong_ref(quote)}
+        elif link_card:
             record["embed"] = await self._embed(link_card)
         try:
             body = await self._authed(
@@ -478,6 +489,41 @@ class BlueskyClient:
             if not isinstance(uri, str):
                 raise
         return uri, web_url(self._session_handle(), rkey)
+
+    async def get_any_post(self, uri: str) -> dict[str, Any]:
+        """{uri, cid, value} of anyone's post, read from the server that holds it
+        (its DID document says which); BlueskyError when it is gone.
+
+        What a reply or a quote needs: the post's current cid, and for a reply
+        the thread's root (``reply_refs``)."""
+        parts = split_at_uri(uri)
+        if parts is None or parts[1] != POST_COLLECTION:
+            raise BlueskyError(f"not a Bluesky post: {uri}", permanent=True)
+        authority, collection, rkey = parts
+        did = authority
+        if not did.startswith("did:"):
+            found = await self.resolve_handle(authority)
+            if found is None:
+                raise BlueskyError(f"cannot find @{authority} on Bluesky", permanent=True)
+            did = found
+        doc = await resolve_did(self._client, did)
+        record = await get_record(self._client, doc.pds, did, collection, rkey)
+        if record is None or not isinstance(record.get("cid"), str):
+            raise BlueskyError(f"the post is gone: {uri}", permanent=True)
+        record["uri"] = f"at://{did}/{collection}/{rkey}"
+        return record
+
+    async def reply_refs(self, uri: str) -> dict[str, Any]:
+        """{root, parent} strong refs for a reply to the post at ``uri``: the
+        parent is that post, the root its thread's first post (itself if none)."""
+        parent = await self.get_any_post(uri)
+        ref = _strong_ref(parent)
+        value = parent.get("value") if isinstance(parent.get("value"), dict) else {}
+        thread = value.get("reply") if isinstance(value, dict) else None
+        root = thread.get("root") if isinstance(thread, dict) else None
+        if isinstance(root, dict) and isinstance(root.get("uri"), str) and root.get("cid"):
+            return {"root": _strong_ref(root), "parent": ref}
+        return {"root": ref, "parent": ref}
 
     # --- reading through the AppView (proxied by the PDS) --------------------
 
@@ -520,6 +566,36 @@ class BlueskyClient:
 
     def _session_handle(self) -> str:
         return (self._session or {}).get("handle") or self.handle
+
+
+def _strong_ref(value: Any) -> dict[str, str]:
+    """``com.atproto.repo.strongRef``: {uri, cid} and nothing else."""
+    if not isinstance(value, dict) or not value.get("uri") or not value.get("cid"):
+        raise BlueskyError("a post reference lacks its uri or cid", permanent=True)
+    return {"uri": str(value["uri"]), "cid": str(value["cid"])}
+
+
+def split_at_uri(uri: str) -> tuple[str, str, str] | None:
+    """``at://AUTHORITY/COLLECTION/RKEY`` → its three parts (loosely checked:
+    ``sources.names.parse_at_uri`` is the strict reader), else None."""
+    if not uri.startswith("at://"):
+        return None
+    parts = uri[5:].split("/")
+    if len(parts) != 3 or not all(parts):
+        return None
+    return parts[0], parts[1], parts[2]
+
+
+def post_uri_from_url(url: str) -> str | None:
+    """The at:// URI of a post from its bsky.app address (a repost names the post
+    by its web address only), with the handle or DID as given there."""
+    prefix = "https://bsky.app/profile/"
+    if not url.startswith(prefix):
+        return None
+    parts = url[len(prefix) :].split("?")[0].split("#")[0].strip("/").split("/")
+    if len(parts) != 3 or parts[1] != "post" or not parts[0] or not parts[2]:
+        return None
+    return f"at://{parts[0]}/{POST_COLLECTION}/{parts[2]}"
 
 
 # --- reading repositories, with no AppView -------------------------------------------

@@ -189,6 +189,22 @@ def _statuses_limits(config: Any) -> tuple[int, int] | None:
     return None
 
 
+#: ``api_versions.mastodon`` from which an instance takes ``quoted_status_id``
+#: (Mastodon 4.5; docs.joinmastodon.org/client/quotes).
+QUOTES_API_VERSION = 7
+
+
+def quotes_supported(instance: Any) -> bool:
+    """Whether an instance document (``/api/v2/instance``) advertises quote posts."""
+    versions = instance.get("api_versions") if isinstance(instance, dict) else None
+    version = versions.get("mastodon") if isinstance(versions, dict) else None
+    return (
+        isinstance(version, int)
+        and not isinstance(version, bool)
+        and (version >= QUOTES_API_VERSION)
+    )
+
+
 @dataclass
 class Page:
     """One page of a list endpoint (a timeline, notifications), with its paging
@@ -296,11 +312,16 @@ class MastodonClient:
         language: str | None = None,
         spoiler_text: str = "",
         sensitive: bool = False,
+        in_reply_to_id: str | None = None,
+        quoted_status_id: str | None = None,
     ) -> dict[str, Any]:
         """Publish a status; returns the server's status JSON (`id`, `url`, ...).
 
         Reuse the same `idempotency_key` when retrying one share: Mastodon keeps it
         for an hour and answers the first status again instead of posting twice.
+        ``in_reply_to_id`` and ``quoted_status_id`` are ids *on this instance*
+        (``find_status`` gives them for a post of another one); quotes need an
+        instance that advertises them (``quotes_supported``).
         """
         data = {"status": text, "visibility": visibility}
         if language:
@@ -309,6 +330,10 @@ class MastodonClient:
             data["spoiler_text"] = spoiler_text
         if sensitive:
             data["sensitive"] = "true"
+        if in_reply_to_id:
+            data["in_reply_to_id"] = in_reply_to_id
+        if quoted_status_id:
+            data["quoted_status_id"] = quoted_status_id
         response = await _send(
             self._http,
             "POST",
@@ -320,6 +345,30 @@ class MastodonClient:
         if not isinstance(status, dict) or "id" not in status:
             raise MastodonError("the server's answer is not a status", permanent=True)
         return status
+
+    async def find_status(self, url: str) -> dict[str, Any] | None:
+        """The status at ``url`` (its web address or ActivityPub URI) as this
+        instance knows it, fetching it from its home server when need be
+        (``/api/v2/search?resolve=true``); None when the instance finds nothing.
+
+        A status's id is per instance: replying to a post of another server
+        needs the id it has here.  The match whose ``uri`` or ``url`` is the one
+        asked for wins; else the only one found."""
+        try:
+            found = await self.get_json(
+                "/api/v2/search",
+                {"q": url, "resolve": "true", "type": "statuses", "limit": "5"},
+            )
+        except MastodonError as exc:
+            if exc.status in (404, 410, 422):
+                return None
+            raise
+        statuses = found.get("statuses") if isinstance(found, dict) else None
+        good = [s for s in statuses or () if isinstance(s, dict) and s.get("id")]
+        for status in good:
+            if url in (status.get("uri"), status.get("url")):
+                return status
+        return good[0] if len(good) == 1 else None
 
     # --- reading -----------------------------------------------------------
 

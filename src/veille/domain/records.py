@@ -301,12 +301,17 @@ class Draft:
     hashtags: tuple[str, ...] | None = None
     share_id: str | None = None  # editing this failed share
     updated: str | None = None
+    # A reply to or quote of a sharer's post ("reply", "quote"), or "" for a
+    # share crediting them; ``post``: that post's web address ("": the first).
+    answer: str = ""
+    post: str = ""
 
     @classmethod
     def from_doc(cls, doc: Mapping[str, Any]) -> Draft:
         to, tags = doc.get("to"), doc.get("hashtags")
         sid = doc.get("share_id")
         text = doc.get("text")
+        answer, post = doc.get("answer"), doc.get("post")
         return cls(
             item_id=str(doc.get("item") or ""),
             text=text if isinstance(text, str) else "",
@@ -314,6 +319,8 @@ class Draft:
             hashtags=tuple(str(t) for t in tags) if isinstance(tags, list) else None,
             share_id=sid if isinstance(sid, str) else None,
             updated=doc.get("updated") if isinstance(doc.get("updated"), str) else None,
+            answer=answer if answer in ("reply", "quote") else "",
+            post=post if isinstance(post, str) else "",
         )
 
     def to_doc(self) -> dict[str, Any]:
@@ -324,4 +331,8 @@ class Draft:
             doc["hashtags"] = list(self.hashtags)
         if self.share_id:
             doc["share_id"] = self.share_id
+        if self.answer:
+            doc["answer"] = self.answer
+        if self.post:
+            doc["post"] = self.post
         return doc

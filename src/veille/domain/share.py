@@ -55,6 +55,49 @@ class Delivery:
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
+#: How a share relates to a post of someone you follow: it credits them ("via
+#: @alice@instance", any destination), replies to their post or quotes it.
+ANSWERS = ("credit", "reply", "quote")
+#: The networks a post can live on (the kind of social source it came through).
+NETWORKS = ("mastodon", "bluesky")
+
+
+@dataclass(frozen=True)
+class PostRef:
+    """A post someone you follow made about the item: the one a share credits,
+    replies to or quotes.
+
+    Taken from the item's sighting when the share is made, so the share alone
+    says what it answered (the outbox sends it without the store's help).
+    ``uri`` names the post in its network: a Mastodon status URI, a Bluesky
+    at:// URI; "" for a repost, whose own id names the repost, not the post:
+    the destination finds the post from ``url`` then.
+    """
+
+    network: str  # one of NETWORKS
+    url: str  # the post's web address
+    uri: str = ""
+    handle: str = ""  # its author: @user@instance, @handle.bsky.social
+    author: str = ""  # display name
+    sharer: str = ""  # who shared it with you: the author, or who reposted it
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Any) -> PostRef | None:
+        """Build from stored JSON (None when it is not a post reference)."""
+        if isinstance(d, PostRef):
+            return d
+        if not isinstance(d, dict):
+            return None
+        known = {f.name for f in fields(cls)}
+        kw = {k: str(v) for k, v in d.items() if k in known and isinstance(v, str)}
+        if not kw.get("url") or kw.get("network") not in NETWORKS:
+            return None
+        return cls(**kw)
+
+
 #: Kinds of response to a share, as sources report them (sources.base.Response.kind).
 RESPONSE_KINDS = ("reply", "like", "repost", "quote")
 
@@ -111,6 +154,10 @@ class Share:
     deliveries: dict[str, Delivery] = field(default_factory=dict)
     # What came back: replies, likes, reposts, quotes of the posted deliveries.
     responses: list[ShareResponse] = field(default_factory=list)
+    # A reply to, or a quote of, someone's post (``post``); "" for a plain share
+    # (which may still credit them: ``via``).
+    answer: str = ""  # "" | "reply" | "quote"
+    post: PostRef | None = None
 
     def add_delivery(self, destination: str, kind: str) -> Delivery:
         """Add (or return the existing) delivery with its idempotency key set."""
@@ -127,6 +174,7 @@ class Share:
         d["hashtags"] = list(self.hashtags)
         d["deliveries"] = {k: v.to_dict() for k, v in self.deliveries.items()}
         d["responses"] = [r.to_dict() for r in self.responses]
+        d["post"] = self.post.to_dict() if self.post is not None else None
         return d
 
     @classmethod
@@ -144,6 +192,9 @@ class Share:
             for r in kw.get("responses") or ()
             if isinstance(r, ShareResponse | dict)
         ]
+        kw["post"] = PostRef.from_dict(kw.get("post"))
+        if kw.get("answer") not in ("reply", "quote") or kw["post"] is None:
+            kw["answer"] = ""
         return cls(**kw)
 
 

@@ -32,8 +32,12 @@ VIEW_KEYS: dict[str, tuple[type, ...]] = {
     "since": (str,),
     "kind": (str,),
     "min_sharers": (int,),
+    "rank": (str,),
 }
 ITEM_KINDS = ("article", "post", "reply")
+#: How a view orders its items: "newest" first (every view's default), or by
+#: "sharers" (distinct accounts that shared an item, then newest): the network view.
+RANKS = ("newest", "sharers")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +58,7 @@ class SavedView:
     since: str = ""  # "today", an age ("24h", "7d") or a date ("2026-11-01")
     kind: str | None = None  # article | post | reply
     min_sharers: int = 0
+    rank: str = "newest"  # one of RANKS
     builtin: bool = False
 
     @property
@@ -87,6 +92,8 @@ class SavedView:
             value = getattr(self, attr)
             if value is None or value == "" or value == () or (key == "min_sharers" and not value):
                 continue
+            if key == "rank" and value == "newest":
+                continue
             out[key] = list(value) if isinstance(value, tuple) else value
         return out
 
@@ -110,6 +117,8 @@ class SavedView:
                 raise ValueError(f"kind: use one of {', '.join(ITEM_KINDS)}, not {value!r}")
             elif key == "min_sharers" and not 0 <= value <= 10_000:
                 raise ValueError(f"min_sharers: expected 0 to 10000, got {value}")
+            elif key == "rank" and value not in RANKS:
+                raise ValueError(f"rank: use one of {', '.join(RANKS)}, not {value!r}")
             else:
                 kw[key] = value
         return cls(name=name, **kw)
@@ -132,4 +141,23 @@ BUILTIN_VIEWS: tuple[SavedView, ...] = (
     SavedView("alerts", alerted=True, unread=True, builtin=True),
     SavedView("all", builtin=True),
     SavedView("muted", muted=True, builtin=True),
+    # "Links in my network": what several people you follow shared lately, the
+    # most shared first.  ``since`` is when veille first saw the item, as in
+    # every view, so `veille items --view network` and the app agree.
+    SavedView(
+        "network",
+        title="Network · 24 h",
+        min_sharers=2,
+        since="24h",
+        rank="sharers",
+        builtin=True,
+    ),
+    SavedView(
+        "network-week",
+        title="Network · 7 d",
+        min_sharers=2,
+        since="7d",
+        rank="sharers",
+        builtin=True,
+    ),
 )

@@ -2,6 +2,9 @@
 
 The template is the config key ``share.template``; placeholders are
 ``{comment} {title} {link} {via} {source} {source_url} {author} {hashtags}``.
+A share that credits someone you follow says so in ``{via}`` ("via
+@alice@instance"); a reply or a quote of their post (``Share.answer``) is your
+comment alone, since the post it answers already carries the title and link.
 They are filled by a plain regex, not ``str.format``: a user's template must
 not reach attributes (``{title.__class__}``) nor fail on a stray brace.
 ``{{`` and ``}}`` give literal braces; unknown placeholders render empty.
@@ -13,7 +16,9 @@ import html
 import re
 import unicodedata
 
-from veille.domain.share import Share
+from veille.domain.links import is_http_url
+from veille.domain.records import Sighting
+from veille.domain.share import PostRef, Share
 from veille.render.hygiene import clean_line, clean_text
 
 DEFAULT_TEMPLATE = "{comment}\n\n{title}\n{link}\n{via}"  # = config "share.template"
@@ -72,6 +77,63 @@ def make_via(source: str, *, author: str = "") -> str:
     return f"via {name}" if name else ""
 
 
+def credit_name(post: PostRef) -> str:
+    """Who a share credits: whoever shared the post with you, by @handle (a
+    mention on Mastodon and on Bluesky, so they hear of it), else by name."""
+    for name in (post.sharer, post.handle):
+        name = clean_line(name, strip_bom=True)
+        if name.startswith("@"):
+            return name
+    return clean_line(post.author, strip_bom=True) or clean_line(post.sharer or post.handle)
+
+
+def credit_via(post: PostRef) -> str:
+    """ "via @alice@instance": the ``{via}`` of a share that credits a sharer."""
+    name = credit_name(post)
+    return f"via {name}" if name else ""
+
+
+def post_ref(sighting: Sighting, network: str) -> PostRef | None:
+    """The post behind a social sighting (None for a feed's entry, or a post
+    without a web address), as a share names it.  ``network`` is the kind of
+    the source it came through ("mastodon", "bluesky")."""
+    if sighting.kind == "entry" or not is_http_url(sighting.post_url):
+        return None
+    return PostRef(
+        network=network,
+        url=sighting.post_url,
+        uri="" if sighting.kind == "repost" else sighting.key,
+        handle=sighting.handle,
+        author=sighting.author,
+        sharer=sighting.reposter or sighting.handle,
+    )
+
+
+def _is_fediverse_handle(handle: str) -> bool:
+    """@user@instance: a handle a Mastodon reply must mention to reach its author."""
+    parts = handle.split("@")
+    return len(parts) == 3 and not parts[0] and all(parts[1:])
+
+
+def _answer_text(share: Share, values: dict[str, str], kind: str, native: bool) -> str:
+    """The text of a reply or a quote: the comment, a mention where the network
+    needs one, the post's link where the quote cannot be a real one."""
+    post = share.post
+    assert post is not None
+    text = values["comment"]
+    if share.answer == "reply" and kind == "mastodon":
+        # Mastodon notifies mentioned accounts only: every client starts a reply
+        # with the author's handle, so does veille (unless the comment has it).
+        handle = clean_line(post.handle, strip_bom=True)
+        if _is_fediverse_handle(handle) and handle.casefold() not in text.casefold():
+            text = f"{handle} {text}".rstrip()
+    if share.answer == "quote" and not native:
+        text = text + "\n\n" + clean_line(post.url, strip_bom=True)
+    if values["hashtags"]:
+        text = text.rstrip() + "\n\n" + values["hashtags"]
+    return _tidy(text)
+
+
 def _values(share: Share) -> dict[str, str]:
     one = {
         "title": share.title,
@@ -98,16 +160,25 @@ def _tidy(text: str) -> str:
     return "\n".join(out).strip("\n")
 
 
-def render_text(share: Share, template: str = DEFAULT_TEMPLATE, *, kind: str = "mastodon") -> str:
+def render_text(
+    share: Share,
+    template: str = DEFAULT_TEMPLATE,
+    *,
+    kind: str = "mastodon",
+    native: bool = True,
+) -> str:
     """The post text for ``share``; hashtags are appended unless placed.
 
     A template line whose placeholders are all empty is dropped whole, so an
     item without a title leaves no hole.  Hashtags go in a paragraph of their
     own at the end, where Mastodon shows them as its hashtag bar.  ``kind``
-    is the destination's kind; the text is the same for all of them today.
+    is the destination's kind: a plain share reads the same everywhere, a
+    reply on Mastodon starts with the author's handle.  ``native``: the
+    destination quotes the post for real (else its link ends the text).
     """
-    del kind  # one text for every destination, for now
     values = _values(share)
+    if share.answer in ("reply", "quote") and share.post is not None:
+        return _answer_text(share, values, kind, native)
     placed_tags = False
     rendered: list[str] = []
     for line in (template or DEFAULT_TEMPLATE).replace("\r\n", "\n").split("\n"):

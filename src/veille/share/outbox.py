@@ -32,8 +32,8 @@ from veille.clients import length
 from veille.clients.errors import RemoteError
 from veille.config import Config
 from veille.domain.errors import VeilleError
-from veille.domain.share import Delivery, Share
-from veille.share.compose import make_via, render_text, suggest_hashtags
+from veille.domain.share import Delivery, PostRef, Share
+from veille.share.compose import credit_via, make_via, render_text, suggest_hashtags
 from veille.share.destinations import Destination, Limits, SendContext, destination_for
 from veille.share.plan import plan_destinations
 from veille.store.lock import ProcessLock
@@ -100,13 +100,19 @@ def length_check(share: Share, delivery: Delivery, account: Account) -> length.L
 
 
 def render(share: Share, config: Config, accounts: dict[str, Account]) -> None:
-    """(Re-)render the text of every unsent delivery; fail at once the ones too long."""
+    """(Re-)render the text of every unsent delivery; fail at once the ones too long,
+    and the ones that cannot carry the share (a reply goes to its network only)."""
     for d in share.deliveries.values():
         if d.status == "sent":
             continue
-        d.text = render_text(share, config["share.template"], kind=d.kind)
         account = accounts.get(d.destination)
-        if account is None:
+        plan = destination_for(account).answer(share) if account is not None else None
+        native = plan.native if plan is not None else True
+        d.text = render_text(share, config["share.template"], kind=d.kind, native=native)
+        if account is None or plan is None:
+            continue
+        if not plan.ok:
+            d.status, d.error, d.next_try = "failed", plan.note, None
             continue
         verdict = length_check(share, d, account)
         if not verdict.ok:
@@ -125,8 +131,14 @@ def build_share(
     language: str | None = None,
     accounts: dict[str, Account] | None = None,
     now: datetime | None = None,
+    post: PostRef | None = None,
+    answer: str = "",
 ) -> Share:
-    """The share with its rendered, length-checked deliveries; nothing saved, nothing sent."""
+    """The share with its rendered, length-checked deliveries; nothing saved, nothing sent.
+
+    ``post``: the post of someone you follow that the share credits ("via
+    @alice@instance" in ``{via}``), or that it replies to / quotes (``answer``
+    "reply" / "quote")."""
     accounts = _accounts(store, config, accounts)
     try:
         iid = store.resolve_id(item_id)
@@ -153,12 +165,14 @@ def build_share(
         source_site=feed.site_url if feed else "",
         author=item.author,
         published=item.published,
-        via=make_via(source, author=item.author),
+        via=(credit_via(post) if post is not None else "") or make_via(source, author=item.author),
         hashtags=list(hashtags)
         if hashtags is not None
         else suggest_hashtags(list(item.categories)),
         language=language or None,
         content_warning=content_warning,
+        answer=answer if answer in ("reply", "quote") and post is not None else "",
+        post=post,
     )
     for name in plan.names:
         share.add_delivery(name, accounts[name].type)
@@ -177,6 +191,8 @@ def create_share(
     content_warning: str = "",
     language: str | None = None,
     accounts: dict[str, Account] | None = None,
+    post: PostRef | None = None,
+    answer: str = "",
 ) -> Share:
     """Build the share and write it to disk (durably) before anything is sent."""
     share = build_share(
@@ -189,6 +205,8 @@ def create_share(
         content_warning=content_warning,
         language=language,
         accounts=accounts,
+        post=post,
+        answer=answer,
     )
     store.put_share(share, durable=True)
     return share

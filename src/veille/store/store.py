@@ -809,7 +809,7 @@ class Store(IngestMixin):
             n = self._ix.count_sets(flt, drafts)
         if n is not None:
             return n
-        return sum(1 for _ in self.ids(flt))
+        return sum(1 for _ in self.view_ids(flt))
 
     def totals(self) -> tuple[int, int]:
         """(unread and not dismissed, total) over the items not muted; O(1) plus
@@ -1064,9 +1064,10 @@ class Store(IngestMixin):
         keep: frozenset[str] | set[str] = frozenset(),
         stop: Any = None,
     ) -> Iterator[str]:
-        """Like :meth:`ids`, but a selective view (starred, shared, a feed) starts
-        from its few candidates put in order, instead of testing every item: the
-        app's Starred view or one feed at 100k items opens in milliseconds."""
+        """Like :meth:`ids`, but a selective view (starred, shared, a feed, shared
+        by N accounts) starts from its few candidates put in order, instead of
+        testing every item: the app's Starred view or one feed at 100k items opens
+        in milliseconds."""
         with self._mu:
             total = len(self._ix.where)
             cands: set[str] | None = None
@@ -1078,6 +1079,8 @@ class Store(IngestMixin):
                 in_feeds = set().union(*(self._ix.by_feed.get(f, set()) for f in flt.feed_ids))
                 if cands is None or len(in_feeds) < len(cands):
                     cands = in_feeds
+            if flt.min_sharers and (cands is None or len(self._ix.social) < len(cands)):
+                cands = self._ix.social  # only an item with sightings has sharers
             if cands is None or len(cands) > total // 8:
                 return self.ids(flt, keep=keep, stop=stop)
             # The order of ordered(): newest first, ties as the index holds them

@@ -9,6 +9,8 @@ The app's filter picker (with counts), its start-up view and ``veille items
 * :func:`view_filter` - the ItemFilter (``since`` resolved against the clock,
   feed URLs against the store);
 * :func:`view_counts` - how many items each view shows now;
+* :func:`rank_ids` / :func:`view_ids` - a view's items in its order (newest
+  first, or the most shared first for the network views);
 * :func:`append_view` - save a view made in the app to config.toml (tomlkit:
   the user's comments and layout stay as they were).
 """
@@ -36,9 +38,11 @@ __all__ = [
     "append_view",
     "default_view",
     "find_view",
+    "rank_ids",
     "saved_views",
     "view_counts",
     "view_filter",
+    "view_ids",
 ]
 
 
@@ -120,6 +124,25 @@ def view_counts(
         else:
             out[v.name] = store.count(flt)
     return out
+
+
+def rank_ids(store: Store, ids: Iterable[str], rank: str) -> list[str]:
+    """``ids`` (newest first, as the store gives them) in a view's order.
+
+    "sharers": the most distinct accounts first, the newest first among equals
+    (the sort is stable).  The list is a network view's: items shared by two
+    people or more, a few hundred at most, so reading each record is cheap; the
+    app still calls this off its UI thread."""
+    ids = list(ids)
+    if rank != "sharers" or len(ids) < 2:
+        return ids
+    sharers = {item.id: item.sharers for item in store.get_items(ids)}
+    return sorted(ids, key=lambda iid: -sharers.get(iid, 0))
+
+
+def view_ids(store: Store, view: SavedView, *, at: datetime | None = None) -> list[str]:
+    """Every item ``view`` shows now, in its order (ViewError: see view_filter)."""
+    return rank_ids(store, store.ids(view_filter(view, store, at=at)), view.rank)
 
 
 def append_view(config_file: Path, view: SavedView) -> None:

@@ -106,6 +106,7 @@ class VeilleApp(App[int]):
     #: The last full-article fetch that ended: (item id, error or "").  Screens
     #: showing that item switch to the article, or say why there is none.
     article_done: var[tuple[str, str]] = var(("", ""), always_update=True)
+    new_responses: var[int] = var(0)  # replies, likes... to your shares, not looked at yet
 
     def __init__(
         self,
@@ -482,6 +483,7 @@ class VeilleApp(App[int]):
         self.feed_errors = summary.errors
         if summary.new_items or summary.updated_items:
             self._items_changed()
+        self._responses_came(summary.responses)
         if not quiet or summary.new_items or summary.errors:
             self.notify(
                 summary.line(),
@@ -489,6 +491,22 @@ class VeilleApp(App[int]):
                 timeout=4,
                 severity="warning" if summary.errors else "information",
             )
+
+    def _responses_came(self, n: int) -> None:
+        """What came back to your shares: said once, counted in the status bar until
+        the Shares view is opened, shown there and in the shared items."""
+        if n <= 0:
+            return
+        self.new_responses += n
+        self.shares_version += 1
+        self.notify(
+            f"{n} new response{'s' if n != 1 else ''} to your shares — S shows them",
+            markup=False,
+            timeout=6,
+        )
+
+    def on_responses_seen(self, event: messages.ResponsesSeen) -> None:
+        self.new_responses = 0
 
     def _on_progress(self, p: Any) -> None:
         text = f"⟳ {p.done}/{p.total} feeds"

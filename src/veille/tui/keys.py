@@ -74,6 +74,11 @@ MAIN_KEYS: list[KeyDef] = [
     KeyDef("feeds", "F", "Feeds and tags: unread counts, status, settings"),
     KeyDef("rules", "M", "Mute rules and alerts"),
     KeyDef("article", "w", "Full article from the page (again: the feed's text)"),
+    # the social loop
+    KeyDef("network", "p", "People: what several people you follow shared (again: 24 h/7 d)"),
+    KeyDef("toggle_warning", "v", "Show (or hide) a post behind its content warning"),
+    KeyDef("answer_mode", "ctrl+r", "Composer: credit, reply to or quote the sharer's post"),
+    KeyDef("next_sharer", "ctrl+n", "Composer: the next sharer's post"),
 ]
 DIGIT_KEYS = [
     KeyDef(f"digit_{d}", str(d), f"Link number digit {d}", action=f"digit({d})") for d in range(10)

@@ -82,3 +82,8 @@ class ArticleRequested(Message):
         super().__init__()
         self.item_id = item_id
         self.quiet = quiet
+
+
+class ResponsesSeen(Message):
+    """The user looked at what came back to their shares (the Shares view): the
+    status bar's "N new responses" is done."""

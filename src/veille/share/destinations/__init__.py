@@ -13,6 +13,7 @@ from pathlib import Path
 from veille.accounts.config import Account
 from veille.share.destinations.atom import AtomDestination
 from veille.share.destinations.base import (
+    AnswerPlan,
     BaseDestination,
     Destination,
     Limits,
@@ -27,6 +28,7 @@ from veille.share.destinations.micropub import MicropubDestination
 
 __all__ = [
     "REGISTRY",
+    "AnswerPlan",
     "BaseDestination",
     "Destination",
     "Limits",

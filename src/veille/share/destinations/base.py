@@ -25,6 +25,23 @@ from veille.domain.share import Delivery, Share
 Limits = MastodonLimits | BlueskyLimits
 
 
+NETWORK_NAMES = {"mastodon": "Mastodon", "bluesky": "Bluesky"}
+
+
+@dataclass(frozen=True)
+class AnswerPlan:
+    """How one destination posts a share that replies to or quotes a post.
+
+    ``ok``: it can (a reply goes only to the network the post lives on);
+    ``native``: a real reply or quote, else the post is linked in the text;
+    ``note``: one line for the composer's preview (and the reason when not ok).
+    """
+
+    ok: bool = True
+    native: bool = True
+    note: str = ""
+
+
 @dataclass(frozen=True)
 class SendResult:
     """Where the post now is (``url``) and the server's id for it."""
@@ -78,6 +95,10 @@ class Destination(Protocol):
         """How long ``text`` is here, and whether it fits."""
         ...
 
+    def answer(self, share: Share) -> AnswerPlan:
+        """Whether and how ``share`` (a reply or a quote) can be posted here."""
+        ...
+
     async def send(self, delivery: Delivery, share: Share, ctx: SendContext) -> SendResult:
         """Post ``delivery.text`` of ``share``; raises RemoteError."""
         ...
@@ -103,6 +124,18 @@ class BaseDestination:
     def check(self, text: str, *, content_warning: str = "") -> LengthCheck:
         del content_warning
         return length.check(text, "other")
+
+    def answer(self, share: Share) -> AnswerPlan:
+        """No network of posts here: a reply cannot go out, a quote is a link."""
+        post = share.post
+        if not share.answer or post is None:
+            return AnswerPlan()
+        where = NETWORK_NAMES.get(post.network, post.network)
+        if share.answer == "reply":
+            return AnswerPlan(
+                ok=False, native=False, note=f"a reply goes to {where} only (the post is there)"
+            )
+        return AnswerPlan(native=False, note="quotes the post as a link to it")
 
     async def send(self, delivery: Delivery, share: Share, ctx: SendContext) -> SendResult:
         raise RemoteError(

@@ -8,6 +8,14 @@ counter needs no network; the send refreshes them when a day old, and checks
 the text against them before posting.  ``max_characters`` / ``url_length`` in
 the account's table override what the instance says.
 
+Whether the instance takes quote posts (``api_versions.mastodon`` ≥ 7 in
+``/api/v2/instance``) is learnt with the limits and kept beside them: the
+composer's preview then shows a quote as the instance will post it.
+
+A reply or a quote names the post by its address (``Share.post``); the
+instance's own id for it comes from its search (``find_status``), which fetches
+a post of another server when need be.
+
 A send is retry-safe: the delivery's Idempotency-Key makes Mastodon answer a
 repeated post with the first status instead of a second one.
 """
@@ -27,9 +35,20 @@ from veille.accounts.config import Account
 from veille.clients import length
 from veille.clients.errors import RemoteError
 from veille.clients.length import LengthCheck, MastodonLimits
-from veille.clients.mastodon import MastodonClient, normalize_instance
+from veille.clients.mastodon import (
+    MastodonClient,
+    MastodonError,
+    normalize_instance,
+    quotes_supported,
+)
 from veille.domain.share import Delivery, Share
-from veille.share.destinations.base import BaseDestination, SendContext, SendResult
+from veille.render.hygiene import clean_line
+from veille.share.destinations.base import (
+    AnswerPlan,
+    BaseDestination,
+    SendContext,
+    SendResult,
+)
 from veille.util.atomicfile import write_atomic
 from veille.util.dates import iso, parse_iso
 
@@ -92,7 +111,17 @@ class LimitsCache:
         when = parse_iso(entry.get("learnt")) or datetime.fromtimestamp(0, UTC)
         return MastodonLimits(chars, per_url), when
 
-    def put(self, account: Account, limits: MastodonLimits) -> None:
+    def quotes(self, account: Account) -> bool | None:
+        """Whether the account's instance takes quote posts; None: not learnt."""
+        entry = self._load().get(account.name)
+        if not isinstance(entry, dict):
+            return None
+        if entry.get("instance") != normalize_instance(account.instance):
+            return None
+        quotes = entry.get("quotes")
+        return quotes if isinstance(quotes, bool) else None
+
+    def put(self, account: Account, limits: MastodonLimits, quotes: bool | None = None) -> None:
         data = self._load()
         data[account.name] = {
             "instance": normalize_instance(account.instance),
@@ -100,6 +129,8 @@ class LimitsCache:
             "url_length": limits.characters_reserved_per_url,
             "learnt": iso(datetime.now(UTC)),
         }
+        if quotes is not None:
+            data[account.name]["quotes"] = quotes
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(self.path, json.dumps(data, indent=1, sort_keys=True).encode())
@@ -146,6 +177,13 @@ async def fetch_limits(
     ``max_toot_chars`` (then URLs count in full).  A server that publishes
     nothing gets Mastodon's defaults (500, 23).
     """
+    return (await fetch_instance(instance, client=client))[0]
+
+
+async def fetch_instance(
+    instance: str, *, client: httpx.AsyncClient | None = None
+) -> tuple[MastodonLimits | None, bool]:
+    """(the limits as ``fetch_limits`` says, whether it takes quote posts)."""
     base = normalize_instance(instance)
     own = client is None
     # No keep-alive: snac closes each connection after one answer without saying so.
@@ -158,21 +196,22 @@ async def fetch_limits(
     try:
         v2, answered2 = await _instance(http, f"{base}/api/v2/instance")
         statuses = _statuses(v2)
+        quotes = quotes_supported(v2)
         if "max_characters" in statuses and "characters_reserved_per_url" in statuses:
-            return length.limits_from_instance(v2 or {})
+            return length.limits_from_instance(v2 or {}), quotes
         v1, answered1 = await _instance(http, f"{base}/api/v1/instance")
     finally:
         if own:
             await http.aclose()
     if not (answered1 or answered2):
-        return None
+        return None, False
     merged: dict[str, Any] = dict(v1 or {})
     if statuses:
         merged["configuration"] = (v2 or {}).get("configuration")
     for key in ("pleroma", "max_toot_chars"):
         if v2 and key in v2 and key not in merged:
             merged[key] = v2[key]
-    return length.limits_from_instance(merged)
+    return length.limits_from_instance(merged), quotes
 
 
 class MastodonDestination(BaseDestination):
@@ -202,14 +241,55 @@ class MastodonDestination(BaseDestination):
         cached = self.cache.get(self.account)
         if cached and not force and datetime.now(UTC) - cached[1] < LIMITS_MAX_AGE:
             return self._override(cached[0])
-        found = await fetch_limits(self.account.instance, client=client)
+        found, quotes = await fetch_instance(self.account.instance, client=client)
         if found is None:  # unreachable: what we knew stands, and we ask again next time
             return self._override(cached[0] if cached else MastodonLimits())
-        self.cache.put(self.account, found)
+        self.cache.put(self.account, found, quotes)
         return self._override(found)
 
     def check(self, text: str, *, content_warning: str = "") -> LengthCheck:
         return length.check(text, "mastodon", self.limits(), spoiler_text=content_warning)
+
+    def answer(self, share: Share) -> AnswerPlan:
+        """A reply to a Mastodon post, a quote where the instance takes them (as
+        learnt with its limits); any other quote links to the post."""
+        post = share.post
+        if not share.answer or post is None:
+            return AnswerPlan()
+        handle = clean_line(post.handle) or "the author"
+        if post.network != "mastodon":
+            return super().answer(share)
+        if share.answer == "reply":
+            return AnswerPlan(note=f"a reply to {handle}'s post")
+        quotes = self.cache.quotes(self.account)
+        if quotes:
+            return AnswerPlan(note=f"quotes {handle}'s post")
+        why = "does not take quote posts" if quotes is False else "may not take quote posts"
+        return AnswerPlan(native=False, note=f"this instance {why}: the post is linked instead")
+
+    async def _answer_ids(
+        self, client: MastodonClient, share: Share, delivery: Delivery
+    ) -> tuple[str | None, str | None]:
+        """(in_reply_to_id, quoted_status_id) on this instance for ``share``."""
+        post = share.post
+        if not share.answer or post is None or post.network != "mastodon":
+            return None, None
+        if share.answer == "quote" and not self.cache.quotes(self.account):
+            delivery.notice = "quoted as a link: the instance does not take quote posts"
+            return None, None
+        status = None
+        for address in dict.fromkeys(a for a in (post.uri, post.url) if a):
+            status = await client.find_status(address)
+            if status is not None:
+                break
+        if status is None:
+            raise MastodonError(
+                f"{clean_line(post.handle) or 'the'} post is not found from "
+                f"{normalize_instance(self.account.instance)} (deleted, or not public)",
+                permanent=True,
+            )
+        sid = str(status["id"])
+        return (sid, None) if share.answer == "reply" else (None, sid)
 
     async def send(self, delivery: Delivery, share: Share, ctx: SendContext) -> SendResult:
         token = self.secret(ctx, "token")
@@ -220,7 +300,10 @@ class MastodonDestination(BaseDestination):
         if not verdict.ok:
             raise RemoteError(verdict.reason, permanent=True)
         account = self.account
+        if not self.answer(share).ok:
+            raise RemoteError(self.answer(share).note, permanent=True)
         async with MastodonClient(account.instance, token) as client:
+            reply_to, quoted = await self._answer_ids(client, share, delivery)
             status = await client.post_status(
                 delivery.text,
                 idempotency_key=delivery.idempotency_key,
@@ -228,6 +311,8 @@ class MastodonDestination(BaseDestination):
                 language=share.language or account.language or None,
                 spoiler_text=share.content_warning,
                 sensitive=bool(share.content_warning),
+                in_reply_to_id=reply_to,
+                quoted_status_id=quoted,
             )
         url = status.get("url") or status.get("uri")
         return SendResult(str(url) if url else None, str(status.get("id")))

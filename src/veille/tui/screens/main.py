@@ -11,6 +11,12 @@ items, an item removed by another process), the item pane, the composer and
 every action follow that row.  Only an item the user moved to or opened counts
 as seen (marked read after ``mark_read_delay``); one the app selected by itself
 (start-up, a view switch, a search) does not.
+
+The social loop: the item pane lists who shared the item (``SeenVia``), a post
+behind a content warning stays closed until ``v``, ``w`` shows what several
+people you follow shared, the composer credits, replies to or quotes a sharer's
+post (ctrl+r, ctrl+n), and the status bar counts the responses to your shares
+until the Shares view (S) shows them.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -44,6 +51,7 @@ from veille.tui.messages import (
     FirstPaint,
     OpenUrl,
     RefreshRequested,
+    ResponsesSeen,
     SendShares,
     StateChanged,
 )
@@ -60,6 +68,7 @@ from veille.tui.services.views import ViewSpec
 from veille.tui.state import COMPOSER_HEIGHT, STREAM_WIDTH
 from veille.tui.widgets.composer import Composer, ToggleBar, ToggleScreen
 from veille.tui.widgets.item import ItemView
+from veille.tui.widgets.sightings import masked
 from veille.tui.widgets.stream import StreamList
 
 log = logging.getLogger(__name__)
@@ -68,7 +77,15 @@ NARROW = 100  # columns
 PANES = ("stream", "item", "composer")
 SHOW_DELAY = 0.04  # seconds the cursor rests before the item pane follows
 #: The app state the status bar shows (reactives of the app, watched).
-APP_STATE = ("counts", "progress", "new_items", "feed_errors", "write_error", "alerts")
+APP_STATE = (
+    "counts",
+    "progress",
+    "new_items",
+    "feed_errors",
+    "write_error",
+    "alerts",
+    "new_responses",
+)
 
 #: A timer factory: (seconds, callback) -> a function that cancels it.  The app
 #: passes Textual's; tests pass one they fire by hand, so time is deterministic.
@@ -132,6 +149,7 @@ class MainScreen(Screen[None]):
             "feed_errors": 0,
             "write_error": "",
             "alerts": (),
+            "new_responses": 0,
         }
         self._shown_id: str | None = None
         self._show_timer: Timer | None = None
@@ -188,7 +206,12 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.search_box.display = False
-        self.view, warning = views.start_view(self.session.config, self.store, self.session.ui.view)
+        self.item_view.seen_via.bind(
+            self.store, clock=self.session.clock, revealed=self.stream.revealed
+        )
+        self.view, warning = views.start_view(
+            self.session.config, self.store, self.session.ui.view, at=self._now()
+        )
         if warning:
             self.notify(warning, severity="warning", markup=False)
         if self.images:
@@ -269,7 +292,24 @@ class MainScreen(Screen[None]):
         if self._show_timer is None and self.stream.current_id == self._shown_id:
             self._show_current()
 
+    def _now(self) -> datetime | None:
+        """The app's clock (tests set one); None: the real one."""
+        return self.session.clock() if self.session.clock is not None else None
+
+    def _resolve(self, spec: ViewSpec) -> ViewSpec:
+        """A saved view (the network's...) with its definition from the config as
+        it is now, its ``since`` from now; gone from the config: all items.  A
+        spec that carries its view already (chosen in the picker, just saved) is
+        taken as it is: config.toml may not have been read again yet."""
+        if spec.saved is not None and spec.flt is not None:
+            return spec
+        try:
+            return views.resolve(spec, self.session.config, self.store, at=self._now())
+        except ViewError:
+            return ViewSpec()
+
     def set_view(self, spec: ViewSpec) -> None:
+        spec = self._resolve(spec)
         self.session.ui.view = spec.to_json()
         self._save_ui()
         self.load_view(spec, reset=True)
@@ -313,6 +353,11 @@ class MainScreen(Screen[None]):
         if alerts:
             t.append("  · ⚑ ", style="bold")
             t.append(" · ".join(f"{label} {n}" for label, n in alerts), style="bold")
+        responses = state["new_responses"]
+        if responses:
+            t.append(
+                f"  · ↩ {responses} new response{'s' if responses != 1 else ''} (S)", style="bold"
+            )
         if self.digits:
             t.append(f"  · link {self.digits}…", style="reverse")
         self.query_one("#status", Static).update(t)
@@ -369,10 +414,14 @@ class MainScreen(Screen[None]):
         iid = item.id
         new = iid != self._shown_id
         self._shown_id = iid
-        content = self.store.get_content(iid)
-        article, note = self._article_for(item, content)
+        shown = masked(item, self.stream.revealed)  # a content warning hides the text
+        if shown is item:
+            content = self.store.get_content(iid)
+            article, note = self._article_for(item, content)
+        else:
+            content, article, note = Content(), None, ""
         self.item_view.show(
-            item,
+            shown,
             content,
             source=self._source(item),
             when=when_label(item),
@@ -489,15 +538,17 @@ class MainScreen(Screen[None]):
         if shown in ids:
             item = self.store.get_item(shown) if shown else None
             if item is not None:
-                self.item_view.update_marks(item)
+                self.item_view.update_marks(masked(item, self.stream.revealed))
         self.post_message(StateChanged())
 
     def _shares_changed(self) -> None:
+        """Sent, failed, or answered: the rows' marks and the shown item's
+        "what came back" follow."""
         self.stream.refresh_rows()
         shown = self.item_view.item_id
         item = self.store.get_item(shown) if shown else None
-        if item is not None:
-            self.item_view.update_marks(item)
+        if item is not None and self._show_timer is None and shown == self.stream.current_id:
+            self._show_current()
 
     def _config_changed(self) -> None:
         """Accounts or defaults changed on disk: the composer offers them now."""
@@ -594,7 +645,62 @@ class MainScreen(Screen[None]):
         self._pick_toggles("tag")
 
     def action_shares(self) -> None:
+        self.post_message(ResponsesSeen())
         self.app.push_screen(SharesScreen(self.session), self._share_chosen)
+
+    # ---------------------------------------------------------- the network
+    def action_network(self) -> None:
+        """p: the network view (24 h); p again: the week's."""
+        name = (
+            "network-week"
+            if self.view.kind == "view" and self.view.value == "network"
+            else "network"
+        )
+        self.search_box.display = False
+        self.set_view(ViewSpec("view", name))
+        self.notify(
+            f"{self.view.label(self.store)}: shared by "
+            f"{self.view.saved.min_sharers if self.view.saved else 2}+ accounts you follow, "
+            "the most shared first.",
+            markup=False,
+            timeout=3,
+        )
+
+    def action_toggle_warning(self) -> None:
+        """v: show the post behind its content warning, or close it again."""
+        item = self._current()
+        if item is None:
+            return
+        if not item.content_warning:
+            self.notify("No content warning on this item.", timeout=2)
+            return
+        revealed = self.stream.revealed
+        if item.id in revealed:
+            revealed.discard(item.id)
+        else:
+            revealed.add(item.id)
+        self.stream.refresh_rows()
+        self._show_current()
+
+    def action_answer_mode(self) -> None:
+        """ctrl+r: the share credits the sharer, replies to their post, or quotes it."""
+        self._ensure_shown()
+        line = self.composer.cycle_answer()
+        if not line:
+            self.notify(
+                "Nobody you follow shared this item: nothing to reply to or quote.", timeout=3
+            )
+            return
+        self.notify(line[:1].upper() + line[1:], markup=False, timeout=2)
+
+    def action_next_sharer(self) -> None:
+        """ctrl+n: credit, reply to or quote the next sharer's post."""
+        self._ensure_shown()
+        if len(self.composer.choices.posts) < 2:
+            self.notify("Only one person you follow shared this item.", timeout=2)
+            return
+        line = self.composer.next_post()
+        self.notify(line[:1].upper() + line[1:], markup=False, timeout=2)
 
     def _share_chosen(self, choice: ShareChoice | None) -> None:
         if choice is None:
@@ -965,7 +1071,7 @@ class MainScreen(Screen[None]):
                 self._ask_save_view()
                 return
             try:
-                spec = views.spec_for_choice(key, config, self.store)
+                spec = views.spec_for_choice(key, config, self.store, at=self._now())
             except ViewError as exc:
                 self.notify(clean_line(str(exc)), severity="error", markup=False)
                 return
@@ -982,9 +1088,7 @@ class MainScreen(Screen[None]):
         """view_counts walks the index for most views (~0.1-0.2 s at 100,000
         items): off the UI thread; the picker shows them when they are in."""
         saved = views.picker_views(config)
-        counts = view_counts(
-            self.store, saved, at=self.session.clock() if self.session.clock else None
-        )
+        counts = view_counts(self.store, saved, at=self._now())
         labels = {views.view_key(v): views.view_label(v, counts.get(v.name)) for v in saved}
         self.app.call_from_thread(picker.set_labels, labels)
 

@@ -1,8 +1,10 @@
 """`S`: the Shares view — what you shared, newest first, and where each one got to.
 
-Each row: when, the item's title, your comment's first line, then one status per
-destination (queued / sent with its URL / failed with the server's reason).  A
-failed share can be edited (back to the composer with its comment) or retried.
+Each row: when, the item's title, your comment's first line (and whose post it
+replies to or quotes), then one status per destination (queued / sent with its
+URL / failed with the server's reason), then what came back: who replied or
+quoted it and what they said, who liked and reposted it.  A failed share can be
+edited (back to the composer with its comment) or retried.
 Everything shown is built with ``Text.append``: titles, comments and server
 messages are data, never markup.
 """
@@ -18,7 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
-from veille.domain.share import Share
+from veille.domain.share import Share, ShareResponse
 from veille.render.hygiene import clean_line
 from veille.tui.keys import SHARES_KEYS
 from veille.tui.messages import SendShares
@@ -26,6 +28,8 @@ from veille.tui.services.compose import ComposeError, needs_attention
 from veille.tui.services.session import Session
 
 MARKS = {"sent": "✓", "queued": "…", "sending": "⟳", "failed": "✗"}
+RESPONSE_MARKS = {"reply": "↩", "quote": "❝", "like": "♥", "repost": "↻"}
+WORDED_SHOWN = 3  # replies and quotes shown with their words in a row (all: the item pane)
 STYLES = {"sent": "green", "queued": "yellow", "sending": "yellow", "failed": "bold red"}
 
 
@@ -53,6 +57,12 @@ def share_row(share: Share, styles: dict[str, Any] | None = None, title: str = "
         t.append("”")
     else:
         t.append("(no comment)", style="dim")
+    if share.answer and share.post is not None:
+        who = clean_line(share.post.handle) or clean_line(share.post.url)
+        t.append("\n  ")
+        t.append("↩ a reply to " if share.answer == "reply" else "❝ a quote of ", style="dim")
+        t.append(who, style="italic")
+        t.append("'s post", style="dim")
     for name, d in share.deliveries.items():
         t.append("\n  ")
         status = d.status if d.status in MARKS else "queued"
@@ -63,7 +73,54 @@ def share_row(share: Share, styles: dict[str, Any] | None = None, title: str = "
         if detail:
             t.append(" — ")
             t.append(clean_line(detail))
+        if d.notice:
+            t.append(" · ")
+            t.append(clean_line(d.notice), style="dim")
+    if share.responses:
+        responses_lines(t, share.responses)
     return t
+
+
+def responses_lines(t: Text, responses: list[ShareResponse]) -> None:
+    """What came back, under a share: counts by kind, then the latest replies and
+    quotes with their words (the shared item's pane lists them all, with links)."""
+    counts: dict[str, int] = {}
+    for r in responses:
+        counts[r.kind] = counts.get(r.kind, 0) + 1
+    labels = {
+        "reply": ("reply", "replies"),
+        "quote": ("quote", "quotes"),
+        "like": ("like", "likes"),
+        "repost": ("repost", "reposts"),
+    }
+    parts = []
+    for kind, (one, many) in labels.items():
+        n = counts.get(kind, 0)
+        if n:
+            parts.append(f"{RESPONSE_MARKS[kind]} {n} {one if n == 1 else many}")
+    t.append("\n  ")
+    t.append("What came back: ", style="bold")
+    t.append(" · ".join(parts))
+    worded = sorted(
+        (r for r in responses if r.kind in ("reply", "quote")),
+        key=lambda r: r.at or "",
+        reverse=True,
+    )
+    for r in worded[:WORDED_SHOWN]:
+        t.append("\n    ")
+        t.append(RESPONSE_MARKS[r.kind] + " ")
+        who = clean_line(r.author)
+        if who:
+            t.append(who, style="bold")
+            t.append(" ")
+        t.append(clean_line(r.handle), style="italic")
+        words = clean_line(r.text)
+        if words:
+            t.append(": “")
+            t.append(words[:200])
+            t.append("”")
+    if len(worded) > WORDED_SHOWN:
+        t.append(f"\n    … {len(worded) - WORDED_SHOWN} more (enter opens the item)", style="dim")
 
 
 @dataclass(frozen=True)
@@ -128,10 +185,13 @@ class SharesScreen(Screen[ShareChoice | None]):
         if shares:
             listing.highlighted = index
         failed = sum(needs_attention(s) for s in shares)
+        answered = sum(len(s.responses) for s in shares)
         t = Text(no_wrap=True, overflow="ellipsis", end="")
         t.append(" veille ", style="bold reverse")
         t.append(" Shares", style="bold")
         t.append(f"  {len(shares)} shared")
+        if answered:
+            t.append(f"  · {answered} response{'s' if answered != 1 else ''}")
         if failed:
             t.append(f"  · {failed} need attention", style=styles["failed"])
         t.append("  · enter open · e edit · r retry · esc close", style="dim")

@@ -4,6 +4,11 @@ The one place the app calls the sharing code (``build_share``, ``create_share``,
 ``retry``, ``send_pending``, ``length_check``, ``load_accounts``,
 ``default_destinations``), so its rewrite into a Destination protocol touches
 this file only.  No Textual: the screens show what these functions return.
+
+An item seen through posts of people you follow can be shared three ways
+(``Choices.answer``): crediting the sharer ("via @alice@instance", the
+default: the first sharer), replying to their post, or quoting it.  Which post
+is ``Choices.post``; each destination's preview says how it will carry it.
 """
 
 from __future__ import annotations
@@ -25,15 +30,23 @@ from veille.accounts.config import (
 from veille.config import Config
 from veille.domain.errors import VeilleError
 from veille.domain.records import Draft, Item
-from veille.domain.share import Delivery, Share
+from veille.domain.share import NETWORKS, Delivery, PostRef, Share
 from veille.render.hygiene import clean_line
-from veille.share.compose import make_via, render_text, suggest_hashtags
+from veille.share.compose import (
+    credit_name,
+    credit_via,
+    make_via,
+    post_ref,
+    render_text,
+    suggest_hashtags,
+)
 from veille.store.store import Store
 from veille.util.dates import iso, now
 
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "ANSWER_LABELS",
     "Choices",
     "ComposeError",
     "ComposeService",
@@ -57,14 +70,45 @@ def _outbox() -> Any:
     return outbox
 
 
+#: The ways a share can answer a sharer's post, in the order ctrl+r cycles them.
+ANSWERS = ("credit", "reply", "quote")
+ANSWER_LABELS = {"credit": "credit", "reply": "reply to", "quote": "quote"}
+
+
 @dataclass
 class Choices:
-    """What the composer lets you tick: destinations and suggested hashtags."""
+    """What the composer lets you tick: destinations and suggested hashtags, and
+    for an item people you follow shared, whose post it answers and how."""
 
     destinations: list[str] = field(default_factory=list)  # every known destination
     ticked: list[str] = field(default_factory=list)  # those that will get the share
     hashtags: list[str] = field(default_factory=list)  # suggested (and kept) tags
     tags_on: list[str] = field(default_factory=list)  # those that will be added
+    posts: list[PostRef] = field(default_factory=list)  # the sharers' posts, first first
+    post: int = 0  # which of them is credited, replied to or quoted
+    answer: str = "credit"  # one of ANSWERS
+
+    @property
+    def chosen(self) -> PostRef | None:
+        """The post the share credits, replies to or quotes (None: no sharer)."""
+        return self.posts[self.post] if 0 <= self.post < len(self.posts) else None
+
+    @property
+    def share_answer(self) -> str:
+        """``Share.answer``: "reply" / "quote", or "" for a plain (crediting) share."""
+        return self.answer if self.answer in ("reply", "quote") and self.chosen else ""
+
+    def describe(self) -> str:
+        """One line for the composer's title: "via @alice@a.example", "reply to
+        @bob.bsky.social", "quote @cat@c.example" (and which of several)."""
+        post = self.chosen
+        if post is None:
+            return ""
+        who = credit_name(post)
+        line = f"via {who}" if self.answer == "credit" else f"{ANSWER_LABELS[self.answer]} {who}"
+        if len(self.posts) > 1:
+            line += f" ({self.post + 1}/{len(self.posts)})"
+        return line
 
 
 @dataclass(frozen=True)
@@ -76,6 +120,7 @@ class PreviewEntry:
     text: str  # the text as it will be posted
     counter: str  # "123/500 characters" (the length check's reason when over)
     ok: bool = True  # within the limit
+    note: str = ""  # how a reply or quote goes here ("a reply to @bob's post")
 
 
 @dataclass
@@ -127,7 +172,8 @@ class ComposeService:
         self.store = store
         self.config = config
         self.config_dir = config_dir
-        self.limits: dict[str, tuple[int, int]] = {}  # mastodon account -> learnt limits
+        # mastodon account -> learnt (max characters, characters per URL or None: in full)
+        self.limits: dict[str, tuple[int, int | None]] = {}
         self.asked: set[str] = set()
         self._accounts: dict[str, Account] | None = None
         self._secrets: Any = None
@@ -181,33 +227,62 @@ class ComposeService:
         return out
 
     async def learn_limits(self, name: str, account: Account) -> bool:
-        """Ask one Mastodon instance for its limits; False when it would not say."""
-        from veille.clients.mastodon import MastodonClient
+        """Ask one Mastodon instance for its limits, and whether it takes quote
+        posts (kept in the destination's cache, where the preview reads it);
+        False when it would not say."""
+        from veille.share.destinations.mastodon import MastodonDestination
 
         try:
-            token = self.secrets.get(account.secret("token")) or ""
-            async with MastodonClient(account.instance, token) as client:
-                limits = await client.limits()
+            dest = MastodonDestination(account)
+            learnt = await dest.learn_limits()
         except Exception:  # only a nicer counter: the defaults stand
             log.info("could not learn the limits of %s", name, exc_info=True)
             self.asked.discard(name)
             return False
-        self.limits[name] = (int(limits[0]), int(limits[1]))
+        if dest.cache.get(account) is None:  # the instance did not answer
+            self.asked.discard(name)
+            return False
+        self.limits[name] = (learnt.max_characters, learnt.characters_reserved_per_url)
         return True
 
     # ------------------------------------------------------------ composer
-    def choices(self, item: Item) -> Choices:
+    def posts(self, item: Item) -> list[PostRef]:
+        """The posts through which people you follow shared ``item``, in the order
+        they came (one per post: a post seen through two timelines is one)."""
+        out: dict[tuple[str, str], PostRef] = {}
+        for s in item.sightings:
+            if s.kind == "entry" or not s.post_url:
+                continue
+            feed = self.store.get_feed(s.source)
+            network = feed.kind if feed is not None and feed.kind in NETWORKS else ""
+            if not network:
+                network = "bluesky" if s.key.startswith("at://") else "mastodon"
+            ref = post_ref(s, network)
+            if ref is not None and (ref.url, ref.sharer) not in out:
+                out[(ref.url, ref.sharer)] = ref
+        return list(out.values())
+
+    def choices(self, item: Item, draft: Draft | None = None) -> Choices:
         """Defaults for a new share of ``item``: the configured destinations ticked,
-        every hashtag suggested by its categories ticked (the preview shows them)."""
+        every hashtag suggested by its categories ticked (the preview shows them),
+        the first sharer credited (or what the draft chose)."""
         accounts = self.accounts()
         ticked = [n for n in default_destinations(self.config, accounts) if n in accounts]
         tags = suggest_hashtags(list(item.categories))
-        return Choices(list(accounts), ticked, tags, list(tags))
+        ch = Choices(list(accounts), ticked, tags, list(tags), posts=self.posts(item))
+        if draft is not None and draft.post:
+            ch.post = next((i for i, p in enumerate(ch.posts) if p.url == draft.post), 0)
+        if draft is not None and draft.answer and ch.posts:
+            ch.answer = draft.answer
+        return ch
 
-    def prefill(self, item: Item) -> str:
+    def prefill(self, item: Item, post: PostRef | None = None) -> str:
         """The template filled for ``item`` without a comment: the preview before typing."""
         feed = self.store.get_feed(item.feed)
         source = feed.name if feed else ""
+        if post is None:
+            posts = self.posts(item)
+            post = posts[0] if posts else None
         share = Share(
             id="",
             item_id=item.id,
@@ -217,14 +292,23 @@ class ComposeService:
             link=item.link,
             source=source,
             author=item.author,
-            via=make_via(source, author=item.author),
+            via=(credit_via(post) if post is not None else "")
+            or make_via(source, author=item.author),
         )
         return render_text(share, self.config["share.template"]) + "\n"
 
     def preview(
-        self, item_id: str, text: str, ticked: list[str], tags_on: list[str]
+        self,
+        item_id: str,
+        text: str,
+        ticked: list[str],
+        tags_on: list[str],
+        *,
+        post: PostRef | None = None,
+        answer: str = "",
     ) -> list[PreviewEntry]:
-        """Each ticked destination's text as the outbox will post it, and its counter."""
+        """Each ticked destination's text as the outbox will post it, its counter,
+        and how it carries a reply or a quote (or why it cannot)."""
         if not ticked:
             return []
         accounts = self.accounts()
@@ -238,13 +322,23 @@ class ComposeService:
                 to=[n for n in ticked if n in accounts],
                 hashtags=list(tags_on),
                 accounts=accounts,
+                post=post,
+                answer=answer,
             )
         except outbox.OutboxError as exc:
             return [PreviewEntry("?", "", "", clean_line(str(exc)), False)]
+        from veille.share.destinations import destination_for
+
         entries = []
         for name, d in share.deliveries.items():
+            plan = destination_for(accounts[name]).answer(share)
+            if not plan.ok:
+                entries.append(PreviewEntry(name, d.kind, "", plan.note, False))
+                continue
             verdict = outbox.length_check(share, d, accounts[name])
-            entries.append(PreviewEntry(name, d.kind, d.text, verdict.reason, verdict.ok))
+            entries.append(
+                PreviewEntry(name, d.kind, d.text, verdict.reason, verdict.ok, plan.note)
+            )
         return entries
 
     def earlier(self, item_id: str) -> list[Share]:
@@ -263,7 +357,8 @@ class ComposeService:
         return f"already shared{times}: {when} to {where}"
 
     def draft_for_edit(self, share: Share) -> Draft:
-        """A failed share back in the composer: its comment, its unsent destinations."""
+        """A failed share back in the composer: its comment, its unsent destinations,
+        the post it replied to or quoted."""
         draft = Draft(
             item_id=share.item_id,
             text=share.comment,
@@ -271,6 +366,8 @@ class ComposeService:
             hashtags=tuple(share.hashtags),
             share_id=share.id,
             updated=iso(now()),
+            answer=share.answer,
+            post=share.post.url if share.post is not None else "",
         )
         self.store.save_draft(draft, durable=False)
         return draft
@@ -282,11 +379,18 @@ class ComposeService:
         ticked: list[str],
         tags_on: list[str],
         share_id: str | None = None,
+        *,
+        post: PostRef | None = None,
+        answer: str = "",
     ) -> Sent:
         """Save the share durably (before any network call) to the destinations whose
-        text fits; the draft goes once the share is on disk.  Nothing is sent here."""
+        text fits (and that can carry a reply or a quote); the draft goes once the
+        share is on disk.  Nothing is sent here."""
         out = Sent()
-        entries = self.preview(item_id, text, ticked, tags_on)
+        if answer == "reply" and not text.strip():
+            out.error = "write your reply first"
+            return out
+        entries = self.preview(item_id, text, ticked, tags_on, post=post, answer=answer)
         out.refused = [(e.name, e.counter) for e in entries if not e.ok]
         to = [e.name for e in entries if e.ok]
         if not to:
@@ -309,6 +413,8 @@ class ComposeService:
                     to=to,
                     hashtags=list(tags_on),
                     accounts=accounts,
+                    post=post,
+                    answer=answer,
                 )
         except (outbox.OutboxError, OSError) as exc:
             out.error = clean_line(str(exc))

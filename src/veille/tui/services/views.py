@@ -6,7 +6,10 @@ Saved views (``[views.NAME]`` and the built-ins Today, Drafts, Alerts...) come
 from ``triage.views``; the four views the app always had (Unread, Starred,
 Shared, All) stay kinds of their own, so their fast paths and the state files
 that name them keep working.  A search typed in a saved view that has its own
-search replaces that search (the store searches for one phrase).
+search replaces that search (the store searches for one phrase).  A view
+ranked by sharers (the built-in "network") is known only whole, so past the
+budget its rows come all at once from the thread and replace the first ones
+(``FirstRows.replace``).
 
 The first screenful of a view is found synchronously (``first_rows``, within a
 small time budget); the caller takes the rest from the returned iterator on a
@@ -15,8 +18,9 @@ thread, so a view of 100,000 items opens at once.
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -26,7 +30,7 @@ from veille.domain.filter import ItemFilter
 from veille.domain.views import SavedView
 from veille.render.hygiene import clean_line
 from veille.store.store import Store
-from veille.triage.views import ViewError, find_view, saved_views, view_filter
+from veille.triage.views import ViewError, find_view, rank_ids, saved_views, view_filter
 
 VIEW_KINDS = ("unread", "all", "starred", "shared")
 #: Saved views shown as the app's own kinds (their fast paths, their old state).
@@ -63,6 +67,11 @@ class ViewSpec:
         if self.search:
             name += f" · search “{clean_line(self.search)}”"
         return name
+
+    @property
+    def rank(self) -> str:
+        """How the view orders its items ("newest", or "sharers")."""
+        return self.saved.rank if self.saved is not None else "newest"
 
     @property
     def is_everything(self) -> bool:
@@ -112,6 +121,13 @@ def empty_text(spec: ViewSpec, store: Store, search_all_key: str = "ctrl+f") -> 
         if spec.is_everything:
             return f"{what} in any item. esc clears the search."
         return f"{what} in {spec.scope(store)} — {search_all_key} searches all items."
+    saved = spec.saved
+    if spec.kind == "view" and saved is not None and saved.min_sharers:
+        when = f" in the last {saved.since}" if saved.since and saved.since[0].isdigit() else ""
+        return (
+            f"Nothing shared by {saved.min_sharers} or more accounts you follow{when}. "
+            "f changes the view."
+        )
     if spec.kind == "unread":
         return "All read. f changes the view, r refreshes."
     return "No items here yet. r refreshes, f changes the view, a adds a feed."
@@ -171,29 +187,34 @@ def spec_for_view(view: SavedView, store: Store, *, at: datetime | None = None) 
     return ViewSpec("view", view.name, saved=view, flt=view_filter(view, store, at=at))
 
 
-def resolve(spec: ViewSpec, config: Config, store: Store) -> ViewSpec:
+def resolve(
+    spec: ViewSpec, config: Config, store: Store, *, at: datetime | None = None
+) -> ViewSpec:
     """A spec read back from the state file or made by a key, with a saved view's
-    definition looked up in the config (ViewError when it is gone)."""
+    definition looked up in the config and its ``since`` resolved at ``at``
+    (ViewError when it is gone)."""
     if spec.kind != "view":
         return spec
     view = find_view(config, spec.value)
-    return replace(spec_for_view(view, store), search=spec.search)
+    return replace(spec_for_view(view, store, at=at), search=spec.search)
 
 
-def start_view(config: Config, store: Store, remembered: Any) -> tuple[ViewSpec, str]:
+def start_view(
+    config: Config, store: Store, remembered: Any, *, at: datetime | None = None
+) -> tuple[ViewSpec, str]:
     """The view the app opens with: ``default_view`` when set (it wins), else the
     one left last time; (spec, a warning line or "")."""
     name = config["default_view"]
     if name:
         try:
-            return spec_for_view(find_view(config, name), store), ""
+            return spec_for_view(find_view(config, name), store, at=at), ""
         except ViewError as exc:
             return ViewSpec(), f"default_view: {clean_line(str(exc))}"
     spec = ViewSpec.from_json(remembered)
     if spec.kind == "feed" and not store.get_feed(spec.value):
         return ViewSpec(), ""
     try:
-        return resolve(spec, config, store), ""
+        return resolve(spec, config, store, at=at), ""
     except ViewError:
         return ViewSpec(), ""
 
@@ -222,12 +243,18 @@ def choice_key(spec: ViewSpec) -> str:
     return f"v:{spec.kind}" if spec.kind in VIEW_KINDS else f"{spec.kind}:{spec.value}"
 
 
-def spec_for_choice(key: str, config: Config | None = None, store: Store | None = None) -> ViewSpec:
+def spec_for_choice(
+    key: str,
+    config: Config | None = None,
+    store: Store | None = None,
+    *,
+    at: datetime | None = None,
+) -> ViewSpec:
     """The spec a picker choice stands for (a saved view needs the config and the
     store; ViewError when it names a removed feed)."""
     kind, _, value = key.partition(":")
     if kind == "view" and config is not None and store is not None:
-        return spec_for_view(find_view(config, value), store)
+        return spec_for_view(find_view(config, value), store, at=at)
     return ViewSpec(value) if kind == "v" else ViewSpec(kind, value)
 
 
@@ -238,6 +265,7 @@ class FirstRows:
     ids: list[str]
     found: bool  # the item to keep under the cursor is among them (or none was asked)
     rest: Iterator[str] | None  # the rest of the view, for a thread; None: complete
+    replace: bool = False  # ``rest`` gives the whole view, to put in place of ``ids``
 
 
 def first_rows(
@@ -257,6 +285,8 @@ def first_rows(
     if spec.is_everything and not spec.search:
         return FirstRows(list(store.ordered_ids()), True, None)  # no test per item
     it = store.view_ids(spec.to_filter(), keep=sticky, stop=stop)
+    if spec.rank != "newest":
+        return _ranked_rows(store, spec.rank, it, keep_id, budget)
     ids: list[str] = []
     found = keep_id is None
     deadline = time.perf_counter() + budget
@@ -266,3 +296,25 @@ def first_rows(
         if (len(ids) >= limit and found) or time.perf_counter() > deadline:
             return FirstRows(ids, found, it)
     return FirstRows(ids, found, None)
+
+
+def _ranked_rows(
+    store: Store, rank: str, it: Iterator[str], keep_id: str | None, budget: float
+) -> FirstRows:
+    """A ranked view: whole and ranked when it can be found within ``budget``;
+    else what was found, ranked, and the whole view ranked from a thread."""
+    ids: list[str] = []
+    deadline = time.perf_counter() + budget
+    for iid in it:
+        ids.append(iid)
+        if time.perf_counter() > deadline:
+            break
+    else:
+        ranked = rank_ids(store, ids, rank)
+        return FirstRows(ranked, keep_id is None or keep_id in ranked, None)
+    first = rank_ids(store, ids, rank)
+
+    def whole(seen: Iterable[str] = tuple(ids)) -> Iterator[str]:
+        yield from rank_ids(store, itertools.chain(seen, it), rank)
+
+    return FirstRows(first, keep_id is None or keep_id in first, whole(), replace=True)

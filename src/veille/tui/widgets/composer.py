@@ -6,9 +6,16 @@ live preview beside it, exactly as each ticked destination will get them.  The
 comment stays a field of its own because the Atom feed, Micropub, the digest and
 search all use it apart from the title and link.
 
-Every edit (text, destinations, hashtags) is saved as a draft keyed by the item
-id; the durable write runs on a thread so typing never waits for fsync, and it
-follows each edit within a fraction of a second, so a ``kill -9`` loses at most that.
+For an item people you follow shared, the title says whose post the share
+answers and how: "via @alice@instance" (credit, the default: the first sharer),
+"reply to …" or "quote …"; ctrl+r cycles the three, ctrl+n the sharers.  The
+preview says, per destination, how it carries a reply or a quote, or why it
+cannot (a reply goes only to the network the post lives on).
+
+Every edit (text, destinations, hashtags, credit/reply/quote) is saved as a
+draft keyed by the item id; the durable write runs on a thread so typing never
+waits for fsync, and it follows each edit within a fraction of a second, so a
+``kill -9`` loses at most that.
 """
 
 from __future__ import annotations
@@ -28,8 +35,8 @@ from textual.widgets import SelectionList, Static, TextArea
 from veille.domain.records import Draft, Item
 from veille.domain.share import Share
 from veille.render.hygiene import clean_line
-from veille.store.store import StoreWriteError
-from veille.tui.services.compose import Choices, ComposeService, PreviewEntry, Sent
+from veille.store.errors import StoreWriteError
+from veille.tui.services.compose import ANSWERS, Choices, ComposeService, PreviewEntry, Sent
 from veille.tui.widgets.preview import SharePreview
 from veille.util.dates import iso, now
 
@@ -165,6 +172,10 @@ class Composer(Vertical):
             tags = list(draft.hashtags)
             ch.hashtags = list(dict.fromkeys([*ch.hashtags, *tags]))
             ch.tags_on = tags
+        if draft is not None and ch.posts:
+            if draft.post:
+                ch.post = next((i for i, p in enumerate(ch.posts) if p.url == draft.post), 0)
+            ch.answer = draft.answer or "credit"
         self.choices = ch
         self.area.load_text(self._loaded)
         self.area.move_cursor(self.area.document.end)
@@ -182,8 +193,14 @@ class Composer(Vertical):
         self._title()
 
     def _title(self) -> None:
-        """ "Reshare with comment → atom, work", then what matters about this share."""
-        label = Text(TITLE, style="bold", no_wrap=True, overflow="ellipsis", end="")
+        """ "Reshare with comment → atom, work · via @alice@a.example", or "Reply to
+        @bob@b.example → work", then what matters about this share."""
+        ch = self.choices
+        answer = clean_line(ch.describe())
+        title = TITLE
+        if answer and ch.answer != "credit":
+            title, answer = answer[:1].upper() + answer[1:], ""
+        label = Text(title, style="bold", no_wrap=True, overflow="ellipsis", end="")
         if self.item_id is not None:
             ticked = self.choices.ticked
             if ticked:
@@ -191,6 +208,9 @@ class Composer(Vertical):
                 label.append(", ".join(clean_line(n) for n in ticked), style="bold")
             else:
                 label.append(" → nowhere yet (ctrl+o chooses)", style="bold")
+            if answer:
+                label.append("  · ")
+                label.append(answer, style="bold")
         if self.share_id:
             label.append(f"  · editing failed share {self.share_id}", style="bold")
         if self.warning:
@@ -198,7 +218,12 @@ class Composer(Vertical):
             label.append(clean_line(self.warning), style="bold")
         if self._saved:
             label.append("  · draft saved", style="dim")
-        label.append("   ctrl+s send · ctrl+o to · ctrl+g tags · > quote · esc back", style="dim")
+        hints = "   ctrl+s send · ctrl+o to · ctrl+g tags · > quote"
+        if ch.posts:
+            hints += " · ctrl+r credit/reply/quote"
+            if len(ch.posts) > 1:
+                hints += " · ctrl+n sharer"
+        label.append(hints + " · esc back", style="dim")
         self.query_one("#composer-title", Static).update(label)
 
     def draft(self, item_id: str, updated: str | None) -> Draft:
@@ -210,6 +235,8 @@ class Composer(Vertical):
             hashtags=tuple(self.choices.tags_on),
             share_id=self.share_id,
             updated=updated,
+            answer=self.choices.share_answer,
+            post=post.url if (post := self.choices.chosen) is not None else "",
         )
 
     def show_preview(self, entries: list[PreviewEntry]) -> None:
@@ -234,6 +261,29 @@ class Composer(Vertical):
         current = self.choices.ticked if group == "to" else self.choices.tags_on
         names = [n for n in current if n != name] if name in current else [*current, name]
         self.set_ticked(group, names)
+
+    def cycle_answer(self) -> str:
+        """credit → reply → quote → credit for the chosen sharer's post; what the
+        share does now, in one line ("" when nobody you follow shared the item)."""
+        ch = self.choices
+        if self.item_id is None or ch.chosen is None:
+            return ""
+        ch.answer = ANSWERS[(ANSWERS.index(ch.answer) + 1) % len(ANSWERS)]
+        self._changed()
+        return ch.describe()
+
+    def next_post(self) -> str:
+        """The next sharer's post is the one credited, replied to or quoted."""
+        ch = self.choices
+        if self.item_id is None or ch.chosen is None:
+            return ""
+        ch.post = (ch.post + 1) % len(ch.posts)
+        if self.service is not None and ch.answer == "credit":
+            item = self.service.store.get_item(self.item_id)
+            if item is not None:
+                self.prefill = self.service.prefill(item, ch.chosen)
+        self._changed()
+        return ch.describe()
 
     def insert_quote(self, block: str) -> None:
         """Add a quote block at the end of the comment, then a blank line to write on."""
@@ -263,7 +313,9 @@ class Composer(Vertical):
             self.load(None, "", None)
             self.show_preview([])
             return
-        self.load(item.id, service.prefill(item), draft, service.choices(item))
+        choices = service.choices(item)
+        chosen = choices.posts[0] if choices.posts else None
+        self.load(item.id, service.prefill(item, chosen), draft, choices)
         self.set_warning(
             service.duplicate_warning(item.id, editing=draft.share_id if draft else None)
         )
@@ -279,7 +331,12 @@ class Composer(Vertical):
         if service is None or iid is None or not ticked:
             self.show_preview([])
             return
-        self.show_preview(service.preview(iid, self.text, ticked, list(self.choices.tags_on)))
+        ch = self.choices
+        self.show_preview(
+            service.preview(
+                iid, self.text, ticked, list(ch.tags_on), post=ch.chosen, answer=ch.share_answer
+            )
+        )
         for name, account in service.to_learn(ticked):
             self._learn_limits(name, account)
 
@@ -301,8 +358,15 @@ class Composer(Vertical):
         if self.service is None or self.item_id is None:
             return Sent(error="nothing to share")
         iid = self.item_id
+        ch = self.choices
         sent = self.service.send(
-            iid, self.text, list(self.choices.ticked), list(self.choices.tags_on), self.share_id
+            iid,
+            self.text,
+            list(ch.ticked),
+            list(ch.tags_on),
+            self.share_id,
+            post=ch.chosen,
+            answer=ch.share_answer,
         )
         if sent.share is not None:
             self.flush_soon()  # the draft is gone now that the share is on disk

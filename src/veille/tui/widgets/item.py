@@ -45,6 +45,7 @@ from veille.tui.services.reading import (
     render_body,
     wrap,
 )
+from veille.tui.widgets.sightings import SeenVia
 
 CACHE_SIZE = 16  # rendered bodies kept (small ones; a big one is never cached)
 RULE = "─"
@@ -93,6 +94,7 @@ class ItemView(ScrollView, can_focus=True):
         self._base_body: list[Line] = []  # the body's wrapped lines, without images
         self._images: dict[str, DecodedImage] = {}  # this item's, by URL, as they come
         self._image_rows: dict[str, list[Text]] = {}  # and their rows of half blocks
+        self.seen_via = SeenVia()  # the "seen via" section after the body (widgets/sightings.py)
 
     # ------------------------------------------------------------- content
     def show_nothing(self, message: str = "") -> None:
@@ -135,6 +137,7 @@ class ItemView(ScrollView, can_focus=True):
             and self._item.content_hash == item.content_hash
             and self._content == body
             and self.shown == shown
+            and not self.seen_via.changed(item)
         )
         self.item_id = item.id
         self._item = item
@@ -309,6 +312,9 @@ class ItemView(ScrollView, can_focus=True):
                 note = Text("… the rest of this long item is being laid out", end="")
                 note.stylize(self._style("item--pending"))
                 lines.extend([Line(Text(end="")), Line(note)])
+            self.links = list(self._rendered.links) if self._rendered is not None else []
+            if self.complete:  # its links are numbered after the body's, once those are known
+                lines.extend(self.seen_via.lines(self._item, width, self.links))
             footer = link_list(self.links)
             if footer.plain:
                 lines.append(Line(Text(end="")))

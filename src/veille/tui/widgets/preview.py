@@ -2,8 +2,10 @@
 posted, with a counter against that destination's limit.
 
 The texts come from the outbox's own renderer (``outbox.build_share``), so what is
-shown is what is sent.  Everything is built as ``Text`` with ``append``: a comment,
-a title or a server's reason is never read as markup.
+shown is what is sent; a reply or a quote says how each destination carries it
+("a reply to @ann@a.example's post", "the post is linked instead"), or why it
+cannot ("a reply goes to Bluesky only").  Everything is built as ``Text`` with
+``append``: a comment, a title or a server's reason is never read as markup.
 """
 
 from __future__ import annotations
@@ -58,8 +60,11 @@ class SharePreview(VerticalScroll, can_focus=False):
             t.append("  ")
             counter = ("✗ " if not e.ok else "") + clean_line(e.counter)
             t.append(counter, style=style("preview--over" if not e.ok else "preview--count"))
+            if e.note and e.ok:  # how a reply or a quote goes here
+                t.append("\n")
+                t.append("↳ " + clean_line(e.note), style=style("preview--count"))
             t.append("\n")
-            t.append(e.text or "(empty)")
+            t.append(e.text or ("(not sent)" if not e.ok else "(empty)"))
         return t
 
     def text_of(self, name: str) -> str | None:

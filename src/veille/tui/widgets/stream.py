@@ -1,5 +1,11 @@
 """The stream: a Line-API list that draws only the rows on screen.
 
+Each row: unread, star and shared marks, the source, then the title, led by
+what the network says about the item: ``◆3`` when three accounts you follow
+shared it, ``↩ reply to your share`` for an answer to one of your posts, and
+``⚠`` with the content warning in place of a post's words until ``v`` shows
+them.
+
 Why not DataTable/OptionList/ListView: they build every row up front (5-30 s
 for 100,000 items, see DESIGN.md).  This widget holds only a list of ids and
 asks the store for the few documents it paints, so its cost does not depend
@@ -52,11 +58,25 @@ class StreamList(ScrollView, can_focus=True):
         "stream--hidden",
         "stream--empty",
         "stream--seen",
+        "stream--sharers",
+        "stream--reply",
+        "stream--warning",
     }
 
     DEFAULT_CSS = """
     StreamList {
         overflow-x: hidden;
+    }
+    StreamList > .stream--sharers {
+        color: $secondary;
+        text-style: bold;
+    }
+    StreamList > .stream--reply {
+        color: $accent;
+        text-style: bold;
+    }
+    StreamList > .stream--warning {
+        color: $warning;
     }
     """
 
@@ -101,6 +121,8 @@ class StreamList(ScrollView, can_focus=True):
         self._announced: str | None = None  # the item the last Highlighted named
         self._gen = 0  # which view's rows are wanted (a newer view stops an older load)
         self._want_id: str | None = None  # the item to put the cursor on once loaded
+        # Items whose content warning the user opened (v): their words show.
+        self.revealed: set[str] = set()
 
     # ----------------------------------------------------------------- data
     @property
@@ -158,8 +180,31 @@ class StreamList(ScrollView, can_focus=True):
         self.loading = first.rest is not None
         self._want_id = None if first.found else keep
         self.set_ids(first.ids, keep=keep, reset=reset)
-        if first.rest is not None:
+        if first.rest is not None and first.replace:
+            self._load_all(gen, first.rest)
+        elif first.rest is not None:
             self._load_rest(gen, first.rest)
+
+    @work(thread=True, exit_on_error=False, group="view")
+    def _load_all(self, gen: int, it: Iterator[str]) -> None:
+        """A ranked view (the most shared first) is known only whole: take all of
+        it off the UI thread, then put it in place of the first rows, the cursor
+        staying on its item."""
+        ids = []
+        for iid in it:
+            ids.append(iid)
+            if not len(ids) & 2047 and gen != self._gen:
+                return
+        if gen == self._gen:
+            self.app.call_from_thread(self._replace, gen, ids)
+
+    def _replace(self, gen: int, ids: list[str]) -> None:
+        if gen != self._gen:
+            return
+        want, self._want_id = self._want_id, None
+        self.loading = False
+        self.set_ids(ids, keep=want or self.current_id)
+        self.post_message(self.Loaded())
 
     @work(thread=True, exit_on_error=False, group="view")
     def _load_rest(self, gen: int, it: Iterator[str]) -> None:
@@ -319,7 +364,8 @@ class StreamList(ScrollView, can_focus=True):
         when = self._age(d)
         key = (
             d.id, width, selected, selected and self.has_focus, d.read, d.starred, d.shared,
-            d.hidden, d.title, d.feed, self._titles_version, when,
+            d.hidden, d.title, d.feed, self._titles_version, when, d.kind, d.content_warning,
+            len(d.stored_sightings), d.id in self.revealed,
         )  # fmt: skip
         strip = self._strips.get(key)
         if strip is None:
@@ -351,6 +397,11 @@ class StreamList(ScrollView, can_focus=True):
         when = self._age(d)
         dated = bool(d.published or d.updated)
         title_w = max(1, width - 4 - src_w - 1 - AGE_WIDTH - 1)
+        badge, badge_style = row_badge(d, revealed=d.id in self.revealed)
+        badge_w = min(cell_len(badge), max(0, title_w - 4)) if badge else 0
+        title = clean_line(d.display_title)
+        if d.content_warning and d.id not in self.revealed:
+            title = clean_line(d.content_warning) or "content warning"
         row = [
             seg("●" if unread else " ", self._style("stream--mark")),
             seg("★" if d.starred else " ", self._style("stream--star")),
@@ -358,7 +409,11 @@ class StreamList(ScrollView, can_focus=True):
             seg(" ", None),
             seg(_fit(self._source(d.feed), src_w), self._style("stream--source")),
             seg(" ", None),
-            seg(_fit(clean_line(d.display_title), title_w), st),
+        ]
+        if badge_w:
+            row.append(seg(_fit(badge, badge_w), self._style(badge_style)))
+        row += [
+            seg(_fit(title, title_w - badge_w), st),
             seg(" ", None),
             seg(when.rjust(AGE_WIDTH), self._style("stream--age" if dated else "stream--seen")),
         ]
@@ -380,6 +435,28 @@ class StreamList(ScrollView, can_focus=True):
 
     def _ref_now(self) -> datetime | None:
         return self.clock() if self.clock else None
+
+
+def row_badge(d: Item, *, revealed: bool = False) -> tuple[str, str]:
+    """(what leads the title, its component class): "↩ reply to your share ",
+    "◆3 " (distinct accounts that shared it), "⚠ " before a content warning.
+
+    A post by one account you follow shows no ◆: its author is the one sharer,
+    which the source column already says; an article one account linked does."""
+    parts = []
+    style = "stream--sharers"
+    if d.kind == "reply":
+        parts.append("↩ reply to your share ·")
+        style = "stream--reply"
+    else:
+        n = d.sharers
+        if n >= 2 or (n == 1 and d.kind == "article"):
+            parts.append(f"◆{n}")
+    if d.content_warning and not revealed:
+        parts.append("⚠")
+        if d.kind != "reply" and len(parts) == 1:
+            style = "stream--warning"
+    return (" ".join(parts) + " ", style) if parts else ("", style)
 
 
 def _fit(text: str, width: int) -> str:
