@@ -381,9 +381,13 @@ async def test_open_link_numbered_links_and_refusal(env, monkeypatch):
         await _toast(pilot, "No link [9] in this item.")
         pilot.app.open_in_browser("file:///etc/passwd")
         pilot.app.open_in_browser("javascript:alert(1)")
+        # http(s) but no host, or a control character urlsplit would quietly drop:
+        pilot.app.open_in_browser("https:///etc/passwd")
+        pilot.app.open_in_browser("https://ok.example/\x1b]52;c;cGF5bG9hZA==\x07")
         await settle(pilot)
         assert len(opened) == 3
         await _toast(pilot, "Not opening a file link")
+        await _toast(pilot, "Not opening this link: https:///etc/passwd")
 
 
 async def test_relative_links_resolve_against_xml_base(tmp_path, monkeypatch):

@@ -55,6 +55,7 @@ from veille.tui.services.compose import has_pending
 from veille.tui.services.session import Session
 from veille.tui.services.settings import ConfigWatcher
 from veille.tui.themes import DEFAULT_THEME, load_themes
+from veille.util.urls import is_safe_link
 
 log = logging.getLogger(__name__)
 
@@ -470,6 +471,7 @@ class VeilleApp(App[int]):
                 feed_ids=feed_ids,
                 due_only=due_only,
                 on_progress=self._on_progress,
+                cache_dir=self.paths.cache,
                 accounts=self.session.compose.accounts() if social else None,
             )
         except Exception as exc:
@@ -660,10 +662,11 @@ class VeilleApp(App[int]):
 
     def open_in_browser(self, url: str) -> None:
         """Open http(s) links in the browser ($BROWSER honoured); refuse the rest."""
-        scheme = urlsplit(url).scheme.lower()
-        if scheme not in ("http", "https"):
+        if not is_safe_link(url):
+            scheme = urlsplit(url).scheme.lower()
+            what = f"a {scheme}" if scheme not in ("", "http", "https") else "this"
             self.notify(
-                f"Not opening a {scheme or 'relative'} link: {clean_line(url)[:80]}",
+                f"Not opening {what} link: {clean_line(url)[:80]}",
                 severity="warning",
                 markup=False,
             )

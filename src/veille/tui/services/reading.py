@@ -18,6 +18,7 @@ from rich.text import Text
 
 from veille.domain.records import Content, Item
 from veille.render.html import Link, Rendered, render_html, render_plain
+from veille.util.urls import is_safe_link
 
 BIG_BODY = 100_000  # characters: above this, render and wrap off the UI thread
 PREVIEW_CHARS = 20_000  # what is rendered at once of a big body: a few screenfuls
@@ -70,7 +71,7 @@ def render_body(item: Item, content: Content, width: int, *, limit: int | None =
     known = {link.url for link in links}
     for enc in content.enclosures:
         url = enc.url
-        if url and url.lower().startswith(("http://", "https://")) and url not in known:
+        if is_safe_link(url) and url not in known:
             known.add(url)
             kind_name = (enc.type or "enclosure").split(";")[0]
             links.append(Link(len(links) + 1, url, url, kind_name))

@@ -40,6 +40,7 @@ from veille.render.html import Link
 from veille.render.hygiene import clean_line, clean_text
 from veille.tui.services.reading import Line, wrap
 from veille.util.dates import age
+from veille.util.urls import is_safe_link
 
 INDENT = "    "
 KIND_MARKS = {"post": "•", "repost": "↻", "quote": "❝", "reply": "↩"}
@@ -194,7 +195,7 @@ class SeenVia:
     def _number(links: list[Link], url: str, text: str) -> int | None:
         """``url``'s number among the pane's links (added when new); None when it
         is not http(s): only those are ever opened."""
-        if not url.lower().startswith(("http://", "https://")):
+        if not is_safe_link(url):
             return None
         for link in links:
             if link.url == url:
