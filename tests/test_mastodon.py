@@ -70,22 +70,6 @@ async def test_snac_pooled_client_survives_closed_connections(snac_server: SnacS
     assert status["id"]
 
 
-async def test_snac_limits_fall_back_to_v1(snac_server: SnacServer) -> None:
-    """snac has no /api/v2/instance: the limits come from v1's configuration.statuses."""
-    async with httpx.AsyncClient(limits=ONE_SHOT) as http:
-        v2 = await http.get(f"{snac_server.base_url}/api/v2/instance")
-        v1 = (await http.get(f"{snac_server.base_url}/api/v1/instance")).json()
-    assert v2.status_code == 404
-    expected = v1["configuration"]["statuses"]
-    async with MastodonClient(snac_server.base_url, snac_server.token) as client:
-        chars, per_url = await client.limits()
-    assert (chars, per_url) == (
-        expected["max_characters"],
-        expected["characters_reserved_per_url"],
-    )
-    assert per_url == 32  # snac's own figure, unlike Mastodon's 23
-
-
 async def test_snac_oauth_oob_flow(snac_server: SnacServer) -> None:
     app = await register_app(snac_server.base_url, client_name="veille-oob-test")
     url = authorize_url(snac_server.base_url, app["client_id"])
@@ -132,28 +116,6 @@ async def test_unreachable_server_is_transient() -> None:
 
 
 # --- the stand-in: real mastodon.social answers, Mastodon's Idempotency-Key rules ---------
-
-
-async def test_limits_from_real_v2_instance(fake_mastodon: FakeMastodon) -> None:
-    async with MastodonClient(fake_mastodon.base_url, fake_mastodon.token) as client:
-        assert await client.limits() == (500, 23)
-        assert await client.limits() == (500, 23)
-    asked = [path for method, path, _ in fake_mastodon.requests if "instance" in path]
-    assert asked == ["/api/v2/instance"]  # cached after the first answer
-
-
-async def test_limits_pleroma_max_toot_chars(fake_mastodon: FakeMastodon) -> None:
-    fake_mastodon.instance_v2 = None
-    fake_mastodon.instance_v1 = {"uri": "pleroma.example", "max_toot_chars": 5000}
-    async with MastodonClient(fake_mastodon.base_url, fake_mastodon.token) as client:
-        assert await client.limits() == (5000, 23)
-
-
-async def test_limits_default_when_unpublished(fake_mastodon: FakeMastodon) -> None:
-    fake_mastodon.instance_v2 = None
-    fake_mastodon.instance_v1 = None
-    async with MastodonClient(fake_mastodon.base_url, fake_mastodon.token) as client:
-        assert await client.limits() == (500, 23)
 
 
 async def test_verify_returns_real_account(fake_mastodon: FakeMastodon) -> None:

@@ -33,7 +33,6 @@ from veille.net.httputil import (
 OOB_REDIRECT = "urn:ietf:wg:oauth:2.0:oob"
 DEFAULT_SCOPES = "read write"
 # Mastodon's own defaults: what a server that publishes no limits most likely enforces.
-DEFAULT_LIMITS = (500, 23)
 TIMEOUT = httpx.Timeout(20.0, connect=10.0)
 
 
@@ -177,18 +176,6 @@ async def exchange_code(
     return token
 
 
-def _statuses_limits(config: Any) -> tuple[int, int] | None:
-    """Read `configuration.statuses` (Mastodon ≥ 3.4 in v1 and v2, snac in v1)."""
-    statuses = config.get("statuses") if isinstance(config, dict) else None
-    if not isinstance(statuses, dict):
-        return None
-    chars = statuses.get("max_characters")
-    per_url = statuses.get("characters_reserved_per_url", DEFAULT_LIMITS[1])
-    if isinstance(chars, int) and chars > 0 and isinstance(per_url, int) and per_url >= 0:
-        return chars, per_url
-    return None
-
-
 #: ``api_versions.mastodon`` from which an instance takes ``quoted_status_id``
 #: (Mastodon 4.5; docs.joinmastodon.org/client/quotes).
 QUOTES_API_VERSION = 7
@@ -241,7 +228,6 @@ class MastodonClient:
         self._http = client or httpx.AsyncClient(
             timeout=TIMEOUT, headers={"User-Agent": USER_AGENT}
         )
-        self._limits: tuple[int, int] | None = None
 
     def __repr__(self) -> str:
         return f"MastodonClient({self.instance!r})"
@@ -266,35 +252,6 @@ class MastodonClient:
     async def _get_json(self, path: str) -> Any:
         response = await _send(self._http, "GET", self.instance + path, headers=self._headers())
         return _json(response)
-
-    async def limits(self) -> tuple[int, int]:
-        """(max_characters, characters_reserved_per_url), asked once per client.
-
-        /api/v2/instance first (Mastodon ≥ 4), then /api/v1/instance (older Mastodon,
-        snac, Pleroma's `max_toot_chars`), else Mastodon's defaults. A network failure
-        yields the defaults without caching them, so the next call asks again.
-        """
-        if self._limits is not None:
-            return self._limits
-        transient = False
-        for path in ("/api/v2/instance", "/api/v1/instance"):
-            try:
-                info = await self._get_json(path)
-            except MastodonError as exc:
-                transient = transient or not exc.permanent
-                continue
-            if not isinstance(info, dict):
-                continue
-            found = _statuses_limits(info.get("configuration"))
-            if found is None and isinstance(info.get("max_toot_chars"), int):
-                found = (info["max_toot_chars"], DEFAULT_LIMITS[1])
-            if found is not None:
-                self._limits = found
-                return found
-        if transient:
-            return DEFAULT_LIMITS
-        self._limits = DEFAULT_LIMITS
-        return DEFAULT_LIMITS
 
     async def verify(self) -> dict[str, Any]:
         """The account the token belongs to (checks the token works)."""
