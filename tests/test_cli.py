@@ -279,6 +279,16 @@ def test_no_traceback_reaches_the_user(cli_proc) -> None:
     assert r.code == 2 and "Traceback" not in r.err
 
 
+def test_a_file_where_the_folders_go_is_one_line(cli_proc, tmp_path: Path) -> None:
+    """VEILLE_HOME (or a folder in it) is a file: a line naming it, for the app too."""
+    home = tmp_path / "not-a-folder"
+    home.write_text("oops")
+    for args in (("feeds",), ()):
+        r = cli_proc(*args, env={"VEILLE_HOME": str(home)})
+        assert r.code == 1, r.err
+        assert r.err == f"veille: cannot create {home}/config: Not a directory\n"
+
+
 def test_refresh_shows_a_progress_bar_on_a_terminal(home: Path, httpserver: HTTPServer) -> None:
     """On a TTY: a bar with feeds done/total, new items and errors, then one summary."""
     import os

@@ -15,11 +15,12 @@ import traceback
 from collections.abc import Sequence
 
 from veille import __version__
-from veille.cli import account, article, feeds, items, rules, share
 from veille.cli.context import Ctx, Terminated
 from veille.config import ConfigError, load_config
 from veille.domain.errors import VeilleError
 from veille.paths import Paths, get_paths
+from veille.render.hygiene import clean_line
+from veille.util.urls import shown
 
 log = logging.getLogger("veille")
 LAZY_FIRST_ITEMS = 3000
@@ -33,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"veille {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    # Here, not at the top: `veille` alone (the app) never imports the commands'
+    # modules and what they bring (HTTP clients, accounts, the refresh runner).
+    from veille.cli import account, article, feeds, items, rules, share
 
     for module in (feeds, items, rules, share, account, article):
         module.register(sub)
@@ -61,14 +65,22 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # No argument: the app, whose first paint should not wait for the parser
+    # of every command (~0.1-0.2 s of imports).
+    args = build_parser().parse_args(argv) if argv else argparse.Namespace(command=None)
     paths = get_paths()
     ctx: Ctx | None = None
     code = 0
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        paths.ensure()
+        try:
+            paths.ensure()
+        except OSError as exc:  # a file where a folder goes, no permission, a full disk
+            where = shown(str(exc.filename)) if exc.filename else "its folders"
+            why = clean_line(exc.strerror or str(exc))
+            print(f"veille: cannot create {where}: {why}", file=sys.stderr)
+            return 1
         _setup_logging(paths)
         config = load_config(paths.config_file)
         ctx = Ctx(paths, config)

@@ -52,18 +52,13 @@ class OutboxError(VeilleError):
     """Bad input (unknown item or destination); the message is one line."""
 
 
-def data_dir(store: Any) -> Path:
-    """``<data>``: the store lives in ``<data>/store``."""
-    return Path(store.root).parent
-
-
 def _accounts(
     store: Any, config: Config, accounts: dict[str, Account] | None
 ) -> dict[str, Account]:
     """The accounts given, else config.toml's as it is now (an app's config may be old)."""
     if accounts is not None:
         return accounts
-    return load_accounts(fresh_config(config), data_dir(store))
+    return load_accounts(fresh_config(config), store.data_dir)
 
 
 def _lookup(name: str, accounts: dict[str, Account], store: Any, config: Config) -> Account | None:
@@ -72,7 +67,7 @@ def _lookup(name: str, accounts: dict[str, Account], store: Any, config: Config)
     account = accounts.get(name)
     if account is None and config.path is not None:
         try:
-            account = load_accounts(fresh_config(config), data_dir(store)).get(name)
+            account = load_accounts(fresh_config(config), store.data_dir).get(name)
         except VeilleError:
             account = None
     return account

@@ -722,8 +722,20 @@ class Store(IngestMixin):
     def item_count(self, feed_id: str) -> int:
         return len(self._ix.by_feed.get(feed_id, ()))
 
+    @property
+    def data_dir(self) -> Path:
+        """``<data>``, the folder the store lives in (``<data>/store``), where the
+        shares' files (the Atom feed, the digest) go too."""
+        return self.root.parent
+
     def resolve_id(self, prefix: str) -> str:
-        """Full item id from an id or a unique prefix (at least 4 characters)."""
+        """Full item id from an id or a unique prefix (at least 4 characters).
+
+        A whole id already loaded needs no wait for the older months (the app's
+        composer asks for the item it shows while they load)."""
+        with self._mu:
+            if prefix in self._ix.where:
+                return prefix
         self.load_rest()
         with self._mu:
             if prefix in self._ix.where:

@@ -49,7 +49,6 @@ from veille.tui.screens.main import MainScreen, Timers
 from veille.tui.screens.pickers import AskScreen, PickScreen
 from veille.tui.screens.welcome import WelcomeScreen
 from veille.tui.services import articles, feeds
-from veille.tui.services import images as image_service
 from veille.tui.services import rules as rules_service
 from veille.tui.services.compose import has_pending
 from veille.tui.services.session import Session
@@ -420,8 +419,11 @@ class VeilleApp(App[int]):
     def _finish_loading(self) -> None:
         """A lazily opened store reads its older months in a thread: show them
         when they are in, then build the search index before the first ``/``."""
+        import veille.share.outbox  # noqa: F401  # the composer's preview needs it: here, not on the UI's loop
+
         if not self.store.loaded.is_set():
             self.store.load_rest()
+            self.store.ordered_ids()  # sorted here, not by the view's reload on the UI's loop
             self.call_from_thread(self._items_changed)
         self.store.search_ids("\x01")  # builds the index; finds nothing
 
@@ -632,7 +634,9 @@ class VeilleApp(App[int]):
     @work(thread=True, exit_on_error=False, group="images")
     def _prune_images(self) -> None:
         """Keep the image cache within images_cache_mb (a directory scan: a thread)."""
-        image_service.ImageLoader(self.config, self.paths.cache / "images").prune()
+        from veille.tui.services.images import ImageLoader  # Pillow: only here, in a thread
+
+        ImageLoader(self.config, self.paths.cache / "images").prune()
 
     # -------------------------------------------------------- full articles
     def on_article_requested(self, event: messages.ArticleRequested) -> None:

@@ -55,13 +55,10 @@ from veille.tui.messages import (
     SendShares,
     StateChanged,
 )
-from veille.tui.screens.feeds import FeedsScreen
 from veille.tui.screens.help import key_display
 from veille.tui.screens.pickers import AskScreen, ConfirmScreen, PickScreen
-from veille.tui.screens.rules import RuleContext, RulesScreen
 from veille.tui.screens.shares import ShareChoice, SharesScreen
 from veille.tui.services import articles, views
-from veille.tui.services.images import ImageLoader, graphics_available
 from veille.tui.services.reading import when_label
 from veille.tui.services.session import Session
 from veille.tui.services.views import ViewSpec
@@ -215,6 +212,9 @@ class MainScreen(Screen[None]):
         if warning:
             self.notify(warning, severity="warning", markup=False)
         if self.images:
+            # Pillow and the image service load only when images are on.
+            from veille.tui.services.images import ImageLoader, graphics_available
+
             graphics = graphics_available(
                 no_color=self.app.no_color, color_system=self.app.console.color_system
             )
@@ -227,6 +227,11 @@ class MainScreen(Screen[None]):
         self.load_view(self.view, reset=True)
         # From here on the app's state reaches this screen; never before its
         # panes exist, never after it is gone (Textual drops a closed watcher).
+        # Read first: Textual gives the app's reactives their defaults when its
+        # loop starts, and would call a watcher already there with init=False
+        # (a second load of the view before the first paint, ~50-100 ms at 100k).
+        for name in (*APP_STATE, "items_version", "shares_version", "config_version"):
+            getattr(self.app, name)
         for name in APP_STATE:
             self.watch(self.app, name, partial(self._app_changed, name), init=True)
         self.watch(self.app, "items_version", self.reload_view, init=False)
@@ -1159,6 +1164,8 @@ class MainScreen(Screen[None]):
                 self.search_box.display = False
                 self.set_view(spec)
 
+        from veille.tui.screens.feeds import FeedsScreen  # on first use: not at start
+
         self.app.push_screen(FeedsScreen(self.session, keep=keep), chosen)
 
     def action_rules(self) -> None:
@@ -1166,6 +1173,8 @@ class MainScreen(Screen[None]):
         iid = self.stream.current_id
         item = self.store.get_item(iid) if iid else None
         feed = self.store.get_feed(item.feed) if item is not None else None
+        from veille.tui.screens.rules import RuleContext, RulesScreen  # on first use
+
         context = RuleContext(
             feed_url=feed.url if feed is not None else "",
             author=item.author if item is not None else "",

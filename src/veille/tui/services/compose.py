@@ -198,7 +198,7 @@ class ComposeService:
         A broken ``[accounts]`` table leaves the Atom feed (``accounts_error`` says
         why), so sharing still works."""
         if self._accounts is None:
-            data = _outbox().data_dir(self.store)
+            data = self.store.data_dir
             try:
                 accounts = load_accounts(self.config, data)
                 self.accounts_error = ""

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.style import Style
 from rich.text import Text
@@ -35,8 +35,6 @@ from textual.strip import Strip
 from veille.domain.records import Content, Item
 from veille.render.html import Link, Rendered, link_list
 from veille.render.hygiene import clean_line
-from veille.render.images import DecodedImage
-from veille.tui.services.images import MAX_ROWS, ImageLoader, image_rows
 from veille.tui.services.reading import (
     PREVIEW_CHARS,
     Line,
@@ -46,6 +44,10 @@ from veille.tui.services.reading import (
     wrap,
 )
 from veille.tui.widgets.sightings import SeenVia
+
+if TYPE_CHECKING:  # Pillow and the image service load only when images are on
+    from veille.render.images import DecodedImage
+    from veille.tui.services.images import ImageLoader
 
 CACHE_SIZE = 16  # rendered bodies kept (small ones; a big one is never cached)
 RULE = "─"
@@ -222,6 +224,8 @@ class ItemView(ScrollView, can_focus=True):
         return [link.url for link in self.links if link.kind == "image"]
 
     def _box(self) -> tuple[int, int]:
+        from veille.tui.services.images import MAX_ROWS
+
         return (max(4, min(self._text_width(), 80)), MAX_ROWS)
 
     def _want_images(self) -> None:
@@ -241,6 +245,8 @@ class ItemView(ScrollView, can_focus=True):
         done = await loader.load(urls, box)
         if token != self._token:
             return
+        from veille.tui.services.images import image_rows
+
         width = box[0]
         rows = await asyncio.to_thread(lambda: {u: image_rows(d, width) for u, d in done.items()})
         if token != self._token:
