@@ -399,6 +399,8 @@ class QuotingInstance:
         self.server = server
         self.posted: list[dict[str, str]] = []
         self.searched: list[str] = []
+        if not ENTITIES.is_dir():
+            pytest.skip(f"mastodon.social's recorded answers are not here ({ENTITIES})")
         instance = json.loads((ENTITIES / "test_entity_instancev2__00.json").read_text())
         status = json.loads((ENTITIES / "test_entity_status__00.json").read_text())
         self.status = status

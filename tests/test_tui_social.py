@@ -227,6 +227,8 @@ def social_store(root: Path) -> tuple[Store, dict[str, str]]:
 
 @pytest.fixture
 def world(tmp_path: Path, home: Path):
+    if not (MASTODON.is_file() and BLUESKY.is_file()):
+        pytest.skip(f"the recorded posts of the shared corpus are not here ({CORPUS})")
     paths = make_paths(tmp_path)
     store, names = social_store(paths.store)
     yield store, paths, names
