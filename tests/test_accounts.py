@@ -20,13 +20,8 @@ from tests.servers import micropub as micropub_module
 from tests.servers.bluesky import BlueskyServer
 from tests.servers.mastodon import SnacServer, oob_login
 from tests.servers.micropub import MicropubServer
-from veille.accounts.config import (
-    AccountError,
-    append_account,
-    load_accounts,
-    remove_account,
-    toml_string,
-)
+from veille.accounts.config import AccountError, load_accounts
+from veille.accounts.edit import append_account, remove_account, toml_string
 
 # The fixtures, bound here by name (conftest.py is the lead's).
 snac_server = snac_module.snac_server
@@ -297,7 +292,7 @@ def test_mastodon_instance_without_scheme_says_https_was_assumed(
 
 
 def test_config_edits_keep_the_users_layout(tmp_path: Path) -> None:
-    from veille.accounts.config import add_default, remove_default
+    from veille.accounts.edit import add_default, remove_default
 
     path = tmp_path / "config.toml"
     original = (

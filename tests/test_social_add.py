@@ -13,6 +13,7 @@ import pytest
 from tests.servers import fake_mastodon as fake_module
 from tests.servers.fake_mastodon import FakeMastodon
 from veille.accounts import config as acc
+from veille.accounts import edit as acc_edit
 from veille.paths import get_paths
 
 fake_mastodon = fake_module.fake_mastodon
@@ -26,7 +27,7 @@ def jsonl(text: str) -> list[dict[str, Any]]:
 def add_account(home: Path, name: str, fields: dict[str, str], secrets: dict[str, str]) -> None:
     """What `veille account add` saves: a table in config.toml, secrets beside it."""
     paths = get_paths(home).ensure()
-    acc.append_account(paths.config_file, name, fields)
+    acc_edit.append_account(paths.config_file, name, fields)
     store = acc.open_secrets(paths.config)
     for key, value in secrets.items():
         store.set(acc.secret_name(name, key), value)

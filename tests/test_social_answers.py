@@ -33,6 +33,7 @@ from tests.servers import mastodon as snac_module
 from tests.servers.bluesky import BlueskyNetwork, new_user, strong_ref
 from tests.servers.mastodon import SnacServer, add_user, one_shot_client
 from veille.accounts import config as acc
+from veille.accounts import edit as acc_edit
 from veille.accounts.config import Account, load_accounts, open_secrets
 from veille.config import load_config
 from veille.domain.records import Draft, Sighting
@@ -337,7 +338,7 @@ def test_mastodon_reply_on_snac_and_a_quote_it_cannot_make(
     article = f"{ARTICLE}-{uuid.uuid4().hex[:8]}"
     name, status = _follow_and_post(snac_server, f"Read this {article}")
     paths = get_paths()
-    acc.append_account(paths.config_file, "main", {"type": "mastodon", "instance": base})
+    acc_edit.append_account(paths.config_file, "main", {"type": "mastodon", "instance": base})
     open_secrets(paths.config).set(acc.secret_name("main", "token"), token)
     assert cli("add", "mastodon:home").code == 0
 
@@ -431,7 +432,7 @@ def test_mastodon_quote_where_the_instance_takes_them(
     post = PostRef("mastodon", quoted["url"], quoted["uri"], "@halcy@icosahedron.website")
     base = httpserver.url_for("/").rstrip("/")
     paths = get_paths().ensure()
-    acc.append_account(paths.config_file, "q", {"type": "mastodon", "instance": base})
+    acc_edit.append_account(paths.config_file, "q", {"type": "mastodon", "instance": base})
     open_secrets(paths.config).set(acc.secret_name("q", "token"), "t0ken")
     config = load_config(paths.config_file)
     accounts = load_accounts(config, paths.data)

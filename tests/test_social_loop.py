@@ -27,6 +27,7 @@ from tests.servers import mastodon as snac_module
 from tests.servers.bluesky import BlueskyNetwork, PdsUser, new_user, strong_ref
 from tests.servers.mastodon import SnacServer, add_user, one_shot_client
 from veille.accounts import config as acc
+from veille.accounts import edit as acc_edit
 
 bluesky_network = pds_module.bluesky_network
 snac_server = snac_module.snac_server
@@ -262,7 +263,8 @@ def test_mastodon_home_and_tag_end_to_end(
         wait_for(in_home, "ann's post in the home timeline")
 
     paths_config = home / "config"
-    acc.append_account(paths_config / "config.toml", "main", {"type": "mastodon", "instance": base})
+    fields = {"type": "mastodon", "instance": base}
+    acc_edit.append_account(paths_config / "config.toml", "main", fields)
     acc.open_secrets(paths_config).set(acc.secret_name("main", "token"), token)
 
     assert cli("add", httpserver.url_for("/feed.xml")).code == 0

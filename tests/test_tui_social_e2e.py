@@ -28,6 +28,7 @@ from tests.servers.bluesky import BlueskyNetwork, new_user, strong_ref
 from tests.servers.mastodon import SnacServer, add_user, one_shot_client
 from tests.tui_helpers import make_app, screen_lines, settle, toasts, wait_for
 from veille.accounts import config as acc
+from veille.accounts import edit as acc_edit
 from veille.accounts.config import open_secrets
 from veille.config import load_config
 from veille.paths import get_paths
@@ -100,7 +101,7 @@ def snac_world(cli: Any, home: Path, snac_server: SnacServer) -> dict[str, Any]:
     paths = get_paths()
     paths.config_file.parent.mkdir(parents=True, exist_ok=True)
     paths.config_file.write_text('[share]\ndefault_to = ["main"]\n')
-    acc.append_account(paths.config_file, "main", {"type": "mastodon", "instance": base})
+    acc_edit.append_account(paths.config_file, "main", {"type": "mastodon", "instance": base})
     open_secrets(paths.config).set(acc.secret_name("main", "token"), token)
     assert cli("add", "mastodon:home").code == 0
     return {

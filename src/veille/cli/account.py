@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from veille.accounts import config as acc
+from veille.accounts import edit
 from veille.accounts.redact import Redactor
 from veille.cli.context import Ctx, UserError
 from veille.cli.output import json_line, out
@@ -71,7 +72,7 @@ def confirm(prompt: str) -> bool:
 
 
 def _new_name(ctx: Ctx, name: str) -> str:
-    acc.check_name(name)
+    edit.check_name(name)
     if name in ctx.config["accounts"]:
         raise UserError(f"an account named '{name}' exists already (give another with --name)")
     return name
@@ -83,7 +84,7 @@ def _save(ctx: Ctx, name: str, fields: dict[str, Any], secrets: dict[str, str]) 
     for key, value in secrets.items():
         store.set(acc.secret_name(name, key), value)
     try:
-        acc.append_account(ctx.paths.config_file, name, fields)
+        edit.append_account(ctx.paths.config_file, name, fields)
     except BaseException:
         acc.forget_secrets(store, name)
         raise
@@ -282,7 +283,7 @@ def _offer_default(ctx: Ctx, name: str, choice: bool | None) -> None:
             "default? [y/N] "
         )
     if choice:
-        names = acc.add_default(ctx.paths.config_file, name)
+        names = edit.add_default(ctx.paths.config_file, name)
         out(f"shares now go to {', '.join(names)} by default (share.default_to)")
         return
     current = ", ".join(_defaults_now(ctx))
@@ -330,7 +331,7 @@ def cmd_account_remove(ctx: Ctx, a: argparse.Namespace) -> int:
 
     if a.name == acc.ATOM:
         raise UserError("'atom' is built in; it cannot be removed")
-    acc.remove_account(ctx.paths.config_file, a.name)
+    edit.remove_account(ctx.paths.config_file, a.name)
     n = acc.forget_secrets(_secrets(ctx), a.name)
     LimitsCache(ctx.paths.cache / LIMITS_FILE).forget(a.name)
     out(f"removed {a.name}" + (f" and its {n} secret{'s' if n != 1 else ''}" if n else ""))
@@ -343,9 +344,9 @@ def cmd_account_default(ctx: Ctx, a: argparse.Namespace) -> int:
     if a.name not in accounts:
         raise UserError(f"no account named '{a.name}' (see `veille account list`)")
     if a.off:
-        acc.remove_default(ctx.paths.config_file, a.name)
+        edit.remove_default(ctx.paths.config_file, a.name)
     else:
-        acc.add_default(ctx.paths.config_file, a.name)
+        edit.add_default(ctx.paths.config_file, a.name)
     out(f"shares now go to {', '.join(_defaults_now(ctx))} by default (share.default_to)")
     return 0
 

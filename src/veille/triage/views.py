@@ -21,10 +21,6 @@ from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
-import tomlkit
-import tomlkit.exceptions
-from tomlkit.items import InlineTable, Table
-
 from veille.config import Config, ConfigError, parse_config
 from veille.domain.errors import VeilleError
 from veille.domain.filter import ItemFilter
@@ -154,6 +150,11 @@ def append_view(config_file: Path, view: SavedView) -> None:
     name = view.name
     if not name or name != name.strip() or any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
         raise ViewError(f"bad view name {name!r}: no control characters or edge spaces")
+    # tomlkit on first save, not whenever views are read (the app's start-up).
+    import tomlkit
+    import tomlkit.exceptions
+    from tomlkit.items import InlineTable, Table
+
     builtin = {v.name for v in BUILTIN_VIEWS}
     try:
         text = config_file.read_text(encoding="utf-8")
