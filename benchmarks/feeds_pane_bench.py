@@ -75,7 +75,7 @@ async def measure(n: int, root: Path) -> dict[str, float]:
         store, Config(), paths, auto_update=False, cursor_blink=False, sync_seconds=0, images=False
     )
     async with app.run_test(size=(160, 50)) as pilot:
-        while not isinstance(app.screen, MainScreen):
+        while not (isinstance(app.screen, MainScreen) and app.screen.is_mounted):
             await pilot.pause(0.01)
         await app.workers.wait_for_complete()
         painted = asyncio.Event()

@@ -161,7 +161,7 @@ async def in_process(home: Path) -> dict[str, list[float]]:
             out.setdefault(name, []).append((shown[0] - t0) * 1000 if shown else float("inf"))
 
     async with app.run_test(size=(160, 50)) as pilot:
-        while not isinstance(app.screen, MainScreen):
+        while not (isinstance(app.screen, MainScreen) and app.screen.is_mounted):
             await pilot.pause()
         await pilot.pause(0.5)
         screen = app.screen

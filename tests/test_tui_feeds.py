@@ -16,6 +16,7 @@ import pytest
 from tests.tui_helpers import (
     NOW,
     build_store,
+    main_shown,
     make_app,
     make_config,
     make_paths,
@@ -52,7 +53,11 @@ def by_title(store: Store, title: str):
 
 
 async def main_screen(pilot) -> MainScreen:
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, MainScreen), what="main screen")
+    await wait_for(
+        pilot,
+        lambda: main_shown(pilot.app),
+        what="main screen",
+    )
     screen = pilot.app.screen
     await wait_for(
         pilot,
@@ -139,7 +144,7 @@ async def test_tags_first_then_feeds_with_counts_and_every_status(env):
         assert "(mastodon through me)" in pane.detail_text
         # F again closes it
         await pilot.press("F")
-        await wait_for(pilot, lambda: isinstance(pilot.app.screen, MainScreen))
+        await wait_for(pilot, lambda: main_shown(pilot.app))
         assert social.id  # still subscribed: closing changes nothing
 
 
@@ -153,7 +158,7 @@ async def test_type_to_filter_and_enter_shows_that_feeds_items(env):
         assert "Site 1" in rows(pane)[0]
         assert "filter “site 1”: 1 rows" in pane.status_text
         await pilot.press("enter", "enter")  # out of the filter, then open the feed
-        await wait_for(pilot, lambda: isinstance(pilot.app.screen, MainScreen))
+        await wait_for(pilot, lambda: main_shown(pilot.app))
         screen = pilot.app.screen
         await wait_for(pilot, lambda: screen.view.kind == "feed" and not screen.stream.loading)
         assert screen.view.value == s1.id
@@ -175,7 +180,7 @@ async def test_enter_on_a_tag_shows_its_feeds_items_and_esc_clears_the_filter(en
         await wait_for(pilot, lambda: len(pane.list.rows) == 5)  # a tag, four feeds
         assert isinstance(pilot.app.screen, FeedsScreen)
         await pilot.press("home", "enter")  # the tag row comes first
-        await wait_for(pilot, lambda: isinstance(pilot.app.screen, MainScreen))
+        await wait_for(pilot, lambda: main_shown(pilot.app))
         screen = pilot.app.screen
         await wait_for(pilot, lambda: screen.view.kind == "tag" and not screen.stream.loading)
         assert {store.get_item(i).feed for i in screen.stream.ids} == {s0.id, s2.id}

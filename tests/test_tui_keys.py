@@ -23,6 +23,7 @@ from tests.tui_helpers import (
     ManualTimers,
     build_store,
     corpus_store,
+    main_shown,
     make_app,
     make_config,
     make_paths,
@@ -51,7 +52,11 @@ def env(tmp_path: Path):
 
 async def started(pilot) -> MainScreen:
     """The main screen, once its item pane shows the item under the cursor."""
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, MainScreen), what="main screen")
+    await wait_for(
+        pilot,
+        lambda: main_shown(pilot.app),
+        what="main screen",
+    )
     screen = pilot.app.screen
     await wait_for(
         pilot,

@@ -22,6 +22,7 @@ from werkzeug import Request, Response
 
 from tests.tui_helpers import (
     build_store,
+    main_shown,
     make_app,
     make_config,
     make_paths,
@@ -73,7 +74,11 @@ def one_item_store(root: Path, link: str, content: str, *, full_text: bool = Fal
 
 
 async def main_screen(pilot) -> MainScreen:
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, MainScreen), what="main screen")
+    await wait_for(
+        pilot,
+        lambda: main_shown(pilot.app),
+        what="main screen",
+    )
     screen = pilot.app.screen
     await wait_for(pilot, lambda: screen.item_view.item_id == screen.stream.current_id)
     return screen
@@ -462,7 +467,10 @@ async def test_rules_add_mute_and_alert_remove_undo_and_the_status_counts(tmp_pa
             assert n > 0 and all(store.get_item(i).starred for i in store.ids(alerted()))
             await wait_for(pilot, lambda: f"{n} unread · " in "\n".join(rules.lines()))
             await pilot.press("escape")
-            await wait_for(pilot, lambda: isinstance(pilot.app.screen, MainScreen))
+            await wait_for(
+                pilot,
+                lambda: main_shown(pilot.app),
+            )
             await wait_for(pilot, lambda: f"⚑ story 1 {n}" in screen.status_text, what="alerts")
             # remove the mute, then undo that
             await pilot.press("M")

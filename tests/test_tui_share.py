@@ -17,6 +17,7 @@ from tests.servers.fake_mastodon import FakeMastodon
 from tests.tui_helpers import (
     NOW,
     build_store,
+    main_shown,
     make_app,
     make_config,
     make_paths,
@@ -87,7 +88,11 @@ def mastodon_config(url: str, default_to: str = '["atom", "fake"]') -> str:
 
 async def started(pilot) -> MainScreen:
     """The main screen, once its panes show the item under the cursor."""
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, MainScreen), what="main screen")
+    await wait_for(
+        pilot,
+        lambda: main_shown(pilot.app),
+        what="main screen",
+    )
     screen = pilot.app.screen
     await wait_for(
         pilot,

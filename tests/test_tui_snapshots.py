@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.tui_helpers import build_store, make_app, make_paths, settle, wait_for
+from tests.tui_helpers import build_store, main_shown, make_app, make_paths, settle, wait_for
 from veille.store.store import Store
 from veille.tui.screens.help import HelpScreen
-from veille.tui.screens.main import MainScreen
 from veille.tui.state import UIState, save_state
 from veille.tui.themes import load_themes
 
@@ -31,7 +30,7 @@ def env(tmp_path: Path):
 
 async def _ready(pilot) -> None:
     """The main screen with its panes showing the item under the cursor."""
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, MainScreen))
+    await wait_for(pilot, lambda: main_shown(pilot.app))
     screen = pilot.app.screen
     await wait_for(pilot, lambda: screen.composer.item_id == screen.stream.current_id)
     await settle(pilot)

@@ -26,6 +26,7 @@ from rich.cells import cell_len
 from tests.conftest import CORPUS
 from tests.tui_helpers import (
     NOW,
+    main_shown,
     make_app,
     make_config,
     make_paths,
@@ -236,7 +237,11 @@ def world(tmp_path: Path, home: Path):
 
 
 async def started(pilot) -> MainScreen:
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, MainScreen), what="main screen")
+    await wait_for(
+        pilot,
+        lambda: main_shown(pilot.app),
+        what="main screen",
+    )
     screen = pilot.app.screen
     await wait_for(
         pilot,

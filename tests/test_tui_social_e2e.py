@@ -26,7 +26,7 @@ from tests.servers import bluesky as pds_module
 from tests.servers import mastodon as snac_module
 from tests.servers.bluesky import BlueskyNetwork, new_user, strong_ref
 from tests.servers.mastodon import SnacServer, add_user, one_shot_client
-from tests.tui_helpers import make_app, screen_lines, settle, toasts, wait_for
+from tests.tui_helpers import main_shown, make_app, screen_lines, settle, toasts, wait_for
 from veille.accounts import config as acc
 from veille.accounts import edit as acc_edit
 from veille.accounts.config import open_secrets
@@ -54,7 +54,11 @@ def poll(predicate: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
 
 
 async def on_item(pilot, link: str) -> MainScreen:
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, MainScreen), what="main screen")
+    await wait_for(
+        pilot,
+        lambda: main_shown(pilot.app),
+        what="main screen",
+    )
     screen = pilot.app.screen
     store = screen.store
     iid = next(i.id for i in store.items() if i.link == link)

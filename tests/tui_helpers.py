@@ -167,3 +167,11 @@ async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
 def screen_lines(app) -> list[str]:  # type: ignore[no-untyped-def]
     """The terminal's rows as the user sees them (the screen as composited)."""
     return [strip.text for strip in app.screen._compositor.render_strips()]
+
+
+def main_shown(app) -> bool:  # type: ignore[no-untyped-def]
+    """The main screen is up: it is the app's first screen (made before the app
+    runs), so being on top is not enough; it must be mounted with its panes."""
+    from veille.tui.screens.main import MainScreen
+
+    return isinstance(app.screen, MainScreen) and app.screen.is_mounted

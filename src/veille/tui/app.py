@@ -201,9 +201,8 @@ class VeilleApp(App[int]):
             self._install_signals()
         if self.images:
             self._prune_images()
-        has_feeds = bool(self.store.feeds())
-        self.push_screen(self._main_screen() if has_feeds else WelcomeScreen(self.session))
-        if not has_feeds:
+        if not self.store.feeds():  # the welcome screen, over Textual's default one
+            self.push_screen(WelcomeScreen(self.session))
             self._finish_loading()
         self._tick()
         self.set_interval(0.5, self._tick)
@@ -218,6 +217,11 @@ class VeilleApp(App[int]):
             self.set_interval(minutes * 60, self._auto_update)
             self.set_timer(2.0, self._auto_update)
         self._started = True
+
+    def get_default_screen(self) -> Screen[Any]:
+        """The first screen, straight away: not Textual's empty default screen with
+        ours pushed over it (a second compose, layout and full paint at start)."""
+        return self._main_screen() if self.store.feeds() else super().get_default_screen()
 
     def _main_screen(self) -> MainScreen:
         return MainScreen(
