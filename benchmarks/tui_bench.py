@@ -210,13 +210,27 @@ def main() -> None:
             [sys.executable, "-m", "compileall", "-q", str(Path(veille.__file__).parent)],
             check=True,
         )
-        times, rss_kb, how = startup(home, args.runs)
-        # The same app without the CLI's imports (its share commands bring the HTTP
-        # client): what the first paint costs the app itself.
-        app_only, _r, _ = startup(home, args.runs, [sys.executable, "-m", "veille.tui.app"], "app")
         bare_script = home / "bare_app.py"
         bare_script.write_text(BARE_APP)
-        bare, bare_rss, _ = startup(home, args.runs, [sys.executable, str(bare_script)], "bare")
+        # Interleaved (veille, the app alone, the bare app; again...): a machine
+        # whose load drifts during the run moves all three alike.
+        times: list[float] = []
+        app_only: list[float] = []
+        bare: list[float] = []
+        rss_kb = bare_rss = 0
+        how = ""
+        for _ in range(args.runs):
+            for marker in home.glob("*-paint-*.txt"):
+                marker.unlink()
+            t1, rss, how = startup(home, 1)
+            times += t1
+            rss_kb = max(rss_kb, rss)
+            # The app without the CLI module: what the first paint costs the app itself.
+            t2, _r, _ = startup(home, 1, [sys.executable, "-m", "veille.tui.app"], "app")
+            app_only += t2
+            t3, rss, _ = startup(home, 1, [sys.executable, str(bare_script)], "bare")
+            bare += t3
+            bare_rss = max(bare_rss, rss)
         res = asyncio.run(in_process(home))
         rss_mb = res.pop("_rss_mb")[0]
         print(f"| {args.items:,} items | result | target |")
