@@ -9,7 +9,6 @@ what to do, in one line.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import functools
 import getpass
 import json
@@ -19,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from veille.accounts import config as acc
-from veille.accounts import edit
 from veille.accounts.redact import Redactor
 from veille.cli.context import Ctx, UserError
 from veille.cli.output import json_line, out
@@ -72,6 +70,8 @@ def confirm(prompt: str) -> bool:
 
 
 def _new_name(ctx: Ctx, name: str) -> str:
+    from veille.accounts import edit  # tomlkit: only when editing config.toml
+
     edit.check_name(name)
     if name in ctx.config["accounts"]:
         raise UserError(f"an account named '{name}' exists already (give another with --name)")
@@ -80,6 +80,8 @@ def _new_name(ctx: Ctx, name: str) -> str:
 
 def _save(ctx: Ctx, name: str, fields: dict[str, Any], secrets: dict[str, str]) -> None:
     """Secrets first; if the config cannot take the table, they are dropped again."""
+    from veille.accounts import edit  # tomlkit: only when editing config.toml
+
     store = _secrets(ctx)
     for key, value in secrets.items():
         store.set(acc.secret_name(name, key), value)
@@ -276,6 +278,8 @@ def _defaults_now(ctx: Ctx) -> list[str]:
 
 def _offer_default(ctx: Ctx, name: str, choice: bool | None) -> None:
     """Say where shares go now; make ``name`` a default if asked (flag, or y on a terminal)."""
+    from veille.accounts import edit  # tomlkit: only when editing config.toml
+
     if choice is None and interactive():
         current = ", ".join(_defaults_now(ctx))
         choice = confirm(
@@ -295,6 +299,8 @@ def _offer_default(ctx: Ctx, name: str, choice: bool | None) -> None:
 
 @guarded
 def cmd_account_add(ctx: Ctx, a: argparse.Namespace) -> int:
+    import asyncio
+
     acc.load_accounts(ctx.config, ctx.paths.data)  # a broken config is reported before any call
     name, message = asyncio.run(ADDERS[a.kind](ctx, a))
     out(message)
@@ -327,6 +333,7 @@ def cmd_account_list(ctx: Ctx, a: argparse.Namespace) -> int:
 
 @guarded
 def cmd_account_remove(ctx: Ctx, a: argparse.Namespace) -> int:
+    from veille.accounts import edit  # tomlkit: only when editing config.toml
     from veille.share.destinations.mastodon import LIMITS_FILE, LimitsCache
 
     if a.name == acc.ATOM:
@@ -340,6 +347,8 @@ def cmd_account_remove(ctx: Ctx, a: argparse.Namespace) -> int:
 
 @guarded
 def cmd_account_default(ctx: Ctx, a: argparse.Namespace) -> int:
+    from veille.accounts import edit  # tomlkit: only when editing config.toml
+
     accounts = acc.load_accounts(ctx.config, ctx.paths.data)
     if a.name not in accounts:
         raise UserError(f"no account named '{a.name}' (see `veille account list`)")

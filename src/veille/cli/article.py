@@ -14,8 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from veille.cli.context import Ctx, UserError
 from veille.cli.output import out
-from veille.refresh.runner import fetcher_for
-from veille.render.html import link_list, render_html
 from veille.render.hygiene import clean_line
 
 if TYPE_CHECKING:
@@ -23,14 +21,18 @@ if TYPE_CHECKING:
 
 
 async def _fetch(ctx: Ctx, url: str) -> Article:
-    # Imported here: lxml and readability cost ~45 ms that other commands need not pay.
+    # Imported here: lxml, readability and the HTTP client cost ~0.1 s that other
+    # commands (building the parser imports this module) need not pay.
     from veille.extract import fetch_article
+    from veille.refresh.runner import fetcher_for
 
     async with fetcher_for(ctx.config) as fetcher:
         return await fetch_article(fetcher, url)
 
 
 def cmd_article(ctx: Ctx, a: argparse.Namespace) -> int:
+    from veille.render.html import link_list, render_html
+
     store = ctx.store
     iid = store.resolve_id(a.id)
     item = store.get_item(iid)

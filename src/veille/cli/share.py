@@ -8,7 +8,6 @@ reason with secrets already taken out, and veille's own remark apart from it.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -85,6 +84,8 @@ def _comment(a: argparse.Namespace) -> str | None:
 
 
 def _send(ctx: Ctx, share_ids: list[str] | None) -> list[tuple[str, str, Delivery]]:
+    import asyncio
+
     from veille.share.outbox import send_pending
 
     return asyncio.run(
