@@ -411,3 +411,12 @@ def test_a_damaged_feeds_file_is_recovered_from_its_previous_version(tmp_path: P
     with Store(tmp_path / "s") as s3:
         assert not s3.problems and len(s3.feeds()) == 2
     assert list((tmp_path / "s").glob("feeds.json.damaged-*"))  # the bad bytes are kept
+
+
+def test_feeds_are_listed_by_name_as_people_read_numbers(tmp_path: Path) -> None:
+    """"Feed 2" before "Feed 10", case aside (the feeds pane and `veille feeds`)."""
+    store = Store(tmp_path / "store")
+    for title in ("feed 10", "Feed 2", "feed 1", "Alpha"):
+        store.add_feed(f"https://x.example/{title.replace(' ', '')}.xml", title=title)
+    assert [f.name for f in store.feeds()] == ["Alpha", "feed 1", "Feed 2", "feed 10"]
+    store.close()

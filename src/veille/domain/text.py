@@ -101,3 +101,13 @@ def title_words(text: str, words: int = TITLE_WORDS, limit: int = TITLE_MAX) -> 
     without a link (the Mastodon and Bluesky sources), so both look alike.
     """
     return first_words(" ".join(text.split()[:words]), limit)
+
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(s: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key where "Feed 2" comes before "Feed 10" (as a file manager lists
+    names), case-insensitive: a list of feeds is read by people, not by ``<``."""
+    parts = _DIGITS.split(s.casefold())
+    return tuple((1, int(p)) if i % 2 else (0, p) for i, p in enumerate(parts) if p)

@@ -43,6 +43,7 @@ from typing import Any
 from veille.domain.filter import ItemFilter
 from veille.domain.records import Content, Draft, Feed, Item
 from veille.domain.share import Share, ShareResponse
+from veille.domain.text import natural_key
 from veille.store import schema
 from veille.store.errors import StoreError, StoreWriteError
 from veille.store.ids import new_feed_id
@@ -472,7 +473,7 @@ class Store(IngestMixin):
             cached = self._feeds_cache
             if cached is None or cached[0] != self._feeds_version:
                 feeds = [Feed.from_doc(d) for d in self.feeds_p.docs().values()]
-                feeds.sort(key=lambda f: f.name.lower())
+                feeds.sort(key=lambda f: natural_key(f.name))
                 cached = self._feeds_cache = (self._feeds_version, feeds)
             return list(cached[1])
 

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from veille.config import Config
 from veille.domain.errors import VeilleError
 from veille.domain.records import Feed
+from veille.domain.text import natural_key
 from veille.render.hygiene import clean_line
 from veille.store.errors import StoreError
 from veille.store.store import Store
@@ -194,7 +195,7 @@ class FeedsModel:
                 acc[2] += total
         self.tags = {
             t: TagRow(t, n, unread, total)
-            for t, (n, unread, total) in sorted(tags.items(), key=lambda kv: kv[0].casefold())
+            for t, (n, unread, total) in sorted(tags.items(), key=lambda kv: natural_key(kv[0]))
         }
 
     def rows(self, query: str = "") -> list[tuple[str, str]]:
