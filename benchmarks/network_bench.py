@@ -110,9 +110,9 @@ def main() -> int:
         rows.append(("  items with sightings (Store.view_ids)", f"{t_cands * 1000:.1f} ms"))
         rows.append(("  rank by sharers (rank_ids)", f"{t_rank * 1000:.1f} ms"))
         rows.append(("  ratio walk / candidates", f"{t_walk / max(t_cands, 1e-9):.1f}x"))
-    from veille.tui.services.views import ViewSpec, first_rows
+    from veille.tui.services.views import first_rows, spec_for_view
 
-    spec = ViewSpec("view", "network", saved=network)
+    spec = spec_for_view(network, store)  # as the app makes it: the view's filter resolved
     t_first, first = best(lambda: first_rows(store, spec))
     rows.append(("app: first rows of the network view", f"{t_first * 1000:.1f} ms"))
     rows.append(("  complete at once (no thread needed)", str(first.rest is None)))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from veille.config import ConfigError, parse_config
-from veille.domain.entries import ParsedEntry
+from veille.domain.entries import ParsedEntry, ParsedFeed
 from veille.domain.views import BUILTIN_VIEWS, SavedView
 from veille.paths import get_paths
 from veille.store.store import Store
@@ -140,3 +140,19 @@ def test_a_ranked_view_of_your_own(cli, home: Path, network: dict[str, str]) -> 
         network["https://site.example/b"],
         network["https://news.example/c"],
     }
+
+
+def test_an_unresolved_saved_view_shows_nothing_rather_than_everything(tmp_path: Path) -> None:
+    """A spec naming a saved view without its resolved filter must not widen to
+    every item (A would then mark the whole store read)."""
+    from veille.tui.services.views import ViewSpec
+
+    store = Store(tmp_path / "store")
+    feed, _ = store.add_feed("https://f.example/feed.xml", title="F")
+    store.upsert_entries(
+        feed.id,
+        ParsedFeed(title="F", entries=[ParsedEntry(key="k", title="t", link="https://a.example/")]),
+    )
+    assert len(store) == 1
+    assert list(store.ids(ViewSpec("view", "network").to_filter())) == []
+    store.close()

@@ -89,7 +89,9 @@ class ViewSpec:
 
     def to_filter(self) -> ItemFilter:
         if self.kind == "view":
-            base = self.flt if self.flt is not None else ItemFilter()
+            # Not resolved (see spec_for_view): nothing, never everything, so that
+            # "mark all read" on it can mark nothing by mistake.
+            base = self.flt if self.flt is not None else ItemFilter(feed_ids=frozenset())
             return base.but(search=self.search) if self.search else base
         flt = ItemFilter(search=self.search)
         if self.kind == "unread":
