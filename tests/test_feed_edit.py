@@ -75,8 +75,8 @@ def test_edit_errors_are_one_line(cli, httpserver: HTTPServer) -> None:
     url = serve(httpserver)
     cli("add", url, "--no-fetch")
     for args, needle in [
-        (("--interval", "0"), "between 1 and 43200"),
-        (("--interval", "soon"), "--interval takes minutes"),
+        (("--interval", "0"), "--interval: the interval must be 1 to 43200 minutes, not 0"),
+        (("--interval", "soon"), "--interval: the interval is minutes"),
         ((), "say what to change"),
     ]:
         r = cli("feed", "edit", url, *args)

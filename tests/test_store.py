@@ -414,7 +414,7 @@ def test_a_damaged_feeds_file_is_recovered_from_its_previous_version(tmp_path: P
 
 
 def test_feeds_are_listed_by_name_as_people_read_numbers(tmp_path: Path) -> None:
-    """"Feed 2" before "Feed 10", case aside (the feeds pane and `veille feeds`)."""
+    """ "Feed 2" before "Feed 10", case aside (the feeds pane and `veille feeds`)."""
     store = Store(tmp_path / "store")
     for title in ("feed 10", "Feed 2", "feed 1", "Alpha"):
         store.add_feed(f"https://x.example/{title.replace(' ', '')}.xml", title=title)

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_tui_keys import started
-from tests.tui_helpers import build_store, make_app, make_paths, wait_for
+from tests.tui_helpers import build_store, make_app, make_paths, started, wait_for
 from veille.store.store import Store
 
 needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is absent")

@@ -22,12 +22,12 @@ from tests.tui_helpers import (
     make_paths,
     screen_lines,
     settle,
+    started,
     toasts,
     wait_for,
 )
 from veille.store.store import Store
 from veille.tui.screens.feeds import FeedsScreen
-from veille.tui.screens.main import MainScreen
 from veille.tui.screens.pickers import AskScreen
 from veille.tui.screens.rules import RulesScreen
 from veille.util.dates import iso
@@ -52,25 +52,8 @@ def by_title(store: Store, title: str):
     return next(f for f in store.feeds() if f.title == title)
 
 
-async def main_screen(pilot) -> MainScreen:
-    await wait_for(
-        pilot,
-        lambda: main_shown(pilot.app),
-        what="main screen",
-    )
-    screen = pilot.app.screen
-    await wait_for(
-        pilot,
-        lambda: (
-            screen.stream.current_id is None or screen.item_view.item_id == screen.stream.current_id
-        ),
-        what="the item pane",
-    )
-    return screen
-
-
 async def open_feeds(pilot) -> FeedsScreen:
-    await main_screen(pilot)
+    await started(pilot)
     await pilot.press("F")
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, FeedsScreen), what="feeds pane")
     await pilot.pause()
@@ -402,7 +385,7 @@ async def test_the_panes_keys_are_rebindable(env):
     store, paths = env
     config = make_config('[keys]\nfeeds = "ctrl+e"\nfeeds_remove = "x"\n')
     async with make_app(store, paths, config).run_test(size=SIZE, notifications=True) as pilot:
-        await main_screen(pilot)
+        await started(pilot)
         await pilot.press("ctrl+e")
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, FeedsScreen))
         pane = pilot.app.screen

@@ -23,12 +23,12 @@ from tests.tui_helpers import (
     ManualTimers,
     build_store,
     corpus_store,
-    main_shown,
     make_app,
     make_config,
     make_paths,
     screen_lines,
     settle,
+    started,
     toasts,
     wait_for,
 )
@@ -48,24 +48,6 @@ def env(tmp_path: Path):
     store = build_store(paths.store)
     yield store, paths
     store.close()
-
-
-async def started(pilot) -> MainScreen:
-    """The main screen, once its item pane shows the item under the cursor."""
-    await wait_for(
-        pilot,
-        lambda: main_shown(pilot.app),
-        what="main screen",
-    )
-    screen = pilot.app.screen
-    await wait_for(
-        pilot,
-        lambda: (
-            screen.stream.current_id is None or screen.item_view.item_id == screen.stream.current_id
-        ),
-        what="the item pane",
-    )
-    return screen
 
 
 async def shown(pilot, screen: MainScreen) -> None:

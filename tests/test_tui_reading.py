@@ -27,12 +27,13 @@ from tests.tui_helpers import (
     make_config,
     make_paths,
     settle,
+    started,
     toasts,
     wait_for,
 )
 from veille.domain.entries import ParsedEntry, ParsedFeed
 from veille.store.store import Store
-from veille.tui.screens.main import MainScreen, ViewPickScreen
+from veille.tui.screens.main import ViewPickScreen
 from veille.tui.screens.pickers import AskScreen, PickScreen
 from veille.tui.screens.rules import RulesScreen
 from veille.tui.services import images as image_service
@@ -73,17 +74,6 @@ def one_item_store(root: Path, link: str, content: str, *, full_text: bool = Fal
     return store
 
 
-async def main_screen(pilot) -> MainScreen:
-    await wait_for(
-        pilot,
-        lambda: main_shown(pilot.app),
-        what="main screen",
-    )
-    screen = pilot.app.screen
-    await wait_for(pilot, lambda: screen.item_view.item_id == screen.stream.current_id)
-    return screen
-
-
 async def toast(pilot, needle: str) -> None:
     await wait_for(pilot, lambda: any(needle in t for t in toasts(pilot.app)), what=needle)
 
@@ -100,7 +90,7 @@ async def test_w_fetches_caches_and_toggles_the_full_article(
     store = one_item_store(paths.store, link, "<p>Every feed reader is a crawler…</p>")
     try:
         async with make_app(store, paths).run_test(size=SIZE, notifications=True) as pilot:
-            screen = await main_screen(pilot)
+            screen = await started(pilot)
             view = screen.item_view
             iid = screen.stream.current_id
             assert view.shown == "feed" and "Full article" not in view.header_plain
@@ -151,7 +141,7 @@ async def test_a_failed_article_keeps_the_feed_text_and_says_why_in_one_line(
     store = one_item_store(paths.store, httpserver.url_for(path), "<p>The feed's own teaser.</p>")
     try:
         async with make_app(store, paths).run_test(size=SIZE, notifications=True) as pilot:
-            screen = await main_screen(pilot)
+            screen = await started(pilot)
             view = screen.item_view
             await pilot.press("w")
             await wait_for(
@@ -181,7 +171,7 @@ async def test_a_full_text_feed_fetches_the_article_when_the_item_is_shown(
     )
     try:
         async with make_app(store, paths).run_test(size=SIZE, notifications=True) as pilot:
-            screen = await main_screen(pilot)
+            screen = await started(pilot)
             view = screen.item_view
             await wait_for(pilot, lambda: view.shown == "article", what="the article, unasked")
             assert "Conditional requests" in view.body_plain
@@ -221,7 +211,7 @@ async def test_images_on_draw_under_their_alt_text_and_failures_are_one_line(
     try:
         app = make_app(store, paths, config, images=True)
         async with app.run_test(size=SIZE, notifications=True) as pilot:
-            screen = await main_screen(pilot)
+            screen = await started(pilot)
             view = screen.item_view
             await wait_for(pilot, lambda: "image 3 not shown" in "\n".join(view.plain_lines()))
             lines = view.plain_lines()
@@ -247,7 +237,7 @@ async def test_images_off_keep_alt_text_and_links_and_fetch_nothing(
     try:
         app = make_app(store, paths, make_config('images = "off"\n'), images=True)
         async with app.run_test(size=SIZE, notifications=True) as pilot:
-            screen = await main_screen(pilot)
+            screen = await started(pilot)
             await settle(pilot)
             text = "\n".join(screen.item_view.plain_lines())
             assert "[img 1: a red cat]" in text and "▀" not in text
@@ -268,7 +258,7 @@ async def test_a_terminal_without_colours_keeps_links(
     try:
         app = make_app(store, paths, make_config('images = "on"\n'), images=True)
         async with app.run_test(size=SIZE, notifications=True) as pilot:
-            screen = await main_screen(pilot)
+            screen = await started(pilot)
             await settle(pilot)
             assert "[img 1: a red cat]" in screen.item_view.body_plain
             assert "cat.png (image)" in screen.item_view.links_plain
@@ -310,7 +300,7 @@ async def test_a_slow_image_never_blocks_moving_or_scrolling(
     try:
         app = make_app(store, paths, make_config('images = "on"\n'), images=True)
         async with app.run_test(size=SIZE, notifications=True) as pilot:
-            screen = await main_screen(pilot)
+            screen = await started(pilot)
             await wait_for(pilot, lambda: len(httpserver.log) == 0 and not release.is_set())
             await pilot.press("space")  # pages the item while the image is on its way
             await wait_for(pilot, lambda: screen.item_view.scroll_y > 0, what="scrolled")
@@ -337,7 +327,7 @@ async def test_saved_views_in_the_picker_with_counts_and_saving_one(tmp_path: Pa
     try:
         app = make_app(store, paths, load_config(config_file))
         async with app.run_test(size=SIZE, notifications=True) as pilot:
-            screen = await main_screen(pilot)
+            screen = await started(pilot)
             await pilot.press("f")
             await wait_for(pilot, lambda: isinstance(pilot.app.screen, ViewPickScreen))
             picker = pilot.app.screen
@@ -413,12 +403,12 @@ async def test_default_view_wins_over_the_view_left_last_time(tmp_path: Path):
     try:
         app = make_app(store, paths, make_config('default_view = "starred"'))
         async with app.run_test(size=SIZE, notifications=True) as pilot:
-            screen = await main_screen(pilot)
+            screen = await started(pilot)
             assert screen.view.kind == "starred" and len(screen.stream.ids) == 2
         save_state(paths.state / "ui.json", UIState(view={"kind": "view", "value": "today"}))
         app = make_app(store, paths)  # no default: the view left last time
         async with app.run_test(size=SIZE, notifications=True) as pilot:
-            screen = await main_screen(pilot)
+            screen = await started(pilot)
             assert screen.view.kind == "view" and screen.view.value == "today"
             assert "View: Today" in screen.status_text
     finally:
@@ -431,7 +421,7 @@ async def test_rules_add_mute_and_alert_remove_undo_and_the_status_counts(tmp_pa
     store = build_store(paths.store)
     try:
         async with make_app(store, paths).run_test(size=SIZE, notifications=True) as pilot:
-            screen = await main_screen(pilot)
+            screen = await started(pilot)
             total = store.totals()[1]
             await pilot.press("M")
             await wait_for(pilot, lambda: isinstance(pilot.app.screen, RulesScreen))

@@ -26,12 +26,12 @@ from rich.cells import cell_len
 from tests.conftest import CORPUS
 from tests.tui_helpers import (
     NOW,
-    main_shown,
     make_app,
     make_config,
     make_paths,
     screen_lines,
     settle,
+    started,
     toasts,
     wait_for,
 )
@@ -234,21 +234,6 @@ def world(tmp_path: Path, home: Path):
     store, names = social_store(paths.store)
     yield store, paths, names
     store.close()
-
-
-async def started(pilot) -> MainScreen:
-    await wait_for(
-        pilot,
-        lambda: main_shown(pilot.app),
-        what="main screen",
-    )
-    screen = pilot.app.screen
-    await wait_for(
-        pilot,
-        lambda: screen.item_view.item_id == screen.stream.current_id is not None,
-        what="the item pane",
-    )
-    return screen
 
 
 async def select(pilot, screen: MainScreen, iid: str) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_tui_keys import row_text, shown, started
+from tests.test_tui_keys import row_text, shown
 from tests.tui_helpers import (
     ManualTimers,
     build_store,
@@ -16,6 +16,7 @@ from tests.tui_helpers import (
     make_config,
     make_paths,
     settle,
+    started,
     toasts,
     wait_for,
 )

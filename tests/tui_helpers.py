@@ -175,3 +175,18 @@ def main_shown(app) -> bool:  # type: ignore[no-untyped-def]
     from veille.tui.screens.main import MainScreen
 
     return isinstance(app.screen, MainScreen) and app.screen.is_mounted
+
+
+async def started(pilot):  # type: ignore[no-untyped-def]
+    """The main screen, once its item pane shows the item under the cursor (or
+    the stream is empty)."""
+    await wait_for(pilot, lambda: main_shown(pilot.app), what="main screen")
+    screen = pilot.app.screen
+    await wait_for(
+        pilot,
+        lambda: (
+            screen.stream.current_id is None or screen.item_view.item_id == screen.stream.current_id
+        ),
+        what="the item pane",
+    )
+    return screen

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from veille.domain.errors import VeilleError
+from veille.domain.text import clean_line
 
 
 class ConfigError(VeilleError):
@@ -52,6 +53,25 @@ def _num(value: float | None) -> str:
 
 #: Per-feed and per-tag intervals share the bounds of refresh_minutes.
 MINUTES_MAX = 43200  # 30 days
+
+
+def parse_minutes(text: str) -> float | None:
+    """A feed's refresh interval as typed (``feed edit --interval``, the feeds
+    pane's ``i``): minutes from 1 to MINUTES_MAX, or "" / "default" for the
+    config's own.  ConfigError says what is wrong, in one line."""
+    value = text.strip().lower()
+    if value in ("", "default"):
+        return None
+    shown_text = clean_line(text)[:40]
+    try:
+        minutes = float(value.removesuffix("min").strip())
+    except ValueError:
+        raise ConfigError(
+            f"the interval is minutes (1 to {MINUTES_MAX}) or 'default', not {shown_text}"
+        ) from None
+    if not 1 <= minutes <= MINUTES_MAX:  # NaN too
+        raise ConfigError(f"the interval must be 1 to {MINUTES_MAX} minutes, not {shown_text}")
+    return minutes
 
 
 # dotted name -> Key.  Tables whose keys are free-form are listed in FREE_TABLES.

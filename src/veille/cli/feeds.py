@@ -99,20 +99,13 @@ def _removed_by_ref(removed: list[tuple[Feed, str, int]], ref: str) -> Feed:
 
 
 def _interval(text: str) -> float | None:
-    """``--interval``: minutes within the config's bounds, or "default"."""
-    from veille.config import MINUTES_MAX
+    """``--interval``: config.parse_minutes, its complaint as the command's."""
+    from veille.config import ConfigError, parse_minutes
 
-    if text.strip().lower() == "default":
-        return None
     try:
-        minutes = float(text)
-    except ValueError:
-        raise UserError(
-            f"--interval takes minutes (1 to {MINUTES_MAX}) or 'default', not {shown(text)}"
-        ) from None
-    if not 1 <= minutes <= MINUTES_MAX:
-        raise UserError(f"--interval must be between 1 and {MINUTES_MAX} minutes, got {text}")
-    return minutes
+        return parse_minutes(text)
+    except ConfigError as exc:
+        raise UserError(f"--interval: {exc}") from None
 
 
 def cmd_feed_edit(ctx: Ctx, a: argparse.Namespace) -> int:

@@ -51,13 +51,7 @@ def cmd_rules(ctx: Ctx, a: argparse.Namespace) -> int:
     if not rules:
         out("No rules. Add one with `veille rules add mute --title REGEX` (or alert).")
     for r in rules:
-        n = counts.get(r.id, 0)
-        if r.kind == "mute":
-            what = f"{n} item{'s' if n != 1 else ''} hidden"
-        else:
-            what = f"{alerts.get(r.id, 0)} unread · {n} matched"
-        stopped = f"  [{r.stopped}]" if r.stopped else ""
-        out(f"{r.id:>3}  {clean_line(r.describe())}  ({what}){stopped}")
+        out(r.listed(counts.get(r.id, 0), alerts.get(r.id)))
     muted = [f for f in store.feeds() if f.muted]
     if muted:
         names = ", ".join(clean_line(f.name) for f in muted[:5])

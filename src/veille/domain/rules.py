@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # the package loads with the first rule (14 ms of every start
     import regex
 
 from veille.domain.errors import VeilleError
+from veille.domain.text import clean_line
 
 RULE_KINDS = ("mute", "alert")
 MATCH_FIELDS = ("feed", "tag", "author", "title", "text")
@@ -85,6 +86,17 @@ class Rule:
             ]
             what += " → " + (", ".join(acts) if acts else "count")
         return f"{self.kind} {what}"
+
+    def listed(self, matched: int, unread: int | None = None) -> str:
+        """Its line in a list of rules, with what it does now: ``3  mute title ~
+        /llm/  (12 items hidden)``, ``4  alert ...  (3 unread · 10 matched)``
+        (the app's rules view and ``veille rules`` say the same)."""
+        if self.kind == "mute":
+            effect = f"{matched:,} item{'s' if matched != 1 else ''} hidden"
+        else:
+            effect = f"{unread or 0:,} unread · {matched:,} matched"
+        stopped = f"  [{clean_line(self.stopped)}]" if self.stopped else ""
+        return f"{self.id:>3}  {clean_line(self.describe())}  ({effect}){stopped}"
 
     @classmethod
     def from_doc(cls, doc: Mapping[str, Any]) -> Rule:

@@ -24,7 +24,7 @@ from veille.store.errors import StoreError
 from veille.store.store import Store
 from veille.util.atomicfile import write_atomic
 from veille.util.dates import now, parse_iso, until
-from veille.util.urls import is_safe_link, shown
+from veille.util.urls import is_safe_link
 
 if TYPE_CHECKING:  # subscribing brings the HTTP client: imported when first used
     from veille.subscriptions.subscribe import AddResult
@@ -217,22 +217,14 @@ class FeedsModel:
 
 # ---------------------------------------------------------------- feed edits
 def parse_interval(text: str) -> float | None:
-    """A refresh interval typed in the app: minutes within the config's bounds, or
-    "" / "default" for the config's own.  FeedEditError says what is wrong."""
-    from veille.config import MINUTES_MAX
+    """A refresh interval typed in the app (config.parse_minutes); FeedEditError
+    says what is wrong."""
+    from veille.config import ConfigError, parse_minutes
 
-    value = text.strip().lower()
-    if value in ("", "default"):
-        return None
     try:
-        minutes = float(value.removesuffix("min").strip())
-    except ValueError:
-        raise FeedEditError(
-            f"the interval is minutes (1 to {MINUTES_MAX}) or 'default', not {shown(text)}"
-        ) from None
-    if not 1 <= minutes <= MINUTES_MAX:
-        raise FeedEditError(f"the interval must be 1 to {MINUTES_MAX} minutes, not {shown(text)}")
-    return minutes
+        return parse_minutes(text)
+    except ConfigError as exc:
+        raise FeedEditError(str(exc)) from None
 
 
 def _check_text(what: str, value: str) -> None:

@@ -51,13 +51,7 @@ def rows(store: Store) -> list[RuleRow]:
     alerts = store.alert_counts()
     out = []
     for r in store.rules():
-        n = counts.get(r.id, 0)
-        if r.kind == "mute":
-            what = f"{n:,} item{'s' if n != 1 else ''} hidden"
-        else:
-            what = f"{alerts.get(r.id, 0):,} unread · {n:,} matched"
-        stopped = f"  [{clean_line(r.stopped)}]" if r.stopped else ""
-        out.append(RuleRow(r, f"{r.id:>3}  {clean_line(r.describe())}  ({what}){stopped}"))
+        out.append(RuleRow(r, r.listed(counts.get(r.id, 0), alerts.get(r.id))))
     return out
 
 
