@@ -131,3 +131,30 @@ def test_ctrl_c_exits_130_with_one_line(subscribed: Path, feeds: FeedURLs) -> No
     assert wait_until(lambda: not veille_pids(home), 5), veille_pids(home)
     assert_consistent(home)
     assert_complete(home)
+
+
+@pytest.mark.parametrize(
+    ("sig", "code", "said"),
+    [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")],
+)
+def test_a_signal_while_the_store_closes_waits_for_it(
+    cli, home: Path, monkeypatch: pytest.MonkeyPatch, sig: int, code: int, said: str
+) -> None:
+    """A ctrl+c or SIGTERM that lands while the run saves its work (the store's
+    last flush) lets the flush finish, then exits as the signal says: found by the
+    fault table, where one came in the last milliseconds of a refresh and gave
+    exit 1 ("veille: terminated" raised mid-close) or death by SIGINT."""
+    from veille.store.store import Store
+
+    real_close = Store.close
+
+    def close_with_a_signal(self: Store) -> None:
+        os.kill(os.getpid(), sig)  # the handler runs now, in the middle of closing
+        real_close(self)
+
+    monkeypatch.setattr(Store, "close", close_with_a_signal)
+    r = cli("feeds")
+    assert (r.code, r.err) == (code, f"veille: {said}\n")
+    monkeypatch.setattr(Store, "close", real_close)
+    assert cli("feeds").code == 0  # the store closed cleanly: it opens again
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back

@@ -114,6 +114,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         code = 70
     finally:
+        # Closing saves what the run did: a ctrl+c or SIGTERM now waits for it
+        # (raised mid-flush it would lose it, or turn into "veille: terminated"
+        # with exit 1), then says so with its usual exit code.
+        deferred: list[int] = []
+        previous_int = signal.signal(signal.SIGINT, lambda signum, frame: deferred.append(signum))
+        signal.signal(signal.SIGTERM, lambda signum, frame: deferred.append(signum))
         if ctx is not None:
             try:
                 ctx.close()
@@ -124,6 +130,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             except Exception:
                 log.error("closing the store failed:\n%s", traceback.format_exc())
                 code = code or 70
+        if deferred and code in (0, 130, 143):
+            interrupted = deferred[0] == signal.SIGINT
+            if code == 0:
+                print(f"veille: {'interrupted' if interrupted else 'terminated'}", file=sys.stderr)
+            code = 130 if interrupted else 143
+        signal.signal(signal.SIGINT, previous_int)
         # In a process of its own the work is done and saved: a SIGTERM in the
         # last milliseconds must not turn a finished run into "killed".
         signal.signal(signal.SIGTERM, signal.SIG_IGN if previous is signal.SIG_DFL else previous)
