@@ -65,6 +65,7 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    process = argv is None  # the `veille` command itself, not a test calling main()
     argv = sys.argv[1:] if argv is None else list(argv)
     # No argument: the app, whose first paint should not wait for the parser
     # of every command (~0.1-0.2 s of imports).
@@ -135,7 +136,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if code == 0:
                 print(f"veille: {'interrupted' if interrupted else 'terminated'}", file=sys.stderr)
             code = 130 if interrupted else 143
-        signal.signal(signal.SIGINT, previous_int)
+        # The process only exits from here: a ctrl+c now would print a traceback
+        # from the interpreter's shutdown (atexit) over a run that completed.
+        signal.signal(signal.SIGINT, signal.SIG_IGN if process else previous_int)
         # In a process of its own the work is done and saved: a SIGTERM in the
         # last milliseconds must not turn a finished run into "killed".
         signal.signal(signal.SIGTERM, signal.SIG_IGN if previous is signal.SIG_DFL else previous)
