@@ -20,7 +20,7 @@ def test_missing_file_means_defaults(tmp_path: Path) -> None:
     cfg = load_config(tmp_path / "nope.toml")
     assert cfg["refresh_minutes"] == 30
     assert cfg["keep_days"] == 90 and cfg["max_items_per_feed"] == 1000
-    assert cfg["fetch.concurrency"] == 16 and cfg["fetch.per_host"] == 2
+    assert cfg["fetch.concurrency"] == 16 and cfg["fetch.per_host"] == 6
 
 
 def test_readme_documents_every_key_with_its_default_and_range() -> None:

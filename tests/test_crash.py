@@ -43,6 +43,9 @@ def subscribed(home: Path, feeds: FeedURLs, cli) -> Path:
     outlines = "".join(f'<outline type="rss" xmlUrl="{u}"/>' for u in feeds)
     opml.write_text(f'<?xml version="1.0"?><opml version="2.0"><body>{outlines}</body></opml>')
     assert cli("import", str(opml)).code == 0
+    # Two answers at a time from the one test host (the default is 6), so the
+    # refresh lasts as long as the timings above say.
+    (home / "config" / "config.toml").write_text("[fetch]\nper_host = 2\n")
     return home
 
 

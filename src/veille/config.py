@@ -111,7 +111,7 @@ SCHEMA: dict[str, Key] = {
         Key(
             "fetch.per_host",
             int,
-            2,
+            6,  # as browsers: many feeds on one host (Substack, Medium...) are not queued 2 by 2
             "Feeds fetched at once from one server (host and port).",
             1,
             16,

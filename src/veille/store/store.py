@@ -35,6 +35,7 @@ import os
 import threading
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields
 from datetime import timedelta
 from pathlib import Path
@@ -60,6 +61,7 @@ log = logging.getLogger(__name__)
 
 STATE_KEYS = {"read", "starred", "hidden", "tags", "shared"}
 UNDO_DEPTH = 100
+WRITE_THREADS = 8  # files written at once by a flush (fsync waits on the disk, not the GIL)
 REMOVED_KEEP_DAYS = 30  # an unsubscribed feed can be restored this long
 REMOVED_KEEP = 50  # and at most this many of them
 FEED_FIELDS = frozenset(f.name for f in fields(Feed))
@@ -358,10 +360,7 @@ class Store(IngestMixin):
                 try:
                     with self._mu:
                         others = [p for p in self._all_partitions() if p.dirty]
-                    for p in others:
-                        snap = self._snapshot(p)
-                        if snap is not None:
-                            self._write(p, *snap)
+                    self._write_each(others)
                 except BaseException:
                     if feeds is not None:
                         self._restore(self.feeds_p, feeds[1])
@@ -372,6 +371,27 @@ class Store(IngestMixin):
             self.write_error = _disk_reason(exc, self.root)
             raise StoreWriteError(f"could not save changes: {self.write_error}") from None
         self.write_error = None
+
+    def _write_each(self, parts: list[Partition]) -> None:
+        """Write ``parts`` (item and content files).  A first refresh of real feeds
+        dirties one file per day they span (hundreds), each an fsync'd temp file
+        and rename: several at once, since the waiting is the disk's, not ours.
+        Every one has been tried when this returns; the first failure is raised."""
+        if len(parts) <= 2:
+            for p in parts:
+                self._snapshot_and_write(p)
+            return
+        with ThreadPoolExecutor(max_workers=min(WRITE_THREADS, len(parts))) as pool:
+            futures = [pool.submit(self._snapshot_and_write, p) for p in parts]
+        for f in futures:
+            exc = f.exception()
+            if exc is not None:
+                raise exc
+
+    def _snapshot_and_write(self, p: Partition) -> None:
+        snap = self._snapshot(p)
+        if snap is not None:
+            self._write(p, *snap)
 
     def _snapshot(self, p: Partition) -> tuple[tuple[str, bytes], dict[str, Any]] | None:
         with self._mu:
