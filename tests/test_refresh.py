@@ -296,3 +296,33 @@ def test_control_sequences_stripped_at_ingest(httpserver: HTTPServer, store: Sto
     title = store.items()[0].title
     assert "\x1b" not in title and "\x07" not in title
     assert "[@click=app.quit]x[/]" in title
+
+
+def _exit_now() -> None:
+    import os
+
+    os._exit(1)  # a parser process dying, as a SIGTERM to the whole group does
+
+
+def test_parser_processes_dying_never_count_against_a_feed(
+    httpserver: HTTPServer, store: Store
+) -> None:
+    """When the parser processes die (a SIGTERM to the process group, the OOM
+    killer), the feeds they were parsing are not the culprits: no error and no
+    back-off recorded, so the next refresh polls them all (the crash test saw
+    two feeds "held back" after a group SIGTERM, their items never coming)."""
+    from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
+
+    for i in range(3):
+        httpserver.expect_request(f"/f{i}").respond_with_data(rss(2, prefix=f"f{i}-"),
+                                                              content_type="text/xml")  # fmt: skip
+    ids = [store.add_feed(httpserver.url_for(f"/f{i}"))[0].id for i in range(3)]
+    broken = ProcessPoolExecutor(max_workers=1)
+    with pytest.raises(BrokenExecutor):
+        broken.submit(_exit_now).result()
+    s1 = refresh(store, executor=broken)
+    broken.shutdown()
+    assert s1.new_items == 0
+    assert all(store.get_feed(i).status == "new" for i in ids)  # as if never reached
+    s2 = refresh(store)
+    assert s2.new_items == 6 and s2.held_back == 0

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from tests.faults import Row, scenario
 from tests.faults import servers as s
 from tests.faults.home import Home, clean_one_line
+from veille.config import Config
 
 DEFAULT_TOTAL_TIMEOUT = 60  # config.py's default for fetch.total_timeout
 DEFAULT_READ_TIMEOUT = 30
@@ -171,7 +172,8 @@ def _dead_hosts(n_feeds: int, n_hosts: int, config: str, bound: float) -> list[R
             f"{timed_out} timed out, {skipped} not tried (host not answering); e.g. "
             f"{messages[-1]!r}",
             timed_out + skipped == n_feeds
-            and timed_out <= 2 * n_hosts
+            # At most the first batch of a host (its per-host slots) waits it out.
+            and timed_out <= Config()["fetch.per_host"] * n_hosts
             and all(clean_one_line(m) for m in messages),
         ),
         Row(

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Executor
+from concurrent.futures import BrokenExecutor, Executor
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -176,6 +176,15 @@ async def refresh_feeds(
                     return await _refresh_one(store, config, ctx, feed, social)
                 except asyncio.CancelledError:
                     raise
+                except BrokenExecutor:
+                    # The parser processes died (a SIGTERM to the whole process
+                    # group, the OOM killer): not this feed's doing.  Nothing is
+                    # recorded, so no error and no back-off hold it back: the next
+                    # refresh polls it as if this one had not reached it.
+                    log.warning("parser processes stopped while refreshing %s", feed.url)
+                    return FeedOutcome(
+                        feed.id, feed.url, "error", message="not refreshed: the parser stopped"
+                    )
                 except Exception as exc:  # a bug must not stop the other feeds
                     log.exception("refreshing %s failed", feed.url)
                     msg = f"internal error: {type(exc).__name__}: {exc}".splitlines()[0]

@@ -35,7 +35,6 @@ import os
 import threading
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields
 from datetime import timedelta
 from pathlib import Path
@@ -61,7 +60,6 @@ log = logging.getLogger(__name__)
 
 STATE_KEYS = {"read", "starred", "hidden", "tags", "shared"}
 UNDO_DEPTH = 100
-WRITE_THREADS = 8  # files written at once by a flush (fsync waits on the disk, not the GIL)
 REMOVED_KEEP_DAYS = 30  # an unsubscribed feed can be restored this long
 REMOVED_KEEP = 50  # and at most this many of them
 FEED_FIELDS = frozenset(f.name for f in fields(Feed))
@@ -373,20 +371,9 @@ class Store(IngestMixin):
         self.write_error = None
 
     def _write_each(self, parts: list[Partition]) -> None:
-        """Write ``parts`` (item and content files).  A first refresh of real feeds
-        dirties one file per day they span (hundreds), each an fsync'd temp file
-        and rename: several at once, since the waiting is the disk's, not ours.
-        Every one has been tried when this returns; the first failure is raised."""
-        if len(parts) <= 2:
-            for p in parts:
-                self._snapshot_and_write(p)
-            return
-        with ThreadPoolExecutor(max_workers=min(WRITE_THREADS, len(parts))) as pool:
-            futures = [pool.submit(self._snapshot_and_write, p) for p in parts]
-        for f in futures:
-            exc = f.exception()
-            if exc is not None:
-                raise exc
+        """Write ``parts`` (item and content files), one after the other."""
+        for p in parts:
+            self._snapshot_and_write(p)
 
     def _snapshot_and_write(self, p: Partition) -> None:
         snap = self._snapshot(p)
