@@ -86,34 +86,6 @@ def _damaged_day(label: str, damage: bytes | None) -> list[Row]:
     return rows
 
 
-def _damaged_feeds(label: str, damage: bytes) -> list[Row]:
-    """Replace feeds.json with ``damage``, then run what a user would, twice over."""
-    rows: list[Row] = []
-    with fetched_home() as (home, store):
-        (store / "feeds.json").write_bytes(damage)
-        silent = ("No feeds yet", "0 feeds polled")
-        for n, args in enumerate(
-            [("feeds",), ("refresh",), ("items", "--limit", "3"), ("feeds",), ("refresh",)]
-        ):
-            ran = home.veille(*args)
-            mentions = "feeds.json" in ran.err
-            quiet_success = ran.code == 0 and any(s in ran.out for s in silent)
-            ok = mentions and not quiet_success and "Traceback" not in ran.err
-            ok = ok and (args[0] != "items" or len(ran.lines) == 3)  # items still served
-            which = "then " if n else ""
-            rows.append(Row(f"{label}: {which}`{' '.join(args)}`", _said(ran), ok))
-        aside = _aside(store, "feeds.json")
-        kept = bool(aside) and aside[0].read_bytes() == damage
-        rows.append(
-            Row(
-                f"{label}: its bytes kept aside",
-                f"{aside[0].name if aside else 'no copy'}; same bytes: {kept}",
-                kept,
-            )
-        )
-    return rows
-
-
 @scenario(ci=True)
 def damaged_day_file() -> list[Row]:
     """A day file cut in half, or of the wrong shape: named, kept aside, the rest served,
