@@ -287,11 +287,17 @@ def cmd_refresh(ctx: Ctx, a: argparse.Namespace) -> int:
     chosen, _ = select_feeds(store.feeds(), when=now(), feed_ids=ids, due_only=a.due)
     pool = fork_pool(workers_for(ctx.config)) if needs_pool(chosen) else None
     store.start_flusher()
+    finished = False
     try:
-        return _refresh(ctx, a, ids, pool)
+        code = _refresh(ctx, a, ids, pool)
+        finished = True
+        return code
     finally:
         if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            # Interrupted (ctrl+c, SIGTERM to the group: the workers may be dead
+            # already), waiting for the pool can hang; the workers end with
+            # their parent anyway (refresh/pool.py).
+            pool.shutdown(wait=finished, cancel_futures=True)
 
 
 def _refresh(ctx: Ctx, a: argparse.Namespace, ids: list[str] | None, pool: Any) -> int:
