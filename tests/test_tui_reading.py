@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import sys
 import threading
 import time
@@ -277,6 +278,85 @@ def test_image_rows_keep_the_aspect_within_the_width():
     assert image_service.image_rows(image_service.DecodedImage(error="x"), 30) == []
 
 
+def long_image_store(root: Path, base: str) -> Store:
+    """One image near the top of an item long enough to page past it."""
+    content = f"<p>Look:</p><p><img src='{base}cat.png' alt='a red cat'></p>"
+    content += "".join(f"<p>Paragraph {i}.</p>" for i in range(80))
+    return one_item_store(root, "https://blog.example/post", content)
+
+
+async def test_kitty_images_are_placeholder_cells_and_sent_once(
+    tmp_path: Path, httpserver: HTTPServer, monkeypatch
+):
+    """Kitty graphics: the image crosses to the terminal once, through the app's
+    writer, and the pane shows it as placeholder cells naming that image."""
+    monkeypatch.setenv("COLORTERM", "truecolor")
+    httpserver.expect_request("/cat.png").respond_with_data(png(), content_type="image/png")
+    paths = make_paths(tmp_path)
+    store = long_image_store(paths.store, httpserver.url_for("/"))
+    config = make_config('images = "on"\nimages_protocol = "kitty"\n')
+    try:
+        app = make_app(store, paths, config, images=True)
+        app.terminal_log = []
+        async with app.run_test(size=SIZE, notifications=True) as pilot:
+            screen = await started(pilot)
+            view = screen.item_view
+
+            def cells() -> list[str]:
+                return [line for line in view.plain_lines() if "\U0010eeee" in line]
+
+            await wait_for(pilot, lambda: bool(cells()), what="placeholder rows")
+            lines = view.plain_lines()
+            cat = next(i for i, line in enumerate(lines) if "[img 1: a red cat]" in line)
+            assert "\U0010eeee" in lines[cat + 1]  # right under its alt text
+            sent = [w for w in app.terminal_log if "\x1b_Ga=T" in w]
+            assert len(sent) == 1
+            image_id = int(re.search(r"i=(\d+)", sent[0]).group(1))  # type: ignore[union-attr]
+            assert f"i={image_id},c={cells()[0].count(chr(0x10EEEE))}," in sent[0]
+            await pilot.press("j")  # the next item, then back: the terminal still has it
+            await wait_for(pilot, lambda: not cells(), what="the second item")
+            await pilot.press("k")
+            await wait_for(pilot, lambda: bool(cells()), what="the image again")
+            assert len([w for w in app.terminal_log if "\x1b_Ga=T" in w]) == 1
+    finally:
+        store.close()
+
+
+async def test_sixel_images_are_painted_over_their_rows_while_wholly_on_screen(
+    tmp_path: Path, httpserver: HTTPServer
+):
+    httpserver.expect_request("/cat.png").respond_with_data(png(), content_type="image/png")
+    paths = make_paths(tmp_path)
+    store = long_image_store(paths.store, httpserver.url_for("/"))
+    config = make_config('images = "on"\nimages_protocol = "sixel"\n')
+    try:
+        app = make_app(store, paths, config, images=True)
+        app.terminal_log = []
+        async with app.run_test(size=SIZE, notifications=True) as pilot:
+            screen = await started(pilot)
+            view = screen.item_view
+
+            def painted() -> list[str]:
+                return [w for w in app.terminal_log if "\x1bP0;1;0q" in w]
+
+            await wait_for(pilot, lambda: bool(painted()), what="a sixel")
+            lines = view.plain_lines()
+            first = next(i for i, line in enumerate(lines) if "[img 1: a red cat]" in line) + 1
+            assert set(lines[first].strip()) == {"▀"}  # its half blocks are under it
+            region = view.scrollable_content_region
+            at = f"\x1b7\x1b[{region.y + first + 1};{region.x + 1}H\x1bP"
+            assert painted()[-1].startswith(at) and painted()[-1].endswith("\x1b\\\x1b8")
+            count = len(painted())
+            await pilot.press("space")  # paged past it: not painted over other text
+            await wait_for(pilot, lambda: view.scroll_y > first, what="paging down")
+            await settle(pilot)
+            assert len(painted()) == count
+            await pilot.press("b")  # back: painted again, over the repainted rows
+            await wait_for(pilot, lambda: len(painted()) > count, what="the sixel again")
+    finally:
+        store.close()
+
+
 def png_of(im: Image.Image) -> bytes:
     buf = io.BytesIO()
     im.save(buf, "PNG")
@@ -479,7 +559,13 @@ async def test_rules_add_mute_and_alert_remove_undo_and_the_status_counts(tmp_pa
 
 # -------------------------------------------------------------------- tmux
 @pytest.mark.skipif(sys.platform == "win32", reason="tmux")
-def test_tmux_paints_and_scrolls_with_images_on(tmp_path: Path, httpserver: HTTPServer):
+@pytest.mark.parametrize("protocol", ["auto", "kitty"])
+def test_tmux_paints_and_scrolls_with_images_on(
+    tmp_path: Path, httpserver: HTTPServer, protocol: str
+):
+    """In a real terminal (tmux): ``auto`` is half blocks there; ``kitty`` sends
+    the image once through tmux's passthrough and draws placeholder cells; the
+    app paints, scrolls, pages and quits cleanly either way."""
     import shutil
 
     if shutil.which("tmux") is None:
@@ -489,33 +575,46 @@ def test_tmux_paints_and_scrolls_with_images_on(tmp_path: Path, httpserver: HTTP
     httpserver.expect_request("/cat.png").respond_with_data(png(80, 60), content_type="image/png")
     paths = make_paths(tmp_path)
     content = f"<p>Look:</p><p><img src='{httpserver.url_for('/cat.png')}' alt='tmux cat'></p>"
+    content += "".join(f"<p>Paragraph {i}.</p>" for i in range(60))
     one_item_store(paths.store, "https://blog.example/p", content).close()
-    paths.config_file.write_text('images = "on"\n')
+    paths.config_file.write_text(f'images = "on"\nimages_protocol = "{protocol}"\n')
+    drawn = "▀" if protocol == "auto" else "\U0010eeee"
     exe = Path(sys.executable).parent / "veille"
     cmd = str(exe) if exe.exists() else f"{sys.executable} -m veille"
     session = f"veille-img-{tmp_path.name}"[:40]
     done = tmp_path / "exit-code"
-    inner = f"unset COLUMNS LINES; VEILLE_HOME={tmp_path / 'home'} {cmd}; echo $? > {done}"
+    raw = tmp_path / "raw.out"
+    inner = (
+        f"unset COLUMNS LINES; COLORTERM=truecolor VEILLE_HOME={tmp_path / 'home'} {cmd}; "
+        f"echo $? > {done}"
+    )
     sock = f"veille-img-{os.getpid()}"
     _tmux(sock, "new-session", "-d", "-s", session, "-x", "120", "-y", "40", inner, check=True)
-    try:
-        screen = ""
-        deadline = time.monotonic() + 30
+    _tmux(sock, "pipe-pane", "-O", "-t", session, f"cat > {raw}", check=True)
+
+    def until(cond, seconds: float = 20) -> bool:  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            screen = _capture(sock, session)
-            if "[img 1: tmux cat]" in screen and "▀" in screen:
-                break
-            time.sleep(0.2)
-        assert "[img 1: tmux cat]" in screen and "▀" in screen  # painted, image included
+            if cond():
+                return True
+            time.sleep(0.1)
+        return bool(cond())
+
+    try:
+        assert until(lambda: "[img 1: tmux cat]" in (s := _capture(sock, session)) and drawn in s)
+        _tmux(sock, "send-keys", "-t", session, "space", check=True)  # page the item down
+        assert until(lambda: "[img 1: tmux cat]" not in _capture(sock, session))
+        _tmux(sock, "send-keys", "-t", session, "b", check=True)  # and up again
+        assert until(lambda: drawn in _capture(sock, session))
         _tmux(sock, "send-keys", "-t", session, "j", check=True)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and "Two." not in _capture(sock, session):
-            time.sleep(0.1)
-        assert "Two." in _capture(sock, session)  # the cursor moved on, the pane followed
+        assert until(lambda: "Two." in _capture(sock, session))  # the pane followed
         _tmux(sock, "send-keys", "-t", session, "q", check=True)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not done.exists():
-            time.sleep(0.1)
+        assert until(lambda: done.exists() and done.read_text().strip() != "")
         assert done.read_text().strip() == "0"
+        sent = raw.read_bytes()
+        if protocol == "kitty":  # once, wrapped for tmux (ESC doubled inside)
+            assert sent.count(b"\x1bPtmux;\x1b\x1b_Ga=T,U=1,f=100,") == 1
+        else:
+            assert b"_Ga=T" not in sent
     finally:
         _tmux(sock, "kill-server")

@@ -180,6 +180,15 @@ SCHEMA: dict[str, Key] = {
             "Inline images in the item pane: auto (not on a slow link), on or off.",
             choices=("auto", "on", "off"),
         ),
+        Key(
+            "images_protocol",
+            str,
+            "auto",
+            "How images are drawn: auto (from the terminal's environment), kitty (graphics "
+            "with Unicode placeholders; in tmux with allow-passthrough on), sixel, iterm "
+            "(iTerm2 inline images) or blocks (colour half blocks).",
+            choices=("auto", "kitty", "sixel", "iterm", "blocks"),
+        ),
         Key("images_max_mb", (int, float), 5, "Largest image downloaded (MiB).", 0.01, 100),
         Key("images_cache_mb", (int, float), 200, "Disk cache of images (MiB).", 0, 100_000),
     ]

@@ -1,17 +1,16 @@
 """Images for the item pane: fetched politely, cached on disk, decoded within a budget.
 
-No Textual here: the app's image widget (textual-image, say) gets a small
-``PIL.Image`` from :func:`decode_image` and draws it with whatever protocol
-the terminal speaks (kitty graphics, sixel, iTerm2, half blocks); the text
-renderer already shows every image as ``[img N: alt]`` with a numbered link,
-which stays the fallback and keeps the alt text visible.
+No Textual here: the item pane gets a small ``PIL.Image`` from
+:func:`decode_image` and draws it with whatever protocol the terminal speaks
+(``render.graphics``: kitty graphics, sixel, iTerm2, or half blocks); the
+text renderer already shows every image as ``[img N: alt]`` with a numbered
+link, which stays the fallback and keeps the alt text visible.
 
 Why Pillow: it is the one well-kept decoder for PNG, JPEG, GIF and WebP in
 Python, reads an image's header without decoding it (so the size is known
 before any pixel memory is spent), scales JPEGs while decoding them
 (``Image.draft``: 1/2 to 1/8, so a 12,000 x 12,000 photo costs a 1,500 x
-1,500 decode), and has its own decompression-bomb guard; textual-image and
-rich-pixels both take its images as input.
+1,500 decode), and has its own decompression-bomb guard.
 
 Memory is bounded in three steps: Pillow refuses anything over
 ``2 * Image.MAX_IMAGE_PIXELS`` (~179 MP) while reading the header; a JPEG is

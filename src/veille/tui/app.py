@@ -146,6 +146,7 @@ class VeilleApp(App[int]):
         self._articles_pending: set[str] = set()
         self._signals: list[int] = []
         self._unknown_theme = ""
+        self.terminal_log: list[str] | None = None  # see write_terminal
         self._choose_theme()
 
     @property
@@ -231,6 +232,19 @@ class VeilleApp(App[int]):
             timers=self.timers,
             images=self.images,
         )
+
+    def write_terminal(self, data: str) -> None:
+        """Write escapes (images) straight to the terminal, in order with the frames.
+
+        Through the driver's writer, as Textual's own ``copy_to_clipboard`` does:
+        written from here, a frame being written at the same moment could be cut
+        in two.  Nothing in a headless run (tests) or before the driver exists;
+        ``terminal_log``, when a list, records what was written (tests)."""
+        if self.terminal_log is not None:
+            self.terminal_log.append(data)
+        driver = self._driver
+        if driver is not None and not driver.is_headless:
+            driver.write(data)
 
     def _warn_about_keys(self) -> None:
         if self._unknown_keys:

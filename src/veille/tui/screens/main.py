@@ -22,6 +22,7 @@ until the Shares view (S) shows them.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -213,13 +214,23 @@ class MainScreen(Screen[None]):
             self.notify(warning, severity="warning", markup=False)
         if self.images:
             # Pillow and the image service load only when images are on.
-            from veille.tui.services.images import ImageLoader, graphics_available
+            from veille.tui.services.images import (
+                ImageLoader,
+                graphics_available,
+                resolve_protocol,
+            )
 
-            graphics = graphics_available(
-                no_color=self.app.no_color, color_system=self.app.console.color_system
+            color_system = self.app.console.color_system
+            graphics = graphics_available(no_color=self.app.no_color, color_system=color_system)
+            protocol = resolve_protocol(
+                str(self.session.config["images_protocol"]), os.environ, color_system=color_system
             )
             loader = ImageLoader(
-                self.session.config, self.session.paths.cache / "images", graphics=graphics
+                self.session.config,
+                self.session.paths.cache / "images",
+                graphics=graphics,
+                protocol=protocol,
+                tmux=bool(os.environ.get("TMUX")),
             )
             self.item_view.image_loader = loader
         self.apply_layout()

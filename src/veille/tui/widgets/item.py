@@ -12,10 +12,20 @@ from a feed is parsed as markup or reaches the terminal as escape codes.
 The body is the feed's text or, when the screen passes one, the item's full
 article (same renderer, same numbered links; a header line says which).
 Inline images, when an ImageLoader is set and wants them, are fetched,
-decoded and drawn (off the UI thread) as rows of half blocks under their
-``[img N: alt]`` line, which stays (alt text and numbered link are always
-there); an image that cannot be shown gets a one-line note instead.  Nothing
-waits for an image: the pane scrolls while they load.
+decoded and encoded (off the UI thread) and drawn under their ``[img N: alt]``
+line, which stays (alt text and numbered link are always there); an image
+that cannot be shown gets a one-line note instead.  Nothing waits for an
+image: the pane scrolls while they load.
+
+An image is rows of the pane like any text (half blocks, or kitty's
+placeholder cells), so it scrolls and clips with them.  The pixel protocols'
+escapes go to the terminal through the app's writer (``VeilleApp.write_terminal``),
+in order with Textual's frames, never inside them (Textual measures every
+segment of a frame in cells, and would cut an escape): a kitty image once,
+before the frame that shows its placeholders (the terminal keeps it); a
+sixel or iTerm2 image after each frame that repaints the pane, over its rows,
+while the whole image is on the active screen (a half-scrolled one shows its
+half blocks).
 """
 
 from __future__ import annotations
@@ -47,7 +57,7 @@ from veille.tui.widgets.sightings import SeenVia
 
 if TYPE_CHECKING:  # Pillow and the image service load only when images are on
     from veille.render.images import DecodedImage
-    from veille.tui.services.images import ImageLoader
+    from veille.tui.services.images import ImageLoader, Picture
 
 CACHE_SIZE = 16  # rendered bodies kept (small ones; a big one is never cached)
 RULE = "─"
@@ -95,7 +105,8 @@ class ItemView(ScrollView, can_focus=True):
         self.image_loader: ImageLoader | None = None  # set by the screen: images on
         self._base_body: list[Line] = []  # the body's wrapped lines, without images
         self._images: dict[str, DecodedImage] = {}  # this item's, by URL, as they come
-        self._image_rows: dict[str, list[Text]] = {}  # and their rows of half blocks
+        self._pictures: dict[str, Picture] = {}  # and how each is drawn
+        self._picture_at: dict[int, tuple[Picture, int]] = {}  # pane row: (picture, its row)
         self.seen_via = SeenVia()  # the "seen via" section after the body (widgets/sightings.py)
 
     # ------------------------------------------------------------- content
@@ -104,7 +115,7 @@ class ItemView(ScrollView, can_focus=True):
         self.item_id = None
         self._item = None
         self._images = {}
-        self._image_rows = {}
+        self._pictures = {}
         self.note = ""
         self.shown = "feed"
         self.links = []
@@ -155,7 +166,7 @@ class ItemView(ScrollView, can_focus=True):
         self._token += 1
         if changed:
             self._images = {}
-            self._image_rows = {}
+            self._pictures = {}
         self._render_body()
         if changed or article is not None:
             self.scroll_to(y=0, animate=False, immediate=True, force=True)
@@ -245,14 +256,17 @@ class ItemView(ScrollView, can_focus=True):
         done = await loader.load(urls, box)
         if token != self._token:
             return
-        from veille.tui.services.images import image_rows
-
         width = box[0]
-        rows = await asyncio.to_thread(lambda: {u: image_rows(d, width) for u, d in done.items()})
+        pictures = await asyncio.to_thread(
+            lambda: {u: loader.picture(u, d, width) for u, d in done.items()}
+        )
         if token != self._token:
             return
         self._images.update(done)
-        self._image_rows.update(rows)
+        for picture in pictures.values():
+            if picture is not None and not picture.overlay:
+                self._write(loader.escape(picture))  # kitty: before any frame shows it
+        self._pictures.update({u: p for u, p in pictures.items() if p is not None})
         self._body = self._with_images(self._base_body)
         self._relayout(header_only=False)
 
@@ -279,9 +293,9 @@ class ItemView(ScrollView, can_focus=True):
             if at is None:
                 continue
             offset = lines[at].offset
-            rows = self._image_rows.get(link.url) or []
-            if rows:
-                extra = [Line(row, offset) for row in rows]
+            picture = self._pictures.get(link.url)
+            if picture is not None:
+                extra = [Line(row, offset) for row in picture.rows]
             else:
                 why = decoded.error or "it cannot be drawn here"
                 note = Text(f"(image {link.number} not shown: {clean_line(why)})", end="")
@@ -326,9 +340,19 @@ class ItemView(ScrollView, can_focus=True):
                 lines.append(Line(Text(end="")))
                 lines.extend(wrap(footer, width))
         self._lines = lines
+        self._picture_at = self._find_pictures(lines)
         self._strips.clear()
         self.virtual_size = Size(0, len(lines))
         self.refresh()
+        self._overlays_due()
+
+    def _find_pictures(self, lines: list[Line]) -> dict[int, tuple[Picture, int]]:
+        """Which pane rows are rows of which picture (rows are found by identity:
+        a picture's Text objects are its own)."""
+        if not self._pictures:
+            return {}
+        owner = {id(row): (p, k) for p in self._pictures.values() for k, row in enumerate(p.rows)}
+        return {y: owner[id(line.text)] for y, line in enumerate(lines) if id(line.text) in owner}
 
     def _style(self, name: str) -> Style:
         try:
@@ -418,6 +442,42 @@ class ItemView(ScrollView, can_focus=True):
             if selection is None:
                 self._strips[row] = strip
         return strip.apply_offsets(scroll_x, row)
+
+    # ------------------------------------------------------ pixel overlays
+    def _write(self, escape: str) -> None:
+        if escape:
+            write = getattr(self.app, "write_terminal", None)
+            if write is not None:
+                write(escape)
+
+    def _overlays_due(self) -> None:
+        """Paint sixel / iTerm2 images once the frame being prepared is out."""
+        if any(p.overlay for p in self._pictures.values()):
+            self.call_after_refresh(self._paint_overlays)
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self._overlays_due()
+
+    def on_screen_resume(self) -> None:
+        self._overlays_due()  # a screen above it was closed: the pane is repainted
+
+    def _paint_overlays(self) -> None:
+        """Each sixel / iTerm2 image wholly on screen, over its rows of half
+        blocks (the cursor is saved and restored around it)."""
+        loader = self.image_loader
+        if loader is None or not self._picture_at or not self.screen.is_active:
+            return
+        top = int(self.scroll_y)
+        region = self.scrollable_content_region
+        for row, (picture, k) in self._picture_at.items():
+            if not picture.overlay or k != 0:
+                continue
+            last = row + len(picture.rows) - 1
+            if row < top or last >= top + region.height:
+                continue  # not all of it on screen: its half blocks stay
+            x, y = region.x, region.y + row - top
+            self._write(f"\x1b7\x1b[{y + 1};{x + 1}H{loader.escape(picture)}\x1b8")
 
     def get_selection(self, selection: Selection) -> tuple[str, str] | None:
         return selection.extract("\n".join(line.text.plain for line in self._lines)), "\n"
