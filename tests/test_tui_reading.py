@@ -353,6 +353,13 @@ async def test_sixel_images_are_painted_over_their_rows_while_wholly_on_screen(
             assert len(painted()) == count
             await pilot.press("b")  # back: painted again, over the repainted rows
             await wait_for(pilot, lambda: len(painted()) > count, what="the sixel again")
+            count = len(painted())
+            await pilot.press("question_mark")  # a screen above: nothing painted over it
+            await wait_for(pilot, lambda: not app.screen.is_current or app.screen is not screen)
+            await settle(pilot)
+            assert len(painted()) == count
+            await pilot.press("escape")  # closed: the main screen is repainted, and so is it
+            await wait_for(pilot, lambda: len(painted()) > count, what="the sixel after help")
     finally:
         store.close()
 

@@ -202,6 +202,9 @@ class MainScreen(Screen[None]):
     def search_box(self) -> Input:
         return self.query_one("#search", Input)
 
+    def on_screen_resume(self) -> None:
+        self.item_view.repaint_images()  # Textual repaints all of this screen
+
     def on_mount(self) -> None:
         self.search_box.display = False
         self.item_view.seen_via.bind(

@@ -410,6 +410,7 @@ class ItemView(ScrollView, can_focus=True):
             self._render_body()
         elif self._item is None:
             self._relayout(header_only=False)
+        self.repaint_images()
 
     def notify_style_update(self) -> None:
         self._strips.clear()
@@ -459,8 +460,10 @@ class ItemView(ScrollView, can_focus=True):
         super().watch_scroll_y(old_value, new_value)
         self._overlays_due()
 
-    def on_screen_resume(self) -> None:
-        self._overlays_due()  # a screen above it was closed: the pane is repainted
+    def repaint_images(self) -> None:
+        """The whole screen was repainted (a screen above closed, a resize): the
+        sixel / iTerm2 images under it were painted over; paint them again."""
+        self._overlays_due()
 
     def _paint_overlays(self) -> None:
         """Each sixel / iTerm2 image wholly on screen, over its rows of half
