@@ -219,7 +219,7 @@ class DecodedImage:
     kind: str = ""  # png | jpeg | gif | webp
     source_size: tuple[int, int] = (0, 0)  # as the file declares it, before any rotation
     frames: int = 1  # more than 1: animated, the first frame is shown
-    cells: tuple[int, int] = (0, 0)  # (columns, rows) it covers at the given cell size
+    cells: tuple[int, int] = (0, 0)  # (columns, rows) it fills at the given cell size
     error: str | None = None
 
     @property
@@ -322,8 +322,13 @@ def _decode_opened(
         return DecodedImage(
             kind=kind, source_size=source, frames=frames, error="the image is broken or truncated"
         )
-    cells = (math.ceil(out.width / cell[0]), math.ceil(out.height / cell[1]))
+    # The nearest whole cells (an image is stretched to them by at most half a cell).
+    cells = (_cells(out.width, cell[0]), _cells(out.height, cell[1]))
     return DecodedImage(out, kind, source, frames, cells)
+
+
+def _cells(pixels: int, per_cell: int) -> int:
+    return max(1, math.floor(pixels / per_cell + 0.5))
 
 
 async def load_image(

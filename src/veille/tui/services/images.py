@@ -238,13 +238,13 @@ class ImageLoader:
     def _pixels(self, im: Image.Image, blocks: list[Text]) -> Picture:
         cols, rows = blocks[0].cell_len, len(blocks)
         cw, ch = self.cell
-        # Exactly the cells' pixels, the image centred on black (as the half blocks
-        # draw transparency): an overlay then covers its rows to the edge.
-        canvas = Image.new("RGB", (cols * cw, rows * ch))
-        fitted = im.copy()
-        fitted.thumbnail(canvas.size, Image.Resampling.LANCZOS)
-        at = ((canvas.width - fitted.width) // 2, (canvas.height - fitted.height) // 2)
-        canvas.paste(fitted, at, fitted.getchannel("A") if fitted.mode == "RGBA" else None)
+        # Exactly the cells' pixels (as the half blocks, stretched by under half a
+        # cell), transparency over black: an overlay then covers its rows whole.
+        if im.mode == "RGBA":
+            flat = Image.new("RGB", im.size)
+            flat.paste(im, mask=im.getchannel("A"))
+            im = flat
+        canvas = im.convert("RGB").resize((cols * cw, rows * ch), Image.Resampling.LANCZOS)
         if self.protocol == "sixel":
             return Picture(blocks, "sixel", graphics.sixel(canvas))
         png = graphics.png_bytes(canvas)
