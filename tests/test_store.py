@@ -367,25 +367,25 @@ def test_a_feed_is_never_on_disk_as_fetched_before_its_items(
     """The feeds file (status, ETag, body hash) is written after the items it vouches
     for: if writing the items fails (or the process dies first), the feed is not
     recorded as fetched, and the next refresh fetches it in full again."""
-    from veille.store.partition import Partition
-
     s = Store(tmp_path / "s", autoflush=False)
     f, _ = s.add_feed("https://a.example/feed")
     s.flush()
     s.upsert_entries(f.id, feed_of(3), feed_fields={"etag": '"v1"', "status": "ok"})
-    real_write = Partition.write
+    from veille.util import atomicfile
 
-    def items_fail(self: Partition, payload: tuple[str, bytes]) -> None:
-        if self.table_name == "items":
+    real_write = atomicfile._write_temp
+
+    def items_fail(path: Path, target: tuple[Path, int], data: bytes) -> Path:
+        if path.parent.name == "items":
             raise OSError(28, "No space left on device")
-        real_write(self, payload)
+        return real_write(path, target, data)
 
-    monkeypatch.setattr(Partition, "write", items_fail)
+    monkeypatch.setattr(atomicfile, "_write_temp", items_fail)
     with pytest.raises(StoreWriteError):
         s.flush()
     on_disk = load(tmp_path / "s" / "feeds.json")
     assert on_disk["feeds"][f.id].get("etag") is None  # not claimed before its items
-    monkeypatch.setattr(Partition, "write", real_write)
+    monkeypatch.setattr(atomicfile, "_write_temp", real_write)
     s.close()  # the next flush writes both
     with Store(tmp_path / "s", autoflush=False) as again:
         assert again.get_feed(f.id).etag == '"v1"' and len(again) == 3

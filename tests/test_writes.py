@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import Run
 from veille.domain.errors import VeilleError
-from veille.util.atomicfile import WriteError, write_atomic
+from veille.util.atomicfile import WriteError, write_atomic, write_atomic_many
 
 CliProc = Callable[..., Run]
 
@@ -161,6 +161,51 @@ def test_read_only_folder(readonly_dir: Path) -> None:
     assert str(info.value) == (
         f"cannot write {readonly_dir}/out.txt: no permission to write in {readonly_dir}"
     )
+
+
+# --- write_atomic_many: the store's flush -----------------------------------------------------
+
+
+def test_many_files_are_written_whole_with_their_modes_and_links(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    kept = a / "0.json"
+    kept.write_bytes(b"old")
+    kept.chmod(0o600)
+    real = b / "real.json"
+    link = a / "link.json"
+    link.symlink_to(real)
+    files = [(a / f"{n}.json", b"x%d" % n * 1000) for n in range(20)]
+    files.append((link, b"through the link"))
+    write_atomic_many(files)
+    for path, data in files:
+        assert path.read_bytes() == data
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600  # its mode kept
+    assert link.is_symlink() and real.read_bytes() == b"through the link"
+    assert [p.name for p in (*a.iterdir(), *b.iterdir()) if p.name.endswith(".tmp")] == []
+
+
+def test_a_file_that_cannot_be_written_leaves_every_file_as_it_was(tmp_path: Path) -> None:
+    """All or nothing before any rename: the store then keeps every change pending."""
+    files = []
+    for n in range(10):
+        path = tmp_path / f"{n}.json"
+        path.write_bytes(b"old")
+        files.append((path, b"new"))
+    files.insert(5, (tmp_path / "missing" / "x.json", b"new"))  # its folder is gone
+    with pytest.raises(WriteError) as info:
+        write_atomic_many(files)
+    assert "missing" in str(info.value)
+    assert {p.read_bytes() for p, _ in files if p.exists()} == {b"old"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{n}.json" for n in range(10))
+
+
+def test_many_files_into_a_full_disk_say_so(full_device: Path, tmp_path: Path) -> None:
+    """A device is written into directly, as by write_atomic (here: ENOSPC)."""
+    with pytest.raises(WriteError) as info:
+        write_atomic_many([(tmp_path / "ok.json", b"fine"), (full_device, b"data")])
+    assert "no space left" in str(info.value)
 
 
 def test_writes_never_touch_the_process_umask(

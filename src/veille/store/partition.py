@@ -323,6 +323,15 @@ class Partition:
         if self._storage.keep_previous:
             self._keep_previous()
         write_atomic(self.path, data)
+        self.written(token)
+
+    @property
+    def keeps_previous(self) -> bool:
+        """Its last version is kept beside it (the feeds file): written alone."""
+        return bool(self._storage.keep_previous)
+
+    def written(self, token: str) -> None:
+        """The version ``token`` is on disk (written here or by a batch)."""
         self.sig = token
 
     def _keep_previous(self) -> None:
