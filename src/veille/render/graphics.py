@@ -50,6 +50,7 @@ __all__ = [
     "kitty_delete",
     "kitty_placeholders",
     "kitty_transmit",
+    "on_black",
     "passthrough",
     "png_bytes",
     "sixel",
@@ -113,6 +114,16 @@ def passthrough(sequence: str, *, tmux: bool) -> str:
     if not tmux:
         return sequence
     return f"{ESC}Ptmux;{sequence.replace(ESC, ESC + ESC)}{ST}"
+
+
+def on_black(im: Image.Image) -> Image.Image:
+    """RGB, transparent parts over black (as on a dark pane): what every protocol
+    here draws, since none of them can show the pane's own colour through."""
+    if im.mode == "RGBA":
+        flat = Image.new("RGB", im.size)
+        flat.paste(im, mask=im.getchannel("A"))
+        return flat
+    return im if im.mode == "RGB" else im.convert("RGB")
 
 
 def png_bytes(im: Image.Image) -> bytes:
@@ -236,12 +247,7 @@ def sixel(im: Image.Image) -> str:
     (bits of different rows never overlap), so the Python loop runs per band
     and colour, never per pixel: ~50 ms for a 800 x 320 image.  Transparent
     parts are flattened onto black, as the half blocks do."""
-    if im.mode == "RGBA":
-        flat = Image.new("RGB", im.size)
-        flat.paste(im, mask=im.getchannel("A"))
-        im = flat
-    elif im.mode != "RGB":
-        im = im.convert("RGB")
+    im = on_black(im)
     width, height = im.size
     q = im.quantize(
         colors=_SIXEL_COLOURS, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE

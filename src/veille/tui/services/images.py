@@ -240,11 +240,7 @@ class ImageLoader:
         cw, ch = self.cell
         # Exactly the cells' pixels (as the half blocks, stretched by under half a
         # cell), transparency over black: an overlay then covers its rows whole.
-        if im.mode == "RGBA":
-            flat = Image.new("RGB", im.size)
-            flat.paste(im, mask=im.getchannel("A"))
-            im = flat
-        canvas = im.convert("RGB").resize((cols * cw, rows * ch), Image.Resampling.LANCZOS)
+        canvas = graphics.on_black(im).resize((cols * cw, rows * ch), Image.Resampling.LANCZOS)
         if self.protocol == "sixel":
             return Picture(blocks, "sixel", graphics.sixel(canvas))
         png = graphics.png_bytes(canvas)
@@ -292,12 +288,7 @@ def image_rows(decoded: DecodedImage, width: int, *, max_rows: int = MAX_ROWS) -
     scale = min(1.0, width / cols, max_rows / rows)
     cols, rows = max(1, int(cols * scale)), max(1, int(rows * scale))
     try:
-        if im.mode == "RGBA":  # transparent parts over black, like a dark pane
-            flat = Image.new("RGB", im.size)
-            flat.paste(im, mask=im.getchannel("A"))
-            im = flat
-        elif im.mode != "RGB":
-            im = im.convert("RGB")
+        im = graphics.on_black(im)
         small = im.resize((cols, rows * 2), Image.Resampling.LANCZOS)
     except (OSError, ValueError):
         log.exception("drawing an image failed")
