@@ -278,11 +278,18 @@ def test_image_rows_keep_the_aspect_within_the_width():
     assert image_service.image_rows(image_service.DecodedImage(error="x"), 30) == []
 
 
-def long_image_store(root: Path, base: str) -> Store:
-    """One image near the top of an item long enough to page past it."""
-    content = f"<p>Look:</p><p><img src='{base}cat.png' alt='a red cat'></p>"
+def pixel_app(tmp_path: Path, httpserver: HTTPServer, protocol: str):  # type: ignore[no-untyped-def]
+    """(store, app) for one image near the top of an item long enough to page past
+    it, drawn with ``protocol``; the app records what it writes to the terminal."""
+    httpserver.expect_request("/cat.png").respond_with_data(png(), content_type="image/png")
+    paths = make_paths(tmp_path)
+    content = f"<p>Look:</p><p><img src='{httpserver.url_for('/cat.png')}' alt='a red cat'></p>"
     content += "".join(f"<p>Paragraph {i}.</p>" for i in range(80))
-    return one_item_store(root, "https://blog.example/post", content)
+    store = one_item_store(paths.store, "https://blog.example/post", content)
+    config = make_config(f'images = "on"\nimages_protocol = "{protocol}"\n')
+    app = make_app(store, paths, config, images=True)
+    app.terminal_log = []
+    return store, app
 
 
 async def test_kitty_images_are_placeholder_cells_and_sent_once(
@@ -291,13 +298,8 @@ async def test_kitty_images_are_placeholder_cells_and_sent_once(
     """Kitty graphics: the image crosses to the terminal once, through the app's
     writer, and the pane shows it as placeholder cells naming that image."""
     monkeypatch.setenv("COLORTERM", "truecolor")
-    httpserver.expect_request("/cat.png").respond_with_data(png(), content_type="image/png")
-    paths = make_paths(tmp_path)
-    store = long_image_store(paths.store, httpserver.url_for("/"))
-    config = make_config('images = "on"\nimages_protocol = "kitty"\n')
+    store, app = pixel_app(tmp_path, httpserver, "kitty")
     try:
-        app = make_app(store, paths, config, images=True)
-        app.terminal_log = []
         async with app.run_test(size=SIZE, notifications=True) as pilot:
             screen = await started(pilot)
             view = screen.item_view
@@ -325,13 +327,8 @@ async def test_kitty_images_are_placeholder_cells_and_sent_once(
 async def test_sixel_images_are_painted_over_their_rows_while_wholly_on_screen(
     tmp_path: Path, httpserver: HTTPServer
 ):
-    httpserver.expect_request("/cat.png").respond_with_data(png(), content_type="image/png")
-    paths = make_paths(tmp_path)
-    store = long_image_store(paths.store, httpserver.url_for("/"))
-    config = make_config('images = "on"\nimages_protocol = "sixel"\n')
+    store, app = pixel_app(tmp_path, httpserver, "sixel")
     try:
-        app = make_app(store, paths, config, images=True)
-        app.terminal_log = []
         async with app.run_test(size=SIZE, notifications=True) as pilot:
             screen = await started(pilot)
             view = screen.item_view
