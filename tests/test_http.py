@@ -8,6 +8,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import sys
 import threading
 import time
 import zlib
@@ -697,3 +698,27 @@ async def test_not_modified_answers_keep_their_connection() -> None:
         httpd.shutdown()
         httpd.server_close()
     assert len(ports) == 1
+
+
+async def test_requests_do_not_search_for_missing_modules(server: LocalServer) -> None:
+    """httpcore imports sniffio on each request and lock: were it missing, every 304
+    of a warm refresh would pay failed searches of sys.path (half its CPU)."""
+    server.routes["/f"] = static(304, b"", {"ETag": '"v1"'})
+    missing: list[str] = []
+
+    class Recorder:
+        """Last on sys.meta_path: only asked about modules no real finder has."""
+
+        @staticmethod
+        def find_spec(name: str, path: object = None, target: object = None) -> None:
+            missing.append(name)
+
+    async with Fetcher() as f:
+        await f.fetch(FetchRequest(server.url("/f"), etag='"v1"'))  # lazy imports done
+        sys.meta_path.append(Recorder)  # type: ignore[arg-type]
+        try:
+            for _ in range(5):
+                assert (await f.fetch(FetchRequest(server.url("/f"), etag='"v1"'))).not_modified
+        finally:
+            sys.meta_path.remove(Recorder)  # type: ignore[arg-type]
+    assert missing == []
