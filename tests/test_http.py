@@ -8,6 +8,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import sys
 import threading
 import time
 import zlib
@@ -697,3 +698,99 @@ async def test_not_modified_answers_keep_their_connection() -> None:
         httpd.shutdown()
         httpd.server_close()
     assert len(ports) == 1
+
+
+async def test_requests_do_not_search_for_missing_modules(server: LocalServer) -> None:
+    """httpcore imports sniffio on each request and lock: were it missing, every 304
+    of a warm refresh would pay failed searches of sys.path (half its CPU)."""
+    server.routes["/f"] = static(304, b"", {"ETag": '"v1"'})
+    missing: list[str] = []
+
+    class Recorder:
+        """Last on sys.meta_path: only asked about modules no real finder has."""
+
+        @staticmethod
+        def find_spec(name: str, path: object = None, target: object = None) -> None:
+            missing.append(name)
+
+    async with Fetcher() as f:
+        await f.fetch(FetchRequest(server.url("/f"), etag='"v1"'))  # lazy imports done
+        sys.meta_path.append(Recorder)  # type: ignore[arg-type]
+        try:
+            for _ in range(5):
+                assert (await f.fetch(FetchRequest(server.url("/f"), etag='"v1"'))).not_modified
+        finally:
+            sys.meta_path.remove(Recorder)  # type: ignore[arg-type]
+    assert missing == []
+
+
+async def test_plain_http_needs_no_tls_setup(
+    tls_server: tuple[LocalServer, Path],
+    server: LocalServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The TLS context (the CA bundle, ~50 ms) is built for the first https URL only:
+    a broken CA setting fails the https feeds, as a TLS error, never the http ones."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    server.routes["/f"] = static(200, FEED)
+    srv, _ = tls_server
+    async with Fetcher() as f:
+        plain = await f.fetch(FetchRequest(server.url("/f")))
+        secure = await f.fetch(FetchRequest(f"https://127.0.0.1:{srv.port}/feed"))
+    assert plain.error is None and plain.body == FEED
+    assert secure.error_kind == "tls"
+    assert (secure.error or "").startswith("TLS error: cannot load the CA certificates")
+
+
+async def test_ssl_cert_file_is_trusted(
+    tls_server: tuple[LocalServer, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    srv, cert = tls_server
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    r = await fetch(f"https://127.0.0.1:{srv.port}/feed")
+    assert r.error is None and r.body == FEED
+
+
+# -- what the HTTP client used to give: proxies, cookies, default headers -----------------
+
+
+async def test_proxy_from_the_environment(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", server.url(""))
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    server.routes["http://feeds.example/f"] = static(200, FEED)  # absolute: a proxy request
+    r = await fetch("http://feeds.example/f")
+    assert r.error is None and r.body == FEED
+    assert server.requests[0][0] == "http://feeds.example/f"
+
+
+async def test_no_proxy_goes_direct(server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as s:  # a port nothing listens on: the proxy must not be used
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{dead}")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    server.routes["/f"] = static(200, FEED)
+    r = await fetch(server.url("/f"))
+    assert r.error is None and r.body == FEED
+
+
+async def test_cookies_are_kept_across_redirects(server: LocalServer) -> None:
+    """A site that sets a cookie and redirects to the page that wants it."""
+    server.routes["/gate"] = static(302, b"", {"Set-Cookie": "ok=1; Path=/", "Location": "/in"})
+    server.routes["/in"] = lambda h: (
+        h.reply(200, FEED) if "ok=1" in (h.headers.get("Cookie") or "") else h.reply(403)
+    )
+    r = await fetch(server.url("/gate"))
+    assert r.error is None and r.body == FEED
+
+
+async def test_default_headers(server: LocalServer) -> None:
+    server.routes["/f"] = static(200, FEED)
+    await fetch(server.url("/f"))
+    sent = {k.lower(): v for k, v in server.requests[0][1].items()}
+    assert sent["connection"] == "keep-alive" and sent["user-agent"] == USER_AGENT
+    assert sent["accept"] == ACCEPT_FEEDS and sent["host"] == f"127.0.0.1:{server.port}"

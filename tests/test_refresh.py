@@ -326,3 +326,46 @@ def test_parser_processes_dying_never_count_against_a_feed(
     assert all(store.get_feed(i).status == "new" for i in ids)  # as if never reached
     s2 = refresh(store)
     assert s2.new_items == 6 and s2.held_back == 0
+
+
+MODULES_AFTER_REFRESH = """
+import json, runpy, sys
+sys.argv = ["veille", "refresh"]
+try:
+    runpy.run_module("veille", run_name="__main__")
+except SystemExit as exit:
+    assert not exit.code, exit.code
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_a_warm_refresh_loads_no_parser(httpserver: HTTPServer, home: Path) -> None:
+    """Every feed answering 304: no parser processes, and none of what parsing needs
+    is imported (feedparser, lxml, multiprocessing): a cron refresh every few minutes
+    mostly finds nothing new."""
+    import subprocess
+    import sys
+
+    def handler(req: Request) -> Response:
+        if req.headers.get("If-None-Match") == '"v1"':
+            return Response(status=304, headers={"ETag": '"v1"'})
+        body = rss(2, prefix=req.path.strip("/"))
+        return Response(body, content_type="application/rss+xml", headers={"ETag": '"v1"'})
+
+    for i in range(5):  # enough to make the cold refresh start processes
+        httpserver.expect_request(f"/f{i}").respond_with_handler(handler)
+    with Store(home / "data" / "store") as s:  # where VEILLE_HOME puts it
+        for i in range(5):
+            s.add_feed(httpserver.url_for(f"/f{i}"))
+
+    def modules() -> set[str]:
+        p = subprocess.run([sys.executable, "-c", MODULES_AFTER_REFRESH],
+                           capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert p.returncode == 0, p.stderr
+        return set(json.loads(p.stdout.splitlines()[-1]))
+
+    heavy = {"feedparser", "lxml", "multiprocessing", "veille.sources.feed.parse"}
+    cold = modules()
+    assert heavy <= cold  # what the cold refresh needed (and the test looks for)
+    warm = modules()
+    assert not heavy & warm

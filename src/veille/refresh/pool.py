@@ -12,24 +12,22 @@ else:
   already has threads (the app) gets a forkserver pool whose server preloads
   the parser.
 - Nothing is started when nothing needs parsing: a warm refresh (every feed
-  answering 304) never pays for processes.
+  answering 304) never pays for processes, nor imports what they need (the
+  parser, multiprocessing, ctypes: ~10 ms of a warm refresh's start).
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
-import multiprocessing
 import os
 import signal
 import threading
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
-from veille.domain.entries import ParsedFeed
-from veille.sources.feed.parse import parse_feed
-from veille.store.ids import entry_hash
-from veille.store.links import prepare_link
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
+    from veille.domain.entries import ParsedFeed
 
 # Below this many bodies to parse, processes cost more than they save.
 POOL_THRESHOLD = 4
@@ -40,6 +38,10 @@ def parse_and_hash(body: bytes, url: str, headers: dict[str, str]) -> ParsedFeed
     """parse_feed plus what the store would otherwise compute on the main thread:
     content hashes, links without tracking parameters and their canonical keys
     (~40 µs an entry, 10,000 entries in a cold refresh)."""
+    from veille.sources.feed.parse import parse_feed
+    from veille.store.ids import entry_hash
+    from veille.store.links import prepare_link
+
     parsed = parse_feed(body, url, headers)
     for e in parsed.entries:
         e.content_hash = entry_hash(e)
@@ -52,6 +54,9 @@ def _die_with_parent(parent: int | None) -> None:
 
     ``parent`` is that process's pid for a forked pool; a forkserver's workers
     are children of the server, which itself exits when veille goes."""
+    import ctypes
+    import ctypes.util
+
     with contextlib.suppress(Exception):
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -79,9 +84,13 @@ def fork_pool(workers: int) -> Executor:
     """
     # Imported once here, inherited by the workers (lxml for the fast path too:
     # ~40 ms a worker would otherwise spend on its first body).
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     import feedparser  # noqa: F401
 
-    import veille.sources.feed.fastparse  # noqa: F401
+    import veille.sources.feed.fastparse
+    import veille.sources.feed.parse  # noqa: F401
 
     if threading.active_count() > 1:  # not safe to fork: fall back
         return make_pool(POOL_THRESHOLD, workers)
@@ -99,11 +108,19 @@ def fork_pool(workers: int) -> Executor:
 def make_pool(n_bodies: int, workers: int) -> Executor:
     """A pool for a process that has threads: a thread for a few bodies, else a
     forkserver pool (forking a threaded process can deadlock the child)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
     if n_bodies < POOL_THRESHOLD or workers <= 1:
         return ThreadPoolExecutor(max_workers=1)
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(
-        ["veille.refresh.pool", "feedparser", "veille.sources.feed.fastparse"]
+        [
+            "veille.refresh.pool",
+            "feedparser",
+            "veille.sources.feed.fastparse",
+            "veille.sources.feed.parse",
+        ]
     )
     pool = ProcessPoolExecutor(
         max_workers=workers,

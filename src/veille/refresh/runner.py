@@ -201,9 +201,9 @@ async def refresh_feeds(
                     progress.done += 1
                     progress.new_items = summary.new_items
                     progress.errors = summary.errors
-                    done_feed = store.get_feed(out.feed_id)
-                    progress.feed_title = done_feed.name if done_feed else out.url
-                    if on_progress is not None:
+                    if on_progress is not None:  # (a cron refresh builds no titles)
+                        done_feed = store.get_feed(out.feed_id)
+                        progress.feed_title = done_feed.name if done_feed else out.url
                         on_progress(progress)
             finally:
                 for t in tasks:

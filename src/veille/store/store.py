@@ -229,9 +229,11 @@ class Store(IngestMixin):
         for i, path in enumerate(paths):
             if first is not None and count >= first:
                 # Not read yet; but a file cut short must be noticed now, so that
-                # its feeds are fetched again whatever the next command is.
-                rest = [p for p in paths[i:] if looks_whole(p)]
-                broken = [p for p in paths[i:] if p not in rest]
+                # its feeds are fetched again whatever the next command is.  (One
+                # pass: "not in rest" was quadratic, ~0.5 s at a thousand files.)
+                broken: list[Path] = []
+                for later in paths[i:]:
+                    (rest if looks_whole(later) else broken).append(later)
                 for path in broken:
                     self._load_item_file(path)
                 break
