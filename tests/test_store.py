@@ -391,6 +391,49 @@ def test_a_feed_is_never_on_disk_as_fetched_before_its_items(
         assert again.get_feed(f.id).etag == '"v1"' and len(again) == 3
 
 
+def test_a_flush_waits_for_the_one_under_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app's exit (a closed terminal) flushes, then leaves at once.  If the
+    flusher thread is writing right then, its changes are no longer pending:
+    that flush must wait for it, not see "nothing to write" and let the exit
+    cut the write short (the fault table caught stars lost this way)."""
+    import threading
+
+    from veille.util import atomicfile
+
+    s = Store(tmp_path / "s", autoflush=False)
+    f, _ = s.add_feed("https://a.example/feed")
+    s.upsert_entries(f.id, feed_of(3))
+    s.flush()
+    ids = [it.id for it in s.items()]
+    s.set_state(ids, starred=True)
+
+    real_write = atomicfile._write_temp
+    writing, release = threading.Event(), threading.Event()
+
+    def slow_write(path: Path, target: tuple[Path, int], data: bytes) -> Path:
+        writing.set()
+        release.wait(10)
+        return real_write(path, target, data)
+
+    monkeypatch.setattr(atomicfile, "_write_temp", slow_write)
+    background = threading.Thread(target=s.flush)  # as the flusher thread would
+    background.start()
+    assert writing.wait(10)
+    exiting = threading.Thread(target=s.flush)  # as the app's exit does
+    exiting.start()
+    exiting.join(0.5)
+    alive = exiting.is_alive()
+    release.set()
+    exiting.join(10)
+    background.join(10)
+    assert alive  # it waited for the write under way
+    s.close()
+    with Store(tmp_path / "s") as again:
+        assert all(it.starred for it in again.items())
+
+
 def test_a_damaged_feeds_file_is_recovered_from_its_previous_version(tmp_path: Path) -> None:
     """The subscriptions are the file whose loss hurts most: each write keeps the
     version it replaces (feeds.json.prev), read back when feeds.json is damaged."""

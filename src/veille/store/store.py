@@ -107,6 +107,7 @@ class Store(IngestMixin):
         self.flush_delay = flush_delay
         self._mu = threading.RLock()
         self._plock = ProcessLock(self.root / ".lock")
+        self._flushing = threading.RLock()  # one flush at a time in this process
         self.meta_p = Partition(self.root / "meta.json", "meta")
         self.feeds_p = Partition(self.root / "feeds.json", "feeds", keep_previous=True)
         self.shares_p = Partition(self.root / "shares.json", "shares")
@@ -353,7 +354,15 @@ class Store(IngestMixin):
 
         Raises StoreWriteError when the disk refuses (full, read-only); what was
         not written stays pending and is tried again.
+
+        A flush already under way (the flusher thread's) is waited for first: its
+        changes are no longer pending but not on disk yet, so "nothing dirty" would
+        let a caller about to exit (a closed terminal) lose them.
         """
+        with self._flushing:
+            self._flush()
+
+    def _flush(self) -> None:
         if not self.dirty:
             return
         try:
