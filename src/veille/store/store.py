@@ -34,11 +34,11 @@ import logging
 import os
 import threading
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import fields
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from veille.domain.filter import ItemFilter
 from veille.domain.records import Content, Draft, Feed, Item
@@ -64,6 +64,7 @@ REMOVED_KEEP_DAYS = 30  # an unsubscribed feed can be restored this long
 REMOVED_KEEP = 50  # and at most this many of them
 FEED_FIELDS = frozenset(f.name for f in fields(Feed))
 EVERYTHING = ItemFilter()
+T = TypeVar("T")
 
 
 class Store(IngestMixin):
@@ -713,19 +714,25 @@ class Store(IngestMixin):
     def get_items(self, ids: Iterable[str]) -> Iterator[Item]:
         """Records of ``ids`` (unknown ones skipped), taking the lock once per
         batch: `veille items --json` reads 100,000 of them."""
+        return self.read_items(ids, Item.from_doc)
+
+    def read_items(self, ids: Iterable[str], read: Callable[[Mapping[str, Any]], T]) -> Iterator[T]:
+        """``read(document)`` for each of ``ids``, as get_items: ``read`` is
+        Item.from_doc or an ItemReader of domain/records.py (which know the stored
+        keys), for a caller that wants a few fields of many items without Items."""
         batch: list[str] = []
         for iid in ids:
             batch.append(iid)
             if len(batch) >= 512:
-                yield from self._items_of(batch)
+                yield from self._read_batch(batch, read)
                 batch = []
-        yield from self._items_of(batch)
+        yield from self._read_batch(batch, read)
 
-    def _items_of(self, ids: list[str]) -> list[Item]:
+    def _read_batch(self, ids: list[str], read: Callable[[Mapping[str, Any]], T]) -> list[T]:
         where = self._ix.where
         with self._mu:
             docs = [p.docs().get(i) for i in ids if (p := where.get(i)) is not None]
-        return [Item.from_doc(d) for d in docs if d is not None]
+        return [read(d) for d in docs if d is not None]
 
     def item_count(self, feed_id: str) -> int:
         return len(self._ix.by_feed.get(feed_id, ()))
