@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from veille.cli.output import json_lines, out
 from veille.domain.entries import ParsedEntry
 from veille.domain.records import Item, ItemReader
 from veille.paths import get_paths
@@ -122,3 +123,16 @@ def test_items_json_prints_a_merged_item_as_it_always_did(cli, home: Path) -> No
     }  # fmt: skip
     # Compact, in this key order, UTF-8: the bytes scripts have been reading.
     assert line.startswith(f'{{"id":"{iid}","feed":"https://a.example/feed","feed_title":"A",')
+
+
+def test_json_lines_come_in_order_after_text_across_chunks(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    out("first, as text")
+    json_lines(({"n": i, "é": "✓"} for i in range(10)), chunk=3)
+    out("last, as text")
+    json_lines(())
+    lines = capfd.readouterr().out.splitlines()
+    assert lines[0] == "first, as text" and lines[-1] == "last, as text"
+    assert [json.loads(x)["n"] for x in lines[1:-1]] == list(range(10))
+    assert lines[1] == '{"n":0,"é":"✓"}'

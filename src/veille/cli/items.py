@@ -7,7 +7,7 @@ import itertools
 from typing import Any
 
 from veille.cli.context import Ctx, UserError, feed_by_ref
-from veille.cli.output import json_line, out
+from veille.cli.output import json_lines, out
 from veille.domain.filter import ItemFilter
 from veille.domain.records import Feed, ItemReader, Sighting
 from veille.render.hygiene import clean_line
@@ -95,8 +95,7 @@ def cmd_items(ctx: Ctx, a: argparse.Namespace) -> int:
     if a.limit is not None:
         ids = itertools.islice(ids, a.limit)
     if a.json:
-        for fields in store.read_items(ids, _RECORD):
-            json_line(item_record(fields, feeds))
+        json_lines(item_record(fields, feeds) for fields in store.read_items(ids, _RECORD))
         return 0
     for item in store.get_items(ids):
         mark = "●" if item.unread else " "
