@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from veille.cli.context import Ctx, Terminated, UserError, feed_by_ref
-from veille.cli.output import json_line, out, relative
+from veille.cli.output import json_lines, out, relative
 from veille.domain.records import Feed
 from veille.render.hygiene import clean_line
 from veille.store.errors import StoreError
@@ -195,8 +195,7 @@ def cmd_feeds(ctx: Ctx, a: argparse.Namespace) -> int:
     counts = store.counts()
     feeds = store.feeds()
     if a.json:
-        for f in feeds:
-            json_line(feed_record(f, counts))
+        json_lines(feed_record(f, counts) for f in feeds)
         return 0
     if not feeds:
         if store.problems:

@@ -7,38 +7,48 @@ import itertools
 from typing import Any
 
 from veille.cli.context import Ctx, UserError, feed_by_ref
-from veille.cli.output import json_line, out
+from veille.cli.output import json_lines, out
 from veille.domain.filter import ItemFilter
-from veille.domain.records import Feed, Item, Sighting
+from veille.domain.records import Feed, ItemReader, Sighting
 from veille.render.hygiene import clean_line
 from veille.store.errors import StoreError
 from veille.util.dates import age
 
-
-def item_record(item: Item, feeds: dict[str, Feed]) -> dict[str, Any]:
-    """An item as `veille items --json` prints it (a contract: keep the names)."""
-    f = feeds.get(item.feed)
-    return {
-        "id": item.id,
-        "feed": f.url if f else "",
-        "feed_title": f.title if f else "",
-        "kind": item.kind,
-        "title": item.title,
-        "link": item.link,
-        "author": item.author,
-        "published": item.published,
-        "updated": item.updated,
-        "first_seen": item.first_seen,
-        "summary": item.summary,
-        "read": item.read,
-        "starred": item.starred,
-        "dismissed": item.hidden,
-        "shared": item.shared,
-        "tags": list(item.tags),
-        "categories": list(item.categories),
-        "sharers": item.sharers,
-        "sightings": [_sighting_record(s, feeds) for s in item.sightings],
+#: What `veille items --json` prints of an item (a contract: keep the names), as
+#: output name -> Item field.  Read straight from the stored documents: building
+#: 100,000 Items to print a dict of each was half the command's time.
+_RECORD = ItemReader(
+    {
+        "id": "id",
+        "feed": "feed",  # the feed's URL, below
+        "feed_title": "feed",  # its title, below
+        "kind": "kind",
+        "title": "title",
+        "link": "link",
+        "author": "author",
+        "published": "published",
+        "updated": "updated",
+        "first_seen": "first_seen",
+        "summary": "summary",
+        "read": "read",
+        "starred": "starred",
+        "dismissed": "hidden",
+        "shared": "shared",
+        "tags": "tags",  # tuples: JSON arrays
+        "categories": "categories",
+        "sharers": "sharers",
+        "sightings": "sightings",
     }
+)
+
+
+def item_record(fields: dict[str, Any], feeds: dict[str, Feed]) -> dict[str, Any]:
+    """An item as `veille items --json` prints it, from what ``_RECORD`` read of it."""
+    f = feeds.get(fields["feed"])
+    fields["feed"] = f.url if f else ""
+    fields["feed_title"] = f.title if f else ""
+    fields["sightings"] = [_sighting_record(s, feeds) for s in fields["sightings"]]
+    return fields
 
 
 def _sighting_record(s: Sighting, feeds: dict[str, Feed]) -> dict[str, Any]:
@@ -84,10 +94,10 @@ def cmd_items(ctx: Ctx, a: argparse.Namespace) -> int:
     ids = store.ids(flt)
     if a.limit is not None:
         ids = itertools.islice(ids, a.limit)
+    if a.json:
+        json_lines(item_record(fields, feeds) for fields in store.read_items(ids, _RECORD))
+        return 0
     for item in store.get_items(ids):
-        if a.json:
-            json_line(item_record(item, feeds))
-            continue
         mark = "●" if item.unread else " "
         star = "★" if item.starred else " "
         f = feeds.get(item.feed)

@@ -17,7 +17,7 @@ import argparse
 from typing import Any
 
 from veille.cli.context import Ctx, UserError, feed_by_ref
-from veille.cli.output import json_line, out
+from veille.cli.output import json_lines, out
 from veille.domain.rules import MATCH_FIELDS, Rule
 from veille.render.hygiene import clean_line
 
@@ -45,8 +45,7 @@ def cmd_rules(ctx: Ctx, a: argparse.Namespace) -> int:
     counts = store.rule_counts()
     alerts = store.alert_counts()
     if a.json:
-        for r in rules:
-            json_line(rule_record(r, counts.get(r.id, 0), alerts.get(r.id)))
+        json_lines(rule_record(r, counts.get(r.id, 0), alerts.get(r.id)) for r in rules)
         return 0
     if not rules:
         out("No rules. Add one with `veille rules add mute --title REGEX` (or alert).")

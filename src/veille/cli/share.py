@@ -16,7 +16,7 @@ from typing import Any
 from veille.accounts import config as acc
 from veille.cli.account import confirm, guarded, interactive
 from veille.cli.context import Ctx, UserError
-from veille.cli.output import json_line, out
+from veille.cli.output import json_lines, out
 from veille.domain.share import Delivery, Share
 from veille.util.dates import age, parse_iso, until
 
@@ -235,8 +235,7 @@ def cmd_shares(ctx: Ctx, a: argparse.Namespace) -> int:
         return cmd_send(ctx, a)
     shares = ctx.store.shares()
     if a.json:
-        for share in shares:
-            json_line(share_record(share))
+        json_lines(share_record(share) for share in shares)
         return 0
     if not shares:
         out("No shares yet. Share an item with `veille share ID --comment TEXT`.")
