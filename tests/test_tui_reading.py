@@ -622,3 +622,58 @@ def test_tmux_paints_and_scrolls_with_images_on(
             assert b"_Ga=T" not in sent
     finally:
         _tmux(sock, "kill-server")
+
+
+FIRST_PAINT_MODULES = """
+import asyncio, json, sys
+from pathlib import Path
+from tests.tui_helpers import make_app, make_paths
+from veille.config import Config
+from veille.store.store import Store
+from veille.tui import messages
+
+seen = {}
+paths = make_paths(Path(sys.argv[1]))
+store = Store(paths.store)
+app = make_app(store, paths, Config({"images": "on"}), images=True)
+original = type(app).on_first_paint
+
+def on_first_paint(self, event):
+    seen.setdefault("at_first_paint", sorted(sys.modules))
+    original(self, event)
+
+type(app).on_first_paint = on_first_paint
+
+async def main():
+    async with app.run_test(size=(120, 40)) as pilot:
+        while "at_first_paint" not in seen:
+            await pilot.pause(0.02)
+        while app.screen.item_view.image_loader is None:
+            await pilot.pause(0.02)
+        seen["later"] = sorted(sys.modules)
+
+asyncio.run(main())
+store.close()
+print(json.dumps(seen))
+"""
+
+
+def test_images_load_after_the_first_paint(tmp_path: Path) -> None:
+    """Pillow and the image service (~25 ms of imports) are not on the way to the
+    first painted stream; they come right after it, with images on."""
+    import json
+    import subprocess
+
+    one_item_store(make_paths(tmp_path).store, "https://blog.example/p", "<p>Hi.</p>").close()
+    out = subprocess.run(
+        [sys.executable, "-c", FIRST_PAINT_MODULES, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[1],
+        check=True,
+    )
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    for module in ("PIL.Image", "veille.tui.services.images", "veille.render.graphics"):
+        assert module not in seen["at_first_paint"]
+        assert module in seen["later"]

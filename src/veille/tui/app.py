@@ -200,8 +200,6 @@ class VeilleApp(App[int]):
             )
         if self.handle_signals:
             self._install_signals()
-        if self.images:
-            self._prune_images()
         if not self.store.feeds():  # the welcome screen, over Textual's default one
             self.push_screen(WelcomeScreen(self.session))
             self._finish_loading()
@@ -444,6 +442,8 @@ class VeilleApp(App[int]):
             self.store.ordered_ids()  # sorted here, not by the view's reload on the UI's loop
             self.call_from_thread(self._items_changed)
         self.store.search_ids("\x01")  # builds the index; finds nothing
+        if self.images:
+            self._prune_images()
 
     def _items_changed(self) -> None:
         self.counts = self.store.totals()
@@ -649,10 +649,10 @@ class VeilleApp(App[int]):
         ids = [feed_id] if feed_id else None
         self.call_after_refresh(lambda: self.start_refresh(ids, quiet=True))
 
-    @work(thread=True, exit_on_error=False, group="images")
     def _prune_images(self) -> None:
-        """Keep the image cache within images_cache_mb (a directory scan: a thread)."""
-        from veille.tui.services.images import ImageLoader  # Pillow: only here, in a thread
+        """Keep the image cache within images_cache_mb (a directory scan: called from
+        the loading thread, after the first paint, as is the import of Pillow)."""
+        from veille.tui.services.images import ImageLoader
 
         ImageLoader(self.config, self.paths.cache / "images").prune()
 

@@ -205,6 +205,28 @@ class MainScreen(Screen[None]):
     def on_screen_resume(self) -> None:
         self.item_view.repaint_images()  # Textual repaints all of this screen
 
+    def _start_images(self) -> None:
+        from veille.tui.services.images import (
+            ImageLoader,
+            graphics_available,
+            resolve_protocol,
+        )
+
+        color_system = self.app.console.color_system
+        graphics = graphics_available(no_color=self.app.no_color, color_system=color_system)
+        protocol = resolve_protocol(
+            str(self.session.config["images_protocol"]), os.environ, color_system=color_system
+        )
+        self.item_view.set_image_loader(
+            ImageLoader(
+                self.session.config,
+                self.session.paths.cache / "images",
+                graphics=graphics,
+                protocol=protocol,
+                tmux=bool(os.environ.get("TMUX")),
+            )
+        )
+
     def on_mount(self) -> None:
         self.search_box.display = False
         self.item_view.seen_via.bind(
@@ -216,26 +238,9 @@ class MainScreen(Screen[None]):
         if warning:
             self.notify(warning, severity="warning", markup=False)
         if self.images:
-            # Pillow and the image service load only when images are on.
-            from veille.tui.services.images import (
-                ImageLoader,
-                graphics_available,
-                resolve_protocol,
-            )
-
-            color_system = self.app.console.color_system
-            graphics = graphics_available(no_color=self.app.no_color, color_system=color_system)
-            protocol = resolve_protocol(
-                str(self.session.config["images_protocol"]), os.environ, color_system=color_system
-            )
-            loader = ImageLoader(
-                self.session.config,
-                self.session.paths.cache / "images",
-                graphics=graphics,
-                protocol=protocol,
-                tmux=bool(os.environ.get("TMUX")),
-            )
-            self.item_view.image_loader = loader
+            # Pillow and the image service (~25 ms of imports) load after the
+            # first paint, and only when images are on.
+            self.call_after_refresh(self._start_images)
         self.apply_layout()
         self.stream.focus()
         self.load_view(self.view, reset=True)

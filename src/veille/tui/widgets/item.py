@@ -239,6 +239,12 @@ class ItemView(ScrollView, can_focus=True):
 
         return (max(4, min(self._text_width(), 80)), MAX_ROWS)
 
+    def set_image_loader(self, loader: ImageLoader) -> None:
+        """Images on (set after the first paint): the item shown gets its images now."""
+        self.image_loader = loader
+        if self.complete:
+            self._want_images()
+
     def _want_images(self) -> None:
         loader = self.image_loader
         urls = [u for u in self.image_urls if u not in self._images]
