@@ -211,7 +211,7 @@ class ImageLoader:
 
     def picture(self, url: str, decoded: DecodedImage, width: int) -> Picture | None:
         """``decoded`` as this terminal draws it, at most ``width`` cells wide; None
-        when there is nothing to draw.  CPU work (a sixel is ~50 ms): call it off
+        when there is nothing to draw.  CPU work (a sixel is ~40 ms): call it off
         the UI thread.  Kept per (url, width) so going back to an item is free."""
         key = (url, width)
         hit = self._pictures.get(key)
