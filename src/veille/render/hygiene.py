@@ -670,4 +670,3 @@ def _extract(html: str, stop: int | None = None) -> str:
         parser.parts.append(parser.math.text())
     text = _join(_SPACES.sub(" ", "".join(parser.parts)))
     return clean_text(text)  # entities may have decoded to controls
-
