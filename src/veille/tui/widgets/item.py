@@ -106,7 +106,7 @@ class ItemView(ScrollView, can_focus=True):
         self._base_body: list[Line] = []  # the body's wrapped lines, without images
         self._images: dict[str, DecodedImage] = {}  # this item's, by URL, as they come
         self._pictures: dict[str, Picture] = {}  # and how each is drawn
-        self._picture_at: dict[int, tuple[Picture, int]] = {}  # pane row: (picture, its row)
+        self._overlays: dict[int, Picture] = {}  # first pane row of each sixel/iTerm2 image
         self.seen_via = SeenVia()  # the "seen via" section after the body (widgets/sightings.py)
 
     # ------------------------------------------------------------- content
@@ -346,19 +346,19 @@ class ItemView(ScrollView, can_focus=True):
                 lines.append(Line(Text(end="")))
                 lines.extend(wrap(footer, width))
         self._lines = lines
-        self._picture_at = self._find_pictures(lines)
+        self._overlays = self._find_overlays(lines)
         self._strips.clear()
         self.virtual_size = Size(0, len(lines))
         self.refresh()
         self._overlays_due()
 
-    def _find_pictures(self, lines: list[Line]) -> dict[int, tuple[Picture, int]]:
-        """Which pane rows are rows of which picture (rows are found by identity:
-        a picture's Text objects are its own)."""
-        if not self._pictures:
+    def _find_overlays(self, lines: list[Line]) -> dict[int, Picture]:
+        """The pane row where each sixel / iTerm2 image starts (found by identity:
+        a picture's first row is its own Text object)."""
+        first = {id(p.rows[0]): p for p in self._pictures.values() if p.overlay}
+        if not first:
             return {}
-        owner = {id(row): (p, k) for p in self._pictures.values() for k, row in enumerate(p.rows)}
-        return {y: owner[id(line.text)] for y, line in enumerate(lines) if id(line.text) in owner}
+        return {y: first[id(line.text)] for y, line in enumerate(lines) if id(line.text) in first}
 
     def _style(self, name: str) -> Style:
         try:
@@ -459,7 +459,7 @@ class ItemView(ScrollView, can_focus=True):
 
     def _overlays_due(self) -> None:
         """Paint sixel / iTerm2 images once the frame being prepared is out."""
-        if any(p.overlay for p in self._pictures.values()):
+        if self._overlays:
             self.call_after_refresh(self._paint_overlays)
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
@@ -475,13 +475,11 @@ class ItemView(ScrollView, can_focus=True):
         """Each sixel / iTerm2 image wholly on screen, over its rows of half
         blocks (the cursor is saved and restored around it)."""
         loader = self.image_loader
-        if loader is None or not self._picture_at or not self.screen.is_active:
+        if loader is None or not self._overlays or not self.screen.is_active:
             return
         top = int(self.scroll_y)
         region = self.scrollable_content_region
-        for row, (picture, k) in self._picture_at.items():
-            if not picture.overlay or k != 0:
-                continue
+        for row, picture in self._overlays.items():
             last = row + len(picture.rows) - 1
             if row < top or last >= top + region.height:
                 continue  # not all of it on screen: its half blocks stay
