@@ -180,14 +180,15 @@ def write_atomic_many(files: Sequence[tuple[Path, bytes]], *, threads: int = 8) 
                     os.unlink(t)
         raise failed
     folders: dict[Path, None] = {}
+    renamed = 0
     try:
-        n = -1
-        for n, ((path, target, _), tmp) in enumerate(zip(jobs, temps, strict=True)):  # noqa: B007
+        for (path, target, _), tmp in zip(jobs, temps, strict=True):
             assert isinstance(tmp, Path)
-            _rename(path, tmp, target[0])
+            _rename(path, tmp, target[0])  # on failure it removes its own temp file
             folders[target[0].parent] = None
+            renamed += 1
     except BaseException:
-        for tmp in temps[n + 1 :]:
+        for tmp in temps[renamed + 1 :]:
             if isinstance(tmp, Path):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(tmp)
