@@ -94,6 +94,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--big", type=int, default=100_000)
     ap.add_argument("--feeds", type=int, default=200)
+    ap.add_argument("--keep", type=Path, help="build the stores here and keep them (profiling)")
     args = ap.parse_args()
     import veille as pkg
 
@@ -103,7 +104,7 @@ def main() -> int:
     httpd.daemon_threads = True
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{httpd.server_address[1]}"
-    tmp = Path(tempfile.mkdtemp(prefix="veille-scale-"))
+    tmp = args.keep or Path(tempfile.mkdtemp(prefix="veille-scale-"))
     rows = []
     try:
         opml = tmp / "s.opml"
@@ -144,7 +145,8 @@ def main() -> int:
         rows.append(("items --limit 5 at that size", f"{t5:.2f} s", ""))
     finally:
         httpd.shutdown()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
     w = max(len(r[0]) for r in rows)
     print()
     for name, value, note in rows:
