@@ -70,6 +70,7 @@ class IngestMixin(RulesMixin):
     _items_partition: Callable[[str], Partition]
     _content_partition: Callable[[str], Partition]
     update_feed: Callable[..., Feed]
+    load_for: Callable[[set[str], set[str]], None]
 
     def upsert_entries(
         self,
@@ -88,8 +89,12 @@ class IngestMixin(RulesMixin):
         validators...) are applied under the same lock, and the flush writes
         them only after the items (see :meth:`flush`).
         """
-        self.load_rest()  # an entry in a file not read yet would look new
         entries = parsed.entries if isinstance(parsed, ParsedFeed) else parsed
+        for e in entries:
+            prepare_link(e)  # done already when it came through the parser pool
+        # An entry in a file not read yet would look new: read the files that may
+        # hold this source's items or these links (only those: see store/keys.py).
+        self.load_for({feed_id}, {e.link_key for e in entries if e.link_key})
         when = when or now()
         stamp = iso(when) or ""
         res = UpsertResult(new_ids=[])
@@ -103,7 +108,6 @@ class IngestMixin(RulesMixin):
             new_items: dict[str, dict[str, Any]] = {}
             new_content: dict[str, dict[str, Any]] = {}
             for e in entries:
-                prepare_link(e)  # done already when it came through the parser pool
                 iid = item_id(feed_id, e.key)
                 target = self._ix.alias.get(iid, iid)
                 if target in self._ix.where or iid in new_items:
@@ -280,7 +284,11 @@ class IngestMixin(RulesMixin):
         max_per_feed per feed (of ``feed_ids``, or every feed).  Dropped ids are
         remembered (tombstones) so an entry still in its feed does not come back
         as unread.  Cost grows with the feeds named, not with the store."""
-        self.load_rest()
+        if feed_ids is None:
+            self.load_rest()
+        else:
+            feed_ids = list(feed_ids)
+            self.load_for(set(feed_ids), set())  # the files that hold their items
         cutoff = iso(now() - timedelta(days=keep_days)) or ""
         tomb_cutoff = iso(now() - timedelta(days=max(keep_days * 2, 30))) or ""
         with self._mu:

@@ -193,10 +193,15 @@ class Partition:
         *,
         order_by: str | None = None,
         keep_previous: bool = False,
+        key_fields: frozenset[str] = frozenset(),
     ) -> None:
         """``keep_previous``: each write keeps the version it replaces as NAME.prev (a
         hard link: no copy), read back if the file is ever found damaged.  For the
-        small file whose loss hurts most: the subscriptions."""
+        small file whose loss hurts most: the subscriptions.
+
+        ``key_fields``: ``keys_version`` counts the changes that may alter them (any
+        put, delete or reload, a patch of one of them), so a summary of them (see
+        store/keys.py) is computed again only when it may differ."""
         self.path = path
         self.table_name = table
         self.order_by = order_by  # write documents sorted by this field, newest first
@@ -208,6 +213,8 @@ class Partition:
         self.pending: dict[str, Any] = {}  # id -> ("put", doc) | ("patch", fields) | _DELETE
         self.sig: Sig = None
         self.loaded = False
+        self.key_fields = key_fields
+        self.keys_version = 0
 
     @property
     def damaged(self) -> Damaged | None:
@@ -250,6 +257,7 @@ class Partition:
         if replaced:
             self.table.remove(doc_ids=replaced)
         self.table.insert_docs(docs)
+        self.keys_version += 1
         for doc_id, doc in docs.items():
             self.pending[doc_id] = ("put", doc)
 
@@ -259,6 +267,8 @@ class Partition:
         if doc_id not in self.docs():
             return False
         self.table.update(dict(fields), doc_ids=[doc_id])
+        if not self.key_fields.isdisjoint(fields):
+            self.keys_version += 1
         prev = self.pending.get(doc_id)
         if prev is None or prev is _DELETE:
             self.pending[doc_id] = ("patch", dict(fields))
@@ -274,6 +284,7 @@ class Partition:
         ids = [i for i in doc_ids if i in docs]
         if ids:
             self.table.remove(doc_ids=ids)
+            self.keys_version += 1
             for i in ids:
                 self.pending[i] = _DELETE
         return len(ids)
@@ -302,6 +313,7 @@ class Partition:
         self.table.clear_cache()
         self.sig = file_sig(self.path)
         self.loaded = True
+        self.keys_version += 1
 
     def serialize(self) -> tuple[str, bytes]:
         """(token, JSON bytes) of the current state; call with the store's lock held."""

@@ -7,6 +7,8 @@ Layout under the store folder::
     items/2026-11-27.json light item documents + read/star/tag state, by day
                           (items/2025-03.json by month for back-dated ones; a busy
                           day spills into 2026-11-27~1.json, ~2...)
+    items/2026-11-27.keys what that file's items were seen through and link to, so a
+                          refresh reads only the files it may touch (store/keys.py)
     content/<same>.json   bodies, same partitions, loaded on demand
     shares.json drafts.json tombstones.json undo.json
     rules.json            mute rules and alerts (see store/rules.py)
@@ -45,6 +47,7 @@ from veille.domain.filter import ItemFilter
 from veille.domain.records import Content, Draft, Feed, Item
 from veille.domain.share import Share, ShareResponse
 from veille.domain.text import natural_key
+from veille.store import keys as item_keys
 from veille.store import schema
 from veille.store.errors import StoreError, StoreWriteError
 from veille.store.ids import new_feed_id
@@ -52,7 +55,7 @@ from veille.store.index import ItemIndex, doc_sources, sort_key
 from veille.store.ingest import IngestMixin
 from veille.store.jsonfile import looks_whole
 from veille.store.lock import ProcessLock
-from veille.store.partition import Partition
+from veille.store.partition import Partition, file_sig
 from veille.util.atomicfile import remove_stale_temps, write_atomic_many
 from veille.util.dates import iso, now, parse_iso
 from veille.util.urls import url_key
@@ -65,6 +68,7 @@ REMOVED_KEEP_DAYS = 30  # an unsubscribed feed can be restored this long
 REMOVED_KEEP = 50  # and at most this many of them
 BATCH_FILES = 64  # files a flush writes side by side at most
 BATCH_BYTES = 32 * 2**20  # and their bytes at most
+KEPT_SUMMARIES = 4  # item files whose keys summary is kept between flushes
 FEED_FIELDS = frozenset(f.name for f in fields(Feed))
 EVERYTHING = ItemFilter()
 T = TypeVar("T")
@@ -86,7 +90,10 @@ class Store(IngestMixin):
         With ``lazy=N`` only the newest files holding at least N items are read
         now, so the app can paint its first screen at once; :meth:`load_rest`
         reads the others (``loaded`` is set then).  Operations that need every
-        item (refresh, retention, id prefixes) call it themselves.
+        item (id prefixes, daily retention) call it themselves.  ``lazy=0`` (a
+        command-line refresh) reads nothing now, and a refresh then reads only
+        the files that may hold what it brings (:meth:`load_for`); with N > 0 the
+        app reads the rest in the background anyway, and a refresh waits for it.
 
         A store on a read-only file system opens for reading; writing then
         raises StoreWriteError.  Damaged files are set aside and listed in
@@ -132,6 +139,10 @@ class Store(IngestMixin):
         self.write_error: str | None = None  # why the last flush failed, until one succeeds
         self.loaded = threading.Event()
         self._load_lock = threading.Lock()
+        self._rest_keys: item_keys.Unread | None = None  # see load_for
+        self._by_keys = lazy == 0
+        self._summaries: dict[str, tuple[Partition, int, bytes]] = {}
+        self._keys_missing: set[str] = set()  # loaded item files whose keys file is stale
         self._damaged_items = False
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -210,11 +221,16 @@ class Store(IngestMixin):
         self._touch()
 
     def _items_partition(self, stem: str) -> Partition:
+        """The item file ``stem``, read and indexed if it exists on disk: a file a lazy
+        open left out (a refresh adding to today's) or one another process made
+        must have its items indexed before anything is added to it."""
         p = self._items.get(stem)
         if p is None:
-            p = self._items[stem] = Partition(
-                self.root / "items" / f"{stem}.json", "items", order_by="sort"
-            )
+            p = _items_file(self.root / "items" / f"{stem}.json")
+            if p.path.exists():
+                self._adopt(p)
+            else:
+                self._items[stem] = p
         return p
 
     def _content_partition(self, stem: str) -> Partition:
@@ -245,11 +261,17 @@ class Store(IngestMixin):
         return rest
 
     def _load_item_file(self, path: Path) -> int:
-        p = self._items_partition(path.stem)
+        return len(self._adopt(_items_file(path)).docs())
+
+    def _adopt(self, p: Partition) -> Partition:
+        """Take a read item file in (under the lock): registered, checked, indexed."""
         p.ensure_loaded()
+        self._items[p.path.stem] = p
         self._note_damage(p)
         self._index_loaded(p)
-        return len(p.docs())
+        if not self.readonly and isinstance(p.sig, str) and not item_keys.current(p.path, p.sig):
+            self._keys_missing.add(p.path.stem)
+        return p
 
     def _index_loaded(self, p: Partition) -> None:
         self._ix.add_many(p.docs(), p)
@@ -268,22 +290,51 @@ class Store(IngestMixin):
             if not self.loaded.is_set():
                 self._load_rest(self._rest)
                 self._rest = []
+                self._rest_keys = None
 
     def _load_rest(self, paths: list[Path]) -> None:
+        self._load_paths(paths)
+        self.loaded.set()
+
+    def _load_paths(self, paths: list[Path]) -> None:
         for path in paths:
-            p = Partition(path, "items", order_by="sort")
+            p = _items_file(path)
             p.ensure_loaded()  # parse outside the lock: readers keep going
             with self._mu:
                 if path.stem in self._items:  # a refresh or sync got there first
                     continue
-                self._items[path.stem] = p
-                self._note_damage(p)
-                self._index_loaded(p)
+                self._adopt(p)
                 self.version += 1
                 self._text_version += 1
         with self._mu:
             self._after_damage()
-        self.loaded.set()
+
+    def load_for(self, sources: set[str], links: set[str]) -> None:
+        """Read the item files a lazy open left out that may hold items seen through
+        ``sources`` or items whose link key is in ``links``: what a refresh of
+        those sources must know, so its cost follows what it brings, not the size
+        of the store.  Files whose keys file is not current are read too (see
+        store/keys.py: the keys are a hint, the item files the truth)."""
+        if self.loaded.is_set():
+            return
+        if not self._by_keys:
+            self.load_rest()  # the app's background loader is at it: 10 MB of keys saved
+            return
+        with self._load_lock:
+            if self.loaded.is_set():
+                return
+            if self._rest_keys is None:
+                self._rest_keys = item_keys.Unread(self._rest, file_sig)
+            wanted = self._rest_keys.take(sources, links)
+            try:
+                self._load_paths([p for p in wanted if p.stem not in self._items])
+            except BaseException:
+                self._rest_keys.unknown.extend(wanted)  # offered again, read next time
+                raise
+            if all(stem in self._items for stem in self._rest_keys.stems):
+                self._rest = []
+                self._rest_keys = None
+                self.loaded.set()
 
     def load_rest_now(self) -> None:
         """During opening (migrations): read every item file in this thread."""
@@ -365,7 +416,7 @@ class Store(IngestMixin):
             self._flush()
 
     def _flush(self) -> None:
-        if not self.dirty:
+        if not self.dirty and not self._keys_missing:
             return
         try:
             with self._plock:
@@ -374,6 +425,7 @@ class Store(IngestMixin):
                     with self._mu:
                         others = [p for p in self._all_partitions() if p.dirty]
                     self._write_each(others)
+                    self._write_missing_keys()
                 except BaseException:
                     if feeds is not None:
                         self._restore(self.feeds_p, feeds[1])
@@ -392,28 +444,34 @@ class Store(IngestMixin):
         longest wait of the refresh).  A batch is bounded in files and bytes, so
         a whole-store rewrite never holds every file's JSON in memory at once."""
         batch: list[tuple[Partition, tuple[str, bytes], dict[str, Any]]] = []
+        keys: list[tuple[Path, bytes]] = []
         size = 0
         for p in parts:
             if p.keeps_previous:  # the feeds file: its own way (see Partition.write)
                 self._snapshot_and_write(p)
                 continue
-            snap = self._snapshot(p)
+            snap = self._snapshot(p, keys)
             if snap is None:
                 continue
             batch.append((p, *snap))
             size += len(snap[0][1])
             if len(batch) >= BATCH_FILES or size >= BATCH_BYTES:
-                self._write_batch(batch)
-                batch, size = [], 0
-        self._write_batch(batch)
+                self._write_batch(batch, keys)
+                batch, size, keys = [], 0, []
+        self._write_batch(batch, keys)
 
     def _write_batch(
-        self, batch: list[tuple[Partition, tuple[str, bytes], dict[str, Any]]]
+        self,
+        batch: list[tuple[Partition, tuple[str, bytes], dict[str, Any]]],
+        keys: list[tuple[Path, bytes]],
     ) -> None:
+        """Write a batch of files, and the keys files of its item files (store/keys.py)
+        after them: a crash between the two leaves a keys file naming the old
+        version, which is then not trusted."""
         if not batch:
             return
         try:
-            write_atomic_many([(p.path, payload[1]) for p, payload, _ in batch])
+            write_atomic_many([*((p.path, payload[1]) for p, payload, _ in batch), *keys])
         except BaseException:
             for p, _, done in batch:  # all kept for the next try (rewriting one is harmless)
                 self._restore(p, done)
@@ -426,7 +484,11 @@ class Store(IngestMixin):
         if snap is not None:
             self._write(p, *snap)
 
-    def _snapshot(self, p: Partition) -> tuple[tuple[str, bytes], dict[str, Any]] | None:
+    def _snapshot(
+        self, p: Partition, keys: list[tuple[Path, bytes]] | None = None
+    ) -> tuple[tuple[str, bytes], dict[str, Any]] | None:
+        """Serialise ``p`` for writing; for an item file, also its keys file (into
+        ``keys``), under the same hold of the lock so both describe one version."""
         with self._mu:
             if not p.dirty:
                 return None
@@ -435,7 +497,39 @@ class Store(IngestMixin):
                 self._reindex_partition(p)
             payload, done = p.serialize(), p.pending
             p.pending = {}
+            if keys is not None and p.table_name == "items" and self._items.get(p.path.stem) is p:
+                keys.append(self._keys_file(p, payload[0]))
             return payload, done
+
+    def _keys_file(self, p: Partition, token: str) -> tuple[Path, bytes]:
+        """The keys file of item file ``p`` at version ``token`` (under the lock).
+        Summaries are kept for a few files, so a run of keypresses on one day's
+        items does not summarise its 2,000 links at every flush."""
+        self._keys_missing.discard(p.path.stem)
+        cached = self._summaries.pop(p.path.stem, None)
+        if cached is None or cached[0] is not p or cached[1] != p.keys_version:
+            cached = (p, p.keys_version, item_keys.body(item_keys.summarize(p.docs().values())))
+        self._summaries[p.path.stem] = cached
+        while len(self._summaries) > KEPT_SUMMARIES:
+            del self._summaries[next(iter(self._summaries))]
+        return item_keys.keys_path(p.path), item_keys.dump(token, cached[2])
+
+    def _write_missing_keys(self) -> None:
+        """Keys files for item files read whole because theirs was not current (a
+        store written before keys files, a crash between two renames), once."""
+        with self._mu:
+            files = []
+            for stem in list(self._keys_missing):
+                p = self._items.get(stem)
+                # (a dirty file gets its keys when it is written)
+                if p is not None and not p.dirty and isinstance(p.sig, str):
+                    files.append(self._keys_file(p, p.sig))
+            self._keys_missing.clear()
+        try:
+            for i in range(0, len(files), BATCH_FILES):
+                write_atomic_many(files[i : i + BATCH_FILES])
+        except OSError:  # only a hint: the item files are read whole meanwhile
+            log.warning("could not write the store's keys files", exc_info=True)
 
     def _write(self, p: Partition, payload: tuple[str, bytes], done: dict[str, Any]) -> None:
         try:
@@ -453,12 +547,10 @@ class Store(IngestMixin):
         """Pick up what other processes wrote; True when anything changed."""
         changed = False
         with self._mu:
-            known = set(self._items)
+            known = set(self._items) | {path.stem for path in self._rest}
             for path in (self.root / "items").glob("*.json"):
                 if path.stem not in known:
-                    p = self._items_partition(path.stem)
-                    p.ensure_loaded()
-                    self._index_loaded(p)
+                    self._items_partition(path.stem)  # read and indexed
                     changed = True
             for p in [*self._all_partitions(), self.feeds_p]:
                 if p.changed_on_disk():
@@ -1169,6 +1261,10 @@ class Store(IngestMixin):
         return self._ix.select(
             flt, subset, self._doc, tagged_feeds=tagged, matched=matched, keep=keep, stop=stop
         )
+
+
+def _items_file(path: Path) -> Partition:
+    return Partition(path, "items", order_by="sort", key_fields=item_keys.KEY_FIELDS)
 
 
 def _merged_responses(old: Iterable[Any], new: Iterable[Any]) -> list[dict[str, Any]]:
