@@ -58,6 +58,14 @@ class Served(BaseHTTPRequestHandler):
         pass
 
 
+OPEN_RSS = """
+import resource, sys
+from veille.store.store import Store
+s = Store(sys.argv[1], autoflush=False)
+print(len(s), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
 def veille(home: Path, *args: str) -> tuple[float, subprocess.CompletedProcess[str]]:
     env = {**os.environ, "VEILLE_HOME": str(home)}
     t = time.perf_counter()
@@ -143,6 +151,9 @@ def main() -> int:
         rows.append((f"items --json, {n} items", f"{min(js):.2f} s", "target < 2 s"))
         t5 = min(veille(big_home, "items", "--limit", "5")[0] for _ in range(3))
         rows.append(("items --limit 5 at that size", f"{t5:.2f} s", ""))
+        rss = subprocess.run([sys.executable, "-c", OPEN_RSS, str(big_home / "data" / "store")],
+                             capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
+        rows.append((f"store opened whole, {rss[0]} items: peak RSS", f"{rss[1]} MB", ""))
     finally:
         httpd.shutdown()
         if not args.keep:
