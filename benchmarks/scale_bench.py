@@ -58,11 +58,13 @@ class Served(BaseHTTPRequestHandler):
         pass
 
 
+# VmHWM, not ru_maxrss: a child's ru_maxrss starts at its parent's (this one's, big).
 OPEN_RSS = """
-import resource, sys
+import re, sys
 from veille.store.store import Store
 s = Store(sys.argv[1], autoflush=False)
-print(len(s), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+hwm = re.search(r"VmHWM:\\s*(\\d+)", open("/proc/self/status").read()).group(1)
+print(len(s), int(hwm) // 1024)
 """
 
 
