@@ -136,7 +136,7 @@ async def in_process(home: Path) -> dict[str, list[float]]:
     from veille.tui.services.views import ViewSpec
 
     paths = get_paths(home)
-    store = Store(paths.store)
+    store = Store(paths.store, lazy=3000)  # as the app opens it (veille.tui.app.main)
     app = VeilleApp(store, Config(), paths, auto_update=False, cursor_blink=False, sync_seconds=0)
     shown: list[float] = []
     real_display = app._display
@@ -163,6 +163,8 @@ async def in_process(home: Path) -> dict[str, list[float]]:
     async with app.run_test(size=(160, 50)) as pilot:
         while not (isinstance(app.screen, MainScreen) and app.screen.is_mounted):
             await pilot.pause()
+        while not store.loaded.is_set():  # the rest, read after the first paint
+            await pilot.pause(0.05)
         await pilot.pause(0.5)
         screen = app.screen
         await measure("move (j)", screen.action_cursor_down, 60)

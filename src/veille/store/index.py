@@ -92,15 +92,21 @@ class ItemIndex:
         self.by_mute: dict[int, set[str]] = {}  # recorded mute rule id -> its items
         self.by_alert: dict[int, set[str]] = {}  # alert id -> its items
         self._muted: set[str] | None = None  # the union, cached (see ``muted``)
-        self._shared: dict[str, str] = {}  # one object per feed id and refresh time
+        self._shared: dict[str, str] = {}  # one string object per feed id
 
     # ---------------------------------------------------------------- upkeep
     def add(self, iid: str, d: Doc, p: Partition) -> None:
         self.add_many({iid: d}, p)
 
-    def add_many(self, docs: dict[str, Doc], p: Partition) -> None:
+    def add_many(self, docs: dict[str, Doc], p: Partition, *, share: bool = False) -> None:
         """Index a file's documents: comprehensions over the batch, because opening
-        100,000 items runs this for every one of them before the first paint."""
+        100,000 items runs this for every one of them before the first paint.
+
+        ``share``: also make the documents share their feed id and their id (also
+        the key).  orjson makes every string anew, so 100,000 items held 100,000
+        copies of a few hundred feed ids: ~15 MB, for ~60 ms at 100k items.  The
+        values are the same, so nothing written changes.  (Sharing arrival and
+        published times saved 15 MB more but cost twice that time.)"""
         self.where.update(dict.fromkeys(docs, p))
         items = docs.items()
         self.unread.update(k for k, d in items if not d.get("read") and not d.get("hidden"))
@@ -117,26 +123,19 @@ class ItemIndex:
         if self.muted_tags:
             self.tag_muted.update(k for k, d in items if d.get("tags") and self._tag_muted(d))
         self._muted = None
-        # The same pass makes documents share their repeated values: orjson makes
-        # every string anew, so 100,000 items held 100,000 copies of their id (also
-        # the key), a few hundred feed ids and refresh times, and a published time
-        # equal to the sort time: ~25 MB (same values, so nothing written changes).
         by_feed = self.by_feed
-        shared = self._shared
         for k, d in items:
-            f = d["feed"]
-            ids = by_feed.get(f)
+            ids = by_feed.get(d["feed"])
             if ids is None:
-                ids = by_feed[f] = set()
+                ids = by_feed[d["feed"]] = set()
             ids.add(k)
-            d["feed"] = shared.setdefault(f, f)
-            if d.get("id") == k:
-                d["id"] = k
-            seen = d.get("first_seen")
-            if seen:
-                d["first_seen"] = shared.setdefault(seen, seen)
-            if d.get("published") == d["sort"]:
-                d["published"] = d["sort"]
+        if share:
+            shared = self._shared
+            for k, d in items:
+                f = d["feed"]
+                d["feed"] = shared.setdefault(f, f)
+                if d.get("id") == k:
+                    d["id"] = k
         for k, d in items:
             sightings = d.get("sightings")
             if sightings:
