@@ -134,3 +134,19 @@ def test_retention_of_one_feed_sees_all_its_items(tmp_path: Path) -> None:
     with Store(root) as s:
         assert feed_count(s, ids["a"]) == 2
         assert len(s) == 12
+
+
+def test_a_keys_file_that_cannot_be_written_never_fails_the_flush(tmp_path: Path) -> None:
+    """Keys are a hint: the item file and the feed's state are saved anyway."""
+    root = tmp_path / "store"
+    ids = build(root)
+    keys = root / "items" / "2025-01.keys"
+    keys.unlink()
+    keys.mkdir()  # a folder in the way: that keys file cannot be replaced
+    with Store(root) as s:
+        s.set_state(s.ids(ItemFilter(feed_ids=frozenset({ids["a"]}))), read=True)
+        s.flush()  # raises if the keys' failure reached it
+    with Store(root, lazy=0) as s:
+        assert s.upsert_entries(ids["a"], entries("a", "2025-01")).new == 0
+        s.load_rest()
+        assert s.count(ItemFilter(unread=True)) == 10  # a's five marks were saved

@@ -166,7 +166,10 @@ def test_read_only_folder(readonly_dir: Path) -> None:
 # --- write_atomic_many: the store's flush -----------------------------------------------------
 
 
-def test_many_files_are_written_whole_with_their_modes_and_links(tmp_path: Path) -> None:
+@pytest.mark.parametrize("durable", [True, False], ids=["fsynced", "not-fsynced"])
+def test_many_files_are_written_whole_with_their_modes_and_links(
+    tmp_path: Path, durable: bool
+) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir()
     b.mkdir()
@@ -178,7 +181,7 @@ def test_many_files_are_written_whole_with_their_modes_and_links(tmp_path: Path)
     link.symlink_to(real)
     files = [(a / f"{n}.json", b"x%d" % n * 1000) for n in range(20)]
     files.append((link, b"through the link"))
-    write_atomic_many(files)
+    write_atomic_many(files, durable=durable)
     for path, data in files:
         assert path.read_bytes() == data
     assert stat.S_IMODE(kept.stat().st_mode) == 0o600  # its mode kept

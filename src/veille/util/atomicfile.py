@@ -134,7 +134,9 @@ def write_atomic(path: Path, data: bytes, *, mode: int | None = None) -> None:
     fsync_dir(target[0].parent)
 
 
-def write_atomic_many(files: Sequence[tuple[Path, bytes]], *, threads: int = 8) -> None:
+def write_atomic_many(
+    files: Sequence[tuple[Path, bytes]], *, threads: int = 8, durable: bool = True
+) -> None:
     """:func:`write_atomic` for many files at once, at a fraction of the waiting.
 
     Each file is still replaced whole or not at all, but the slow parts are
@@ -148,6 +150,11 @@ def write_atomic_many(files: Sequence[tuple[Path, bytes]], *, threads: int = 8) 
     If a temp file cannot be written, nothing is renamed and every temp file is
     removed (the old versions all stay); if a rename fails, the files before it
     are replaced and the rest are not.  Either way :class:`WriteError` says why.
+
+    ``durable=False``: still whole or not at all for readers, but nothing is
+    fsynced, so after a power cut a file may be empty or torn.  Only for files
+    that are checked when read and rebuilt when wrong (the store's keys files):
+    their fsyncs were half of a first refresh's writing.
     """
     jobs: list[tuple[Path, tuple[Path, int], bytes]] = []
     for path, data in files:
@@ -155,10 +162,12 @@ def write_atomic_many(files: Sequence[tuple[Path, bytes]], *, threads: int = 8) 
         target = _target(path, data, None)
         if target is not None:
             jobs.append((path, target, data))
-    if len(jobs) <= 1:
+    if len(jobs) <= 1 or not durable:
         for path, target, data in jobs:
-            _rename(path, _write_temp(path, target, data), target[0])
-            fsync_dir(target[0].parent)
+            _rename(path, _write_temp(path, target, data, durable=durable), target[0])
+        if durable:
+            for folder in dict.fromkeys(target[0].parent for _, target, _ in jobs):
+                fsync_dir(folder)
         return
     from concurrent.futures import ThreadPoolExecutor
 
@@ -224,8 +233,8 @@ def _target(path: Path, data: bytes, mode: int | None) -> tuple[Path, int] | Non
     return Path(os.path.realpath(path)), mode
 
 
-def _write_temp(path: Path, target: tuple[Path, int], data: bytes) -> Path:
-    """``data`` in a fsynced temp file beside the target, with its mode."""
+def _write_temp(path: Path, target: tuple[Path, int], data: bytes, *, durable: bool = True) -> Path:
+    """``data`` in a temp file beside the target (fsynced if ``durable``), with its mode."""
     real, mode = target
     folder = real.parent
     # The pid in the name lets a later process tell a dead writer's leftovers
@@ -241,7 +250,8 @@ def _write_temp(path: Path, target: tuple[Path, int], data: bytes) -> Path:
             f.write(data)
             f.flush()
             os.fchmod(f.fileno(), mode)
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
