@@ -412,10 +412,10 @@ def test_a_flush_waits_for_the_one_under_way(
     real_write = atomicfile._write_temp
     writing, release = threading.Event(), threading.Event()
 
-    def slow_write(path: Path, target: tuple[Path, int], data: bytes) -> Path:
+    def slow_write(path: Path, target: tuple[Path, int], data: bytes, **kw: bool) -> Path:
         writing.set()
         release.wait(10)
-        return real_write(path, target, data)
+        return real_write(path, target, data, **kw)
 
     monkeypatch.setattr(atomicfile, "_write_temp", slow_write)
     background = threading.Thread(target=s.flush)  # as the flusher thread would
