@@ -463,3 +463,43 @@ def test_feeds_are_listed_by_name_as_people_read_numbers(tmp_path: Path) -> None
         store.add_feed(f"https://x.example/{title.replace(' ', '')}.xml", title=title)
     assert [f.name for f in store.feeds()] == ["Alpha", "feed 1", "Feed 2", "feed 10"]
     store.close()
+
+
+def test_records_read_in_a_thread_while_keys_are_pressed(tmp_path: Path) -> None:
+    """A view built in a worker thread reads documents while the main thread stars
+    items (which adds keys to them): the reads must never see a document mid-change
+    (this raised "dictionary changed size during iteration")."""
+    import threading
+
+    s = Store(tmp_path / "s", autoflush=False)
+    f, _ = s.add_feed("https://a.example/feed")
+    s.upsert_entries(f.id, feed_of(4000))
+    ids = s.ordered_ids()
+    errors: list[Exception] = []
+    done = threading.Event()
+
+    def reader() -> None:
+        try:
+            while not done.is_set():
+                for _ in s.get_items(ids):
+                    pass
+        except Exception as exc:
+            errors.append(exc)
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    t = threading.Thread(target=reader)
+    try:
+        t.start()
+        # each adds a key the documents did not have
+        for changes in ({"starred": True}, {"shared": True}, {"tags": ["x"]}, {"read": True}):
+            for iid in ids:
+                s.set_state([iid], **changes)
+                if errors:
+                    break
+    finally:
+        done.set()
+        t.join(30)
+        sys.setswitchinterval(old)
+        s.close()
+    assert not errors, errors[0]
