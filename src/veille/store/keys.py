@@ -36,9 +36,6 @@ class FileKeys:
     sources: frozenset[str]
     links: frozenset[str]
 
-    def meets(self, sources: set[str], links: set[str]) -> bool:
-        return not (self.sources.isdisjoint(sources) and self.links.isdisjoint(links))
-
 
 def summarize(docs: Iterable[dict[str, Any]]) -> FileKeys:
     sources: set[str] = set()
