@@ -154,7 +154,7 @@ def write_atomic_many(
     ``durable=False``: still whole or not at all for readers, but nothing is
     fsynced, so after a power cut a file may be empty or torn.  Only for files
     that are checked when read and rebuilt when wrong (the store's keys files):
-    their fsyncs were half of a first refresh's writing.
+    they were a third of the files a first refresh synced.
     """
     jobs: list[tuple[Path, tuple[Path, int], bytes]] = []
     for path, data in files:
