@@ -57,10 +57,14 @@ def body(keys: FileKeys) -> bytes:
     return orjson.dumps({"sources": sorted(keys.sources), "links": sorted(keys.links)})[1:]
 
 
+def _head(token: str) -> bytes:
+    """How every keys file starts: its token first, so :func:`current` reads it alone."""
+    return b'{"t":"' + token.encode() + b'"'
+
+
 def dump(token: str, body_: bytes) -> bytes:
-    """A keys file: ``{"t": token, ...}``, the token first so that :func:`current`
-    reads it alone."""
-    return b'{"t":"' + token.encode() + b'",' + body_
+    """A keys file: ``{"t": token, ...}``."""
+    return _head(token) + b"," + body_
 
 
 def read(items_path: Path, token: object) -> FileKeys | None:
@@ -80,7 +84,7 @@ def read(items_path: Path, token: object) -> FileKeys | None:
 def current(items_path: Path, token: str) -> bool:
     """Whether the keys file describes the item file version ``token`` (its first
     bytes only: checked for every item file read)."""
-    head = b'{"t":"' + token.encode() + b'"'
+    head = _head(token)
     try:
         with open(keys_path(items_path), "rb") as fh:
             return fh.read(len(head)) == head
